@@ -1,0 +1,192 @@
+/*
+ * Body of the element kernels, included twice by fastnn_kernels.h with
+ * FNN_T = double and FNN_T = float.  No include guard on purpose.
+ */
+
+/* z[j] <- f(z[j] + b[j]) for a hidden or output activation (not softmax). */
+static inline void FNN_NAME(fnn_bias_activation)(FNN_T *z, const FNN_T *b,
+                                                 ptrdiff_t n, int act)
+{
+    ptrdiff_t j;
+    switch (act) {
+    case FNN_LOGISTIC:
+        for (j = 0; j < n; j++)
+            z[j] = (FNN_T)1 / ((FNN_T)1 + FNN_EXPF(-(z[j] + b[j])));
+        break;
+    case FNN_TANH:
+        for (j = 0; j < n; j++)
+            z[j] = FNN_TANHF(z[j] + b[j]);
+        break;
+    case FNN_RELU:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = s > 0 ? s : 0;
+        }
+        break;
+    case FNN_EXP:
+        for (j = 0; j < n; j++)
+            z[j] = FNN_EXPF(z[j] + b[j]);
+        break;
+    default: /* FNN_IDENTITY */
+        for (j = 0; j < n; j++)
+            z[j] += b[j];
+    }
+}
+
+/* z <- softmax(z + b) over one row, shifted by its maximum for stability. */
+static inline void FNN_NAME(fnn_bias_softmax)(FNN_T *z, const FNN_T *b,
+                                              ptrdiff_t n)
+{
+    ptrdiff_t j;
+    FNN_T zmax, total = 0;
+    for (j = 0; j < n; j++)
+        z[j] += b[j];
+    zmax = z[0];
+    for (j = 1; j < n; j++)
+        zmax = z[j] > zmax ? z[j] : zmax;
+    for (j = 0; j < n; j++) {
+        z[j] = FNN_EXPF(z[j] - zmax);
+        total += z[j];
+    }
+    for (j = 0; j < n; j++)
+        z[j] /= total;
+}
+
+/* delta[j] *= f'(.) expressed through the activation's output a[j]. */
+static inline void FNN_NAME(fnn_activation_backward)(FNN_T *delta,
+                                                     const FNN_T *a,
+                                                     ptrdiff_t n, int act)
+{
+    ptrdiff_t j;
+    switch (act) {
+    case FNN_LOGISTIC:
+        for (j = 0; j < n; j++) {
+            delta[j] *= a[j];
+            delta[j] *= (FNN_T)1 - a[j];
+        }
+        break;
+    case FNN_TANH:
+        for (j = 0; j < n; j++)
+            delta[j] *= (FNN_T)1 - a[j] * a[j];
+        break;
+    case FNN_RELU:
+        for (j = 0; j < n; j++)
+            delta[j] = a[j] == 0 ? 0 : delta[j];
+        break;
+    default: /* FNN_IDENTITY: f' = 1 */
+        break;
+    }
+}
+
+/* Clip a probability to [eps, 1 - eps] before taking its log, as
+ * scikit-learn's log-loss does, so the reported losses agree. */
+static inline FNN_T FNN_NAME(fnn_clip_prob)(FNN_T p)
+{
+    const FNN_T lo = FNN_EPS, hi = (FNN_T)1 - FNN_EPS;
+    return p < lo ? lo : (p > hi ? hi : p);
+}
+
+/*
+ * One row of the output layer: returns the row's unweighted loss (summed
+ * over outputs; the caller averages) and writes the output delta
+ * delta[j] = (p[j] - y[j]) * sw, the gradient of the loss with respect to
+ * the pre-activation for each canonical loss/link pair.
+ */
+static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
+                                                     const FNN_T *y,
+                                                     FNN_T *delta,
+                                                     ptrdiff_t n, FNN_T sw,
+                                                     int loss)
+{
+    ptrdiff_t j;
+    double total = 0;
+    for (j = 0; j < n; j++) {
+        FNN_T pj = p[j], yj = y[j];
+        switch (loss) {
+        case FNN_BINARY_LOG_LOSS: {
+            FNN_T c = FNN_NAME(fnn_clip_prob)(pj);
+            if (yj != 0)
+                total -= (double)(yj * FNN_LOGF(c));
+            if (yj != 1)
+                total -= (double)(((FNN_T)1 - yj) * FNN_LOGF((FNN_T)1 - c));
+            break;
+        }
+        case FNN_LOG_LOSS:
+            if (yj != 0)
+                total -= (double)(yj * FNN_LOGF(FNN_NAME(fnn_clip_prob)(pj)));
+            break;
+        case FNN_POISSON:
+            /* xlogy(y, y / p) - y + p */
+            if (yj != 0)
+                total += (double)(yj * FNN_LOGF(yj / pj));
+            total += (double)(pj - yj);
+            break;
+        default: { /* FNN_SQUARED_ERROR: halved by the caller */
+            FNN_T r = yj - pj;
+            total += (double)(r * r);
+        }
+        }
+        delta[j] = (pj - yj) * sw;
+    }
+    return total;
+}
+
+/*
+ * sum(w[lo:hi] ** 2) in double, with eight independent accumulators so the
+ * loop vectorises without reassociating (the order is fixed: results do
+ * not depend on the caller's threading).
+ */
+static inline double FNN_NAME(fnn_sumsq)(const FNN_T *w, ptrdiff_t lo,
+                                         ptrdiff_t hi)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i, k;
+    for (i = lo; i + 8 <= hi; i += 8)
+        for (k = 0; k < 8; k++)
+            acc[k] += (double)w[i + k] * (double)w[i + k];
+    for (; i < hi; i++)
+        acc[0] += (double)w[i] * (double)w[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3]))
+         + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/*
+ * Optimizer steps over w[lo:hi].  g = (graw + alpha * w) / sw_sum is the
+ * averaged, L2-regularised gradient (alpha = 0 for intercepts), computed in
+ * the same order as scikit-learn so float64 results agree with it.
+ */
+static inline void FNN_NAME(fnn_adam_step)(FNN_T *w, FNN_T *m, FNN_T *v,
+                                           const FNN_T *graw, ptrdiff_t lo,
+                                           ptrdiff_t hi, FNN_T alpha,
+                                           FNN_T sw_sum, FNN_T beta_1,
+                                           FNN_T beta_2, FNN_T lr,
+                                           FNN_T epsilon)
+{
+    ptrdiff_t i;
+    for (i = lo; i < hi; i++) {
+        FNN_T g = (graw[i] + alpha * w[i]) / sw_sum;
+        FNN_T mi = beta_1 * m[i] + ((FNN_T)1 - beta_1) * g;
+        FNN_T vi = beta_2 * v[i] + ((FNN_T)1 - beta_2) * (g * g);
+        m[i] = mi;
+        v[i] = vi;
+        w[i] += (-lr * mi) / (FNN_SQRTF(vi) + epsilon);
+    }
+}
+
+/* SGD with (optionally Nesterov) momentum; see fnn_adam_step for g. */
+static inline void FNN_NAME(fnn_sgd_step)(FNN_T *w, FNN_T *velocity,
+                                          const FNN_T *graw, ptrdiff_t lo,
+                                          ptrdiff_t hi, FNN_T alpha,
+                                          FNN_T sw_sum, FNN_T momentum,
+                                          int nesterov, FNN_T lr)
+{
+    ptrdiff_t i;
+    for (i = lo; i < hi; i++) {
+        FNN_T g = (graw[i] + alpha * w[i]) / sw_sum;
+        FNN_T update = momentum * velocity[i] - lr * g;
+        velocity[i] = update;
+        if (nesterov)
+            update = momentum * update - lr * g;
+        w[i] += update;
+    }
+}

@@ -1,0 +1,520 @@
+"""Shared machinery of fastnn's multilayer perceptrons.
+
+Python owns everything a user sees (parameters, validation, random state,
+schedules, stopping, warnings); the Cython engine runs one whole epoch per
+call.  Behaviour follows ``sklearn.neural_network`` so that the same
+parameters, data and ``random_state`` give the same model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from . import _engine
+from ._optimizers import AdamState, SGDState
+from ._threads import engine_threads
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
+    """Base class of :class:`MLPClassifier` and :class:`MLPRegressor`.
+
+    Not meant to be used directly.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        loss,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # -- subclass hooks -----------------------------------------------------
+
+    @abstractmethod
+    def _validate_input(self, X, y, incremental: bool, reset: bool):
+        """Validate X and y; return X and the 2-D float target matrix."""
+
+    @abstractmethod
+    def _output_activation(self) -> str:
+        """Name of the output activation for the fitted targets."""
+
+    @abstractmethod
+    def _score(self, X, y, sample_weight=None) -> float:
+        """Score without input validation (used for early stopping)."""
+
+    # -- network layout -----------------------------------------------------
+
+    def _layer_units(self) -> list[int]:
+        return [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+
+    def _engine_loss(self) -> str:
+        if self.out_activation_ == "softmax":
+            return "log_loss"
+        if self.out_activation_ == "logistic":
+            return "binary_log_loss"
+        return "poisson" if self.out_activation_ == "exp" else "squared_error"
+
+    def _packed_params(self, dtype) -> np.ndarray:
+        """Copy coefs_ and intercepts_ into one flat array and make them views.
+
+        The flat layout is the engine's (and scikit-learn's ``_pack``): every
+        coefficient matrix raveled, then every intercept vector.
+        """
+        flat = np.concatenate(
+            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
+        ).astype(dtype, copy=False)
+        self._set_params_views(flat)
+        return flat
+
+    def _set_params_views(self, flat: np.ndarray) -> None:
+        units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        coefs, intercepts, start = [], [], 0
+        for fan_in, fan_out in zip(units[:-1], units[1:]):
+            coefs.append(
+                flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
+            )
+            start += fan_in * fan_out
+        for fan_out in units[1:]:
+            intercepts.append(flat[start : start + fan_out])
+            start += fan_out
+        self.coefs_, self.intercepts_ = coefs, intercepts
+
+    # -- fitting ------------------------------------------------------------
+
+    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype) -> None:
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+
+        # Glorot uniform initialisation, drawn in the same order and from the
+        # same stream as scikit-learn so that equal seeds give equal weights.
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = self._random_state.uniform(-bound, bound, fan_out)
+            self.coefs_.append(coef.astype(dtype, copy=False))
+            self.intercepts_.append(intercept.astype(dtype, copy=False))
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit(self, X, y, sample_weight=None, incremental: bool = False):
+        hidden_layer_sizes = self.hidden_layer_sizes
+        if not hasattr(hidden_layer_sizes, "__iter__"):
+            hidden_layer_sizes = [hidden_layer_sizes]
+        hidden_layer_sizes = list(hidden_layer_sizes)
+        if np.any(np.array(hidden_layer_sizes) <= 0):
+            raise ValueError(
+                f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}."
+            )
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        n_samples, n_features = X.shape
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        # The engine reads targets in the working dtype, one row per sample.
+        y = np.ascontiguousarray(y, dtype=X.dtype)
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
+
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, y, sample_weight, layer_units, incremental)
+        else:
+            self._fit_lbfgs(X, y, sample_weight, layer_units)
+
+        if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed."
+            )
+        return self
+
+    def _make_optimizer(self, n_params: int, dtype):
+        if self.solver == "sgd":
+            return SGDState(
+                n_params,
+                dtype,
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
+        return AdamState(
+            n_params,
+            dtype,
+            self.learning_rate_init,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+        )
+
+    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental):
+        params = self._packed_params(X.dtype)
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer(params.shape[0], X.dtype)
+        optimizer = self._optimizer
+        optimizer.astype(X.dtype)
+
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # A multilabel target is not stratified.
+            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            split = train_test_split(
+                *arrays,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            X_train, X_val, y_train, y_val = split[:4]
+            sw_train, sw_val = split[4:] if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+        else:
+            X_train, y_train, sw_train = X, y, sample_weight
+            X_val = y_val = sw_val = None
+
+        n_samples = X_train.shape[0]
+        if sw_train is None:
+            sw_train = np.ones(n_samples, dtype=X.dtype)
+
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped",
+                    stacklevel=4,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        with engine_threads() as n_threads:
+            trainer = _engine.Trainer(
+                layer_units,
+                params,
+                optimizer.arrays,
+                batch_size,
+                self.activation,
+                self.out_activation_,
+                self._engine_loss(),
+                n_threads,
+            )
+            self._run_epochs(
+                trainer, X_train, y_train, sw_train, X_val, y_val, sw_val, incremental
+            )
+        if early_stopping:
+            self.coefs_ = self._best_coefs
+            self.intercepts_ = self._best_intercepts
+
+    def _run_epochs(
+        self, trainer, X_train, y_train, sw_train, X_val, y_val, sw_val, incremental
+    ) -> None:
+        optimizer = self._optimizer
+        early_stopping = X_val is not None
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=np.intp)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    # What sklearn.utils.shuffle does, without its validation
+                    # overhead: the same draws from the same stream.
+                    permutation = np.arange(n_samples)
+                    self._random_state.shuffle(permutation)
+                    sample_idx = sample_idx[permutation]
+                try:
+                    loss_sum, _ = trainer.run_epoch(
+                        X_train,
+                        y_train,
+                        sw_train,
+                        sample_idx,
+                        optimizer.solver_code,
+                        alpha=self.alpha,
+                        **optimizer.epoch_kwargs(),
+                    )
+                finally:
+                    optimizer.after_epoch(trainer.adam_t)
+
+                self.n_iter_ += 1
+                self.loss_ = loss_sum / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_:d}, loss = {self.loss_:.8f}")
+
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            "Validation score did not improve more than "
+                            f"tol={self.tol:f} for {self.n_iter_no_change:d} "
+                            "consecutive epochs."
+                        )
+                    else:
+                        msg = (
+                            "Training loss did not improve more than "
+                            f"tol={self.tol:f} for {self.n_iter_no_change:d} "
+                            "consecutive epochs."
+                        )
+                    if optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter:d}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=5,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=5)
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+        if early_stopping:
+            score = self._score(X_val, y_val, sample_weight=sw_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_coefs = [c.copy() for c in self.coefs_]
+                self._best_intercepts = [b.copy() for b in self.intercepts_]
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_lbfgs(self, X, y, sample_weight, layer_units):
+        params = self._packed_params(X.dtype)
+        if sample_weight is None:
+            sample_weight = np.ones(X.shape[0], dtype=X.dtype)
+        grad = np.empty_like(params)
+
+        def loss_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+            params[:] = x
+            loss = evaluator.loss_gradient(X, y, sample_weight, self.alpha, grad)
+            return loss, grad.astype(np.float64)
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
+        if iprint > 0:
+            options["disp"] = True
+        with engine_threads() as n_threads:
+            evaluator = _engine.Trainer(
+                layer_units,
+                params,
+                (),
+                min(X.shape[0], _LBFGS_CHUNK_ROWS),
+                self.activation,
+                self.out_activation_,
+                self._engine_loss(),
+                n_threads,
+            )
+            result = scipy.optimize.minimize(
+                loss_and_grad,
+                params.astype(np.float64),
+                method="L-BFGS-B",
+                jac=True,
+                options=options,
+            )
+        self.n_iter_ = _check_lbfgs_result(result, self.max_iter)
+        self.loss_ = float(result.fun)
+        params[:] = result.x
+
+    # -- prediction ---------------------------------------------------------
+
+    def _forward_pass_fast(self, X, check_input: bool = True) -> np.ndarray:
+        if check_input:
+            X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        dtype = self.coefs_[0].dtype
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        params = np.concatenate(
+            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
+        )
+        with engine_threads() as n_threads:
+            return _engine.forward(
+                X,
+                params,
+                self._layer_units(),
+                self.activation,
+                self.out_activation_,
+                n_threads,
+            )
+
+    def _score_with_function(self, X, y, sample_weight, score_function) -> float:
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _check_solver(self) -> bool:
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                f" optimizers. {self.solver} is not stochastic."
+            )
+        return True
+
+
+# L-BFGS evaluates the full-batch loss over chunks of this many rows, so its
+# workspace stays bounded on large inputs.
+_LBFGS_CHUNK_ROWS = 4096
+
+
+def _check_lbfgs_result(result, max_iter: int) -> int:
+    """Warn as scikit-learn does when L-BFGS stopped without converging."""
+    if result.status != 0:
+        message = result.message
+        if isinstance(message, bytes):
+            message = message.decode("latin1")
+        warnings.warn(
+            f"lbfgs failed to converge after {result.nit} iteration(s) "
+            f"(status={result.status}):\n{message}.\n\n"
+            "Increase the number of iterations to improve the convergence "
+            f"(max_iter={max_iter}).\nYou might also want to scale the data as "
+            "shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return min(result.nit, max_iter)

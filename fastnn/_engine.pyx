@@ -1,0 +1,810 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False, nonecheck=False
+"""Training and prediction engine of fastnn.
+
+Design
+------
+Python (``fastnn._base``) validates the input, draws the random numbers and
+runs the loop over epochs; it calls :meth:`Trainer.run_epoch` once per epoch.
+One call runs every minibatch of the epoch (gather rows by the given index
+order, forward, loss, backward, optimizer step) without the GIL and without
+allocating: every buffer is made when the :class:`Trainer` is built.
+
+All parameters live in one flat array laid out as scikit-learn's ``_pack``
+does (every ``coefs_[i]`` raveled, then every ``intercepts_[i]``); the
+estimator's ``coefs_`` and ``intercepts_`` are views into it.  The gradient
+and the optimizer state are flat arrays of the same layout, so an optimizer
+step is one fused pass over memory.
+
+Matrices are row-major (C order).  BLAS is column-major, so a row-major
+product C = A @ B is computed as the column-major product C.T = B.T @ A.T,
+which only swaps the operands.
+
+Threads: the element-wise passes run in ``prange`` over rows with a fixed
+static split, so each element is computed by exactly one thread with the
+same arithmetic whatever the thread count.  Reductions (bias gradients,
+losses, squared norms) are summed in a fixed order or over fixed chunks:
+results are bitwise identical for any number of threads.
+
+Everything below assumes arguments validated by the Python layer (shapes,
+dtypes, finite values, non-empty arrays); nothing here raises.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+from cpython.exc cimport PyErr_CheckSignals
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import numpy as np
+
+cdef extern from "fastnn_kernels.h" nogil:
+    enum:
+        FNN_IDENTITY
+        FNN_LOGISTIC
+        FNN_TANH
+        FNN_RELU
+        FNN_EXP
+        FNN_SOFTMAX
+        FNN_SQUARED_ERROR
+        FNN_BINARY_LOG_LOSS
+        FNN_LOG_LOSS
+        FNN_POISSON
+    void fnn_bias_activation_d(double *z, const double *b, Py_ssize_t n, int act)
+    void fnn_bias_activation_f(float *z, const float *b, Py_ssize_t n, int act)
+    void fnn_bias_softmax_d(double *z, const double *b, Py_ssize_t n)
+    void fnn_bias_softmax_f(float *z, const float *b, Py_ssize_t n)
+    void fnn_activation_backward_d(double *delta, const double *a, Py_ssize_t n, int act)
+    void fnn_activation_backward_f(float *delta, const float *a, Py_ssize_t n, int act)
+    double fnn_output_loss_delta_d(const double *p, const double *y, double *delta,
+                                   Py_ssize_t n, double sw, int loss)
+    double fnn_output_loss_delta_f(const float *p, const float *y, float *delta,
+                                   Py_ssize_t n, float sw, int loss)
+    void fnn_adam_step_d(double *w, double *m, double *v, const double *graw,
+                           Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
+                           double beta_1, double beta_2, double lr, double epsilon)
+    void fnn_adam_step_f(float *w, float *m, float *v, const float *graw,
+                           Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
+                           float beta_1, float beta_2, float lr, float epsilon)
+    double fnn_sumsq_d(const double *w, Py_ssize_t lo, Py_ssize_t hi)
+    double fnn_sumsq_f(const float *w, Py_ssize_t lo, Py_ssize_t hi)
+    void fnn_sgd_step_d(double *w, double *velocity, const double *graw,
+                          Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
+                          double momentum, int nesterov, double lr)
+    void fnn_sgd_step_f(float *w, float *velocity, const float *graw,
+                          Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
+                          float momentum, int nesterov, float lr)
+
+
+ACTIVATION_CODES = {
+    "identity": FNN_IDENTITY,
+    "logistic": FNN_LOGISTIC,
+    "tanh": FNN_TANH,
+    "relu": FNN_RELU,
+    "exp": FNN_EXP,
+    "softmax": FNN_SOFTMAX,
+}
+LOSS_CODES = {
+    "squared_error": FNN_SQUARED_ERROR,
+    "binary_log_loss": FNN_BINARY_LOG_LOSS,
+    "log_loss": FNN_LOG_LOSS,
+    "poisson": FNN_POISSON,
+}
+cdef enum:
+    _SGD = 0
+    _ADAM = 1
+SOLVER_SGD = _SGD
+SOLVER_ADAM = _ADAM
+
+# Passes smaller than this run on one thread: below it, waking the OpenMP
+# team costs more than the work (elements for element-wise passes,
+# multiply-adds for GEMMs).
+DEF PARALLEL_MIN_ELEMENTS = 32768
+DEF PARALLEL_MIN_FLOPS = 1 << 16
+# The optimizer pass and its squared-norm reduction are split into this many
+# fixed chunks, so the reduction order never depends on the thread count.
+DEF N_CHUNKS = 64
+
+
+cdef inline int _threads_for(Py_ssize_t n_elements, int n_threads) noexcept nogil:
+    return n_threads if n_elements >= PARALLEL_MIN_ELEMENTS else 1
+
+
+cdef inline int _threads_for_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                                  int n_threads) noexcept nogil:
+    return n_threads if m * n * k >= PARALLEL_MIN_FLOPS else 1
+
+
+cdef inline Py_ssize_t _split(Py_ssize_t n, int part, int n_parts) noexcept nogil:
+    """Start of the ``part``-th of ``n_parts`` contiguous blocks of ``n`` items."""
+    return n * part // n_parts
+
+
+# ---------------------------------------------------------------------------
+# Layer passes
+#
+# BLAS runs single-threaded inside the engine (the Python layer pins it):
+# each pass splits its rows (or, for weight gradients, the gradient's rows)
+# into one block per OpenMP thread, and every thread runs the GEMM for its
+# block and then the element-wise work on the same rows while they are in
+# its cache.  One threading runtime at a time: OpenBLAS's and OpenMP's
+# busy-waiting threads never compete for the cores.
+# ---------------------------------------------------------------------------
+
+cdef inline void _gemm(char transa, char transb, int m, int n, int k,
+                       floating alpha, const floating *a, int lda,
+                       const floating *b, int ldb, floating beta,
+                       floating *c, int ldc) noexcept nogil:
+    """Column-major C <- alpha * op(A) @ op(B) + beta * C."""
+    if floating is float:
+        sgemm(&transa, &transb, &m, &n, &k, &alpha, <float*>a, &lda,
+              <float*>b, &ldb, &beta, c, &ldc)
+    else:
+        dgemm(&transa, &transb, &m, &n, &k, &alpha, <double*>a, &lda,
+              <double*>b, &ldb, &beta, c, &ldc)
+
+
+cdef inline void _bias_activation_rows(floating *z, const floating *b,
+                                       Py_ssize_t rows, Py_ssize_t n,
+                                       int act) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(rows):
+        if act == FNN_SOFTMAX:
+            if floating is float:
+                fnn_bias_softmax_f(z + r * n, b, n)
+            else:
+                fnn_bias_softmax_d(z + r * n, b, n)
+        elif floating is float:
+            fnn_bias_activation_f(z + r * n, b, n, act)
+        else:
+            fnn_bias_activation_d(z + r * n, b, n, act)
+
+
+cdef inline void _activation_backward_rows(floating *delta, const floating *a,
+                                           Py_ssize_t rows, Py_ssize_t n,
+                                           int act) noexcept nogil:
+    cdef Py_ssize_t r
+    if act == FNN_IDENTITY:
+        return
+    for r in range(rows):
+        if floating is float:
+            fnn_activation_backward_f(delta + r * n, a + r * n, n, act)
+        else:
+            fnn_activation_backward_d(delta + r * n, a + r * n, n, act)
+
+
+cdef void _forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
+                         bint a_col_major, Py_ssize_t lda,
+                         const floating *w, const floating *b, Py_ssize_t n_out,
+                         int act, floating *z, int n_threads) noexcept nogil:
+    """Row-major z (rows x n_out) <- f(a @ w + b).
+
+    ``a`` is row-major with leading dimension ``lda``, or column-major (an
+    F-ordered input read in place) when ``a_col_major``.  In column-major
+    terms z.T = w.T @ a.T, so w and a swap places in the gemm call.
+    """
+    cdef int t, nt = _threads_for_gemm(rows, n_in, n_out, n_threads)
+    cdef Py_ssize_t r0, r1
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        r0 = _split(rows, t, nt)
+        r1 = _split(rows, t + 1, nt)
+        if r1 > r0:
+            _gemm(c'N', c'T' if a_col_major else c'N', <int>n_out, <int>(r1 - r0),
+                  <int>n_in, <floating>1, w, <int>n_out,
+                  a + (r0 if a_col_major else r0 * lda), <int>lda,
+                  <floating>0, z + r0 * n_out, <int>n_out)
+            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act)
+
+
+cdef void _weight_gradient(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
+                           const floating *delta, Py_ssize_t n_out, floating *g,
+                           bint accumulate, int n_threads) noexcept nogil:
+    """Row-major g (n_in x n_out) <- a.T @ delta (+ g when accumulating).
+
+    The raw product: averaging and regularisation come with the optimizer
+    step.  Threads split the rows of g, so every element is one complete
+    dot product over the batch, whatever the thread count.
+    """
+    cdef int t, nt = _threads_for_gemm(rows, n_in, n_out, n_threads)
+    cdef Py_ssize_t k0, k1
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        k0 = _split(n_in, t, nt)
+        k1 = _split(n_in, t + 1, nt)
+        if k1 > k0:
+            _gemm(c'N', c'T', <int>n_out, <int>(k1 - k0), <int>rows, <floating>1,
+                  delta, <int>n_out, a + k0, <int>n_in,
+                  <floating>(1 if accumulate else 0), g + k0 * n_out, <int>n_out)
+
+
+cdef void _backward_layer(const floating *delta, Py_ssize_t rows,
+                          Py_ssize_t n_out, const floating *w, Py_ssize_t n_in,
+                          const floating *a, int act, floating *out,
+                          int n_threads) noexcept nogil:
+    """Row-major out (rows x n_in) <- (delta @ w.T) * f'(.) given outputs a."""
+    cdef int t, nt = _threads_for_gemm(rows, n_in, n_out, n_threads)
+    cdef Py_ssize_t r0, r1
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        r0 = _split(rows, t, nt)
+        r1 = _split(rows, t + 1, nt)
+        if r1 > r0:
+            _gemm(c'T', c'N', <int>n_in, <int>(r1 - r0), <int>n_out, <floating>1,
+                  w, <int>n_out, delta + r0 * n_out, <int>n_out, <floating>0,
+                  out + r0 * n_in, <int>n_in)
+            _activation_backward_rows(out + r0 * n_in, a + r0 * n_in, r1 - r0,
+                                      n_in, act)
+
+
+cdef void _column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
+                       floating *out, bint accumulate) noexcept nogil:
+    """out[j] <- (out[j] +) sum_r delta[r, j], rows added in order."""
+    cdef Py_ssize_t r, j
+    if not accumulate:
+        memset(out, 0, n * sizeof(floating))
+    for r in range(rows):
+        for j in range(n):
+            out[j] += delta[r * n + j]
+
+
+# ---------------------------------------------------------------------------
+# Training workspace
+# ---------------------------------------------------------------------------
+
+cdef class Trainer:
+    """Preallocated buffers and network description for one fit.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        Width of every layer, input first and output last.
+    params : ndarray, 1-D, C-contiguous, float32 or float64
+        Flat parameters (see the module docstring); updated in place.
+    optimizer_state : tuple of ndarray
+        ``(velocities,)`` for SGD or ``(first_moments, second_moments)`` for
+        Adam, flat arrays like ``params``; updated in place.
+    batch_size : int
+        Largest minibatch the buffers must hold.
+    hidden_activation, output_activation, loss : str
+        Names from ``ACTIVATION_CODES`` and ``LOSS_CODES``.
+    n_threads : int
+        Number of OpenMP threads for the element-wise passes.
+    """
+
+    cdef readonly int n_weight_layers
+    cdef readonly Py_ssize_t batch_size
+    cdef readonly object dtype
+    # Adam steps taken so far, kept here too so that an interrupted epoch
+    # still reports how far it got.
+    cdef readonly long adam_t
+    cdef int hidden_act, output_act, loss, n_threads
+    cdef Py_ssize_t *units
+    cdef Py_ssize_t *coef_offset
+    cdef Py_ssize_t *intercept_offset
+    cdef Py_ssize_t n_coef, n_params
+    cdef void **acts      # acts[l]: batch_size x units[l], acts[0] is the batch
+    cdef void **deltas    # deltas[l]: batch_size x units[l], l >= 1
+    cdef void *params_ptr
+    cdef void *grad_ptr
+    cdef void *state_ptr[2]
+    cdef void *y_batch_ptr
+    cdef double *chunk_sums
+    cdef double *row_loss
+    cdef object _keep_alive
+
+    def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
+                  str hidden_activation, str output_activation, str loss,
+                  int n_threads):
+        cdef Py_ssize_t l, offset
+        cdef int n_layers = len(layer_units)
+        self.n_weight_layers = n_layers - 1
+        self.batch_size = batch_size
+        self.dtype = params.dtype
+        self.hidden_act = ACTIVATION_CODES[hidden_activation]
+        self.output_act = ACTIVATION_CODES[output_activation]
+        self.loss = LOSS_CODES[loss]
+        self.n_threads = max(1, n_threads)
+
+        self.units = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.coef_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.intercept_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.acts = <void**>malloc(n_layers * sizeof(void*))
+        self.deltas = <void**>malloc(n_layers * sizeof(void*))
+        self.chunk_sums = <double*>malloc(N_CHUNKS * sizeof(double))
+        self.row_loss = <double*>malloc(batch_size * sizeof(double))
+        if (self.row_loss == NULL or self.units == NULL or self.coef_offset == NULL or self.acts == NULL
+                or self.intercept_offset == NULL or self.deltas == NULL
+                or self.chunk_sums == NULL):
+            raise MemoryError()
+
+        for l in range(n_layers):
+            self.units[l] = layer_units[l]
+        offset = 0
+        for l in range(n_layers - 1):
+            self.coef_offset[l] = offset
+            offset += self.units[l] * self.units[l + 1]
+        self.n_coef = offset
+        for l in range(n_layers - 1):
+            self.intercept_offset[l] = offset
+            offset += self.units[l + 1]
+        self.n_params = offset
+        if params.shape[0] != self.n_params:
+            raise ValueError("params has the wrong size for layer_units")
+
+        keep = [params]
+        grad = np.zeros(self.n_params, dtype=self.dtype)
+        keep.append(grad)
+        self.params_ptr = <void*><size_t>params.ctypes.data
+        self.grad_ptr = <void*><size_t>grad.ctypes.data
+        self.state_ptr[0] = self.state_ptr[1] = NULL
+        for l, state in enumerate(optimizer_state):
+            keep.append(state)
+            self.state_ptr[l] = <void*><size_t>state.ctypes.data
+        for l in range(n_layers):
+            buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
+            keep.append(buf)
+            self.acts[l] = <void*><size_t>buf.ctypes.data
+            if l == 0:
+                self.deltas[l] = NULL
+            else:
+                buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
+                keep.append(buf)
+                self.deltas[l] = <void*><size_t>buf.ctypes.data
+        buf = np.zeros((batch_size, self.units[n_layers - 1]), dtype=self.dtype)
+        keep.append(buf)
+        self.y_batch_ptr = <void*><size_t>buf.ctypes.data
+        self._keep_alive = keep
+
+    def loss_gradient(self, X, Y, sample_weight, double alpha, grad_out):
+        """Full-batch loss and its gradient at the current parameters.
+
+        Rows are processed in chunks of ``batch_size`` with the gradient
+        accumulated across chunks, so the workspace stays bounded.
+
+        Parameters
+        ----------
+        X, Y, sample_weight : ndarray
+            As for :meth:`run_epoch`.
+        alpha : float
+            L2 penalty.
+        grad_out : ndarray, 1-D
+            Receives the averaged, regularised gradient (flat layout).
+
+        Returns
+        -------
+        loss : float
+        """
+        order = np.arange(X.shape[0], dtype=np.intp)
+        if self.dtype == np.float32:
+            return _loss_gradient[float](self, X, Y, sample_weight, order, alpha,
+                                         grad_out)
+        return _loss_gradient[double](self, X, Y, sample_weight, order, alpha,
+                                      grad_out)
+
+    def __dealloc__(self):
+        free(self.units)
+        free(self.coef_offset)
+        free(self.intercept_offset)
+        free(self.acts)
+        free(self.deltas)
+        free(self.chunk_sums)
+        free(self.row_loss)
+
+    def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
+                  int solver, double learning_rate, double alpha,
+                  double momentum=0.9, bint nesterov=True, double beta_1=0.9,
+                  double beta_2=0.999, double epsilon=1e-8, long adam_t=0):
+        """Run one epoch of minibatch training.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Training input in the trainer's dtype, any memory layout.
+        Y : ndarray of shape (n_samples, n_outputs)
+            Targets (label-binarised for classifiers), trainer's dtype.
+        sample_weight : ndarray of shape (n_samples,)
+            Per-sample weights in the trainer's dtype.
+        order : ndarray of intp
+            The row order of this epoch; batches are consecutive slices of it.
+        solver : {SOLVER_SGD, SOLVER_ADAM}
+        learning_rate : float
+            SGD step size, or Adam's ``learning_rate_init``.
+        adam_t : int
+            Adam steps taken before this epoch.
+
+        Returns
+        -------
+        loss_sum : float
+            Sum over batches of ``batch_loss * batch_size`` as scikit-learn
+            accumulates it; divide by ``n_samples`` for the epoch loss.
+        adam_t : int
+            Adam steps taken after this epoch.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            If a signal handler raised while the epoch ran; the parameters
+            then hold the state after the last completed batch.
+        """
+        if self.dtype == np.float32:
+            return _run_epoch[float](self, X, Y, sample_weight, order, solver,
+                                     learning_rate, alpha, momentum, nesterov,
+                                     beta_1, beta_2, epsilon, adam_t)
+        return _run_epoch[double](self, X, Y, sample_weight, order, solver,
+                                  learning_rate, alpha, momentum, nesterov,
+                                  beta_1, beta_2, epsilon, adam_t)
+
+
+cdef double _batch_gradient(Trainer self, const floating[:, :] X,
+                            const floating[:, :] Y,
+                            const floating[::1] sample_weight,
+                            const Py_ssize_t[::1] order, Py_ssize_t start,
+                            Py_ssize_t rows, bint accumulate,
+                            double *sw_sum) noexcept nogil:
+    """Forward and backward pass over rows ``order[start:start + rows]``.
+
+    Writes the raw gradients (``a.T @ delta`` and column sums of ``delta``,
+    with ``delta`` already multiplied by the sample weights) into the
+    trainer's gradient buffer, added to what it holds when ``accumulate``.
+    Returns the weighted sum of the per-row losses and stores the sum of the
+    weights in ``sw_sum``.
+    """
+    cdef Py_ssize_t r, j, l, src
+    cdef Py_ssize_t n_in = self.units[0]
+    cdef int L = self.n_weight_layers
+    cdef Py_ssize_t n_out = self.units[L]
+    cdef int nt
+    cdef floating **acts = <floating**>self.acts
+    cdef floating **deltas = <floating**>self.deltas
+    cdef floating *params = <floating*>self.params_ptr
+    cdef floating *grad = <floating*>self.grad_ptr
+    cdef floating *y_batch = <floating*>self.y_batch_ptr
+    cdef double *row_loss = self.row_loss
+    cdef double loss = 0.0, weight_sum = 0.0
+    cdef bint x_rows_contiguous = X.strides[1] == sizeof(floating)
+
+    # Gather the batch (inputs and targets) into the workspace.
+    nt = _threads_for(rows * n_in, self.n_threads)
+    for r in prange(rows, num_threads=nt, schedule="static"):
+        src = order[start + r]
+        if x_rows_contiguous:
+            memcpy(acts[0] + r * n_in, &X[src, 0], n_in * sizeof(floating))
+        else:
+            for j in range(n_in):
+                acts[0][r * n_in + j] = X[src, j]
+        for j in range(n_out):
+            y_batch[r * n_out + j] = Y[src, j]
+
+    # Forward.
+    for l in range(L):
+        _forward_layer(acts[l], rows, self.units[l], False, self.units[l],
+                       params + self.coef_offset[l],
+                       params + self.intercept_offset[l], self.units[l + 1],
+                       self.output_act if l == L - 1 else self.hidden_act,
+                       acts[l + 1], self.n_threads)
+
+    # Loss and output delta; per-row losses are summed in row order after
+    # the parallel pass.
+    nt = _threads_for(rows * n_out, self.n_threads)
+    for r in prange(rows, num_threads=nt, schedule="static"):
+        if floating is float:
+            row_loss[r] = fnn_output_loss_delta_f(
+                acts[L] + r * n_out, y_batch + r * n_out, deltas[L] + r * n_out,
+                n_out, sample_weight[order[start + r]], self.loss)
+        else:
+            row_loss[r] = fnn_output_loss_delta_d(
+                acts[L] + r * n_out, y_batch + r * n_out, deltas[L] + r * n_out,
+                n_out, sample_weight[order[start + r]], self.loss)
+    for r in range(rows):
+        loss += sample_weight[order[start + r]] * row_loss[r]
+        weight_sum += sample_weight[order[start + r]]
+    sw_sum[0] = weight_sum
+
+    # Backward: raw gradients into `grad`, deltas down the layers.  The
+    # first layer's input gradient is never needed, so never computed.
+    for l in range(L - 1, -1, -1):
+        _weight_gradient(acts[l], rows, self.units[l], deltas[l + 1],
+                         self.units[l + 1], grad + self.coef_offset[l],
+                         accumulate, self.n_threads)
+        _column_sums(deltas[l + 1], rows, self.units[l + 1],
+                     grad + self.intercept_offset[l], accumulate)
+        if l > 0:
+            _backward_layer(deltas[l + 1], rows, self.units[l + 1],
+                            params + self.coef_offset[l], self.units[l],
+                            acts[l], self.hidden_act, deltas[l], self.n_threads)
+    return loss
+
+
+cdef inline double _mean_loss(Trainer self, double weighted_loss,
+                              double sw_sum) noexcept nogil:
+    """Data term of scikit-learn's loss from the weighted sum of row losses."""
+    cdef double loss = weighted_loss / sw_sum
+    if self.loss == FNN_SQUARED_ERROR:
+        # scikit-learn halves it and averages over the outputs too.
+        loss *= 0.5 / self.units[self.n_weight_layers]
+    return loss
+
+
+cdef tuple _run_epoch(Trainer self, const floating[:, :] X, const floating[:, :] Y,
+                      const floating[::1] sample_weight,
+                      const Py_ssize_t[::1] order, int solver,
+                      double learning_rate, double alpha, double momentum,
+                      bint nesterov, double beta_1, double beta_2,
+                      double epsilon, long adam_t):
+    cdef Py_ssize_t n_samples = order.shape[0]
+    cdef Py_ssize_t start, stop, rows, c, lo, hi
+    cdef int nt
+    cdef int n_batches = 0
+    cdef int interrupted = 0
+    cdef floating *params = <floating*>self.params_ptr
+    cdef floating *grad = <floating*>self.grad_ptr
+    cdef floating *state0 = <floating*>self.state_ptr[0]
+    cdef floating *state1 = <floating*>self.state_ptr[1]
+    cdef double loss_sum = 0.0, data_loss, sumsq, sw_sum_d, batch_loss
+    cdef double lr_t = 0.0
+    cdef floating sw_sum
+
+    with nogil:
+        start = 0
+        while start < n_samples:
+            stop = min(start + self.batch_size, n_samples)
+            rows = stop - start
+            data_loss = _batch_gradient(self, X, Y, sample_weight, order, start,
+                                        rows, False, &sw_sum_d)
+            data_loss = _mean_loss(self, data_loss, sw_sum_d)
+            sw_sum = <floating>sw_sum_d
+
+            # Optimizer step, fused with the regularisation and averaging of
+            # the gradient and with the squared norm of the coefficients.
+            if solver == _ADAM:
+                adam_t += 1
+                lr_t = (learning_rate * ((1.0 - beta_2 ** adam_t) ** 0.5)
+                        / (1.0 - beta_1 ** adam_t))
+            nt = _threads_for(self.n_params, self.n_threads)
+            for c in prange(N_CHUNKS, num_threads=nt, schedule="static"):
+                lo = c * self.n_params // N_CHUNKS
+                hi = (c + 1) * self.n_params // N_CHUNKS
+                # The penalty term of this batch's loss uses the weights the
+                # batch was evaluated with: take their norm before the step.
+                if floating is float:
+                    self.chunk_sums[c] = fnn_sumsq_f(params, lo, min(hi, self.n_coef))
+                else:
+                    self.chunk_sums[c] = fnn_sumsq_d(params, lo, min(hi, self.n_coef))
+                _optimizer_range(
+                    params, grad, state0, state1, lo, min(hi, self.n_coef),
+                    alpha, sw_sum, solver, learning_rate, lr_t, momentum,
+                    nesterov, beta_1, beta_2, epsilon)
+                _optimizer_range(
+                    params, grad, state0, state1, max(lo, self.n_coef), hi,
+                    0.0, sw_sum, solver, learning_rate, lr_t, momentum,
+                    nesterov, beta_1, beta_2, epsilon)
+            sumsq = 0.0
+            for c in range(N_CHUNKS):
+                sumsq += self.chunk_sums[c]
+
+            batch_loss = data_loss + (0.5 * alpha) * sumsq / sw_sum_d
+            loss_sum += batch_loss * rows
+            start = stop
+
+            # Let Ctrl-C through every few dozen batches.
+            n_batches += 1
+            if n_batches % 64 == 0:
+                with gil:
+                    if PyErr_CheckSignals() != 0:
+                        interrupted = 1
+                if interrupted:
+                    break
+    self.adam_t = adam_t
+    if interrupted:
+        raise KeyboardInterrupt
+    return loss_sum, adam_t
+
+
+cdef double _loss_gradient(Trainer self, const floating[:, :] X,
+                           const floating[:, :] Y,
+                           const floating[::1] sample_weight,
+                           const Py_ssize_t[::1] order, double alpha,
+                           floating[::1] grad_out) except? -1:
+    cdef Py_ssize_t n_samples = order.shape[0]
+    cdef Py_ssize_t start = 0, rows, i
+    cdef double weighted_loss = 0.0, sw_total = 0.0, sw_chunk, sumsq = 0.0
+    cdef floating *params = <floating*>self.params_ptr
+    cdef floating *grad = <floating*>self.grad_ptr
+    cdef floating sw_f
+    with nogil:
+        while start < n_samples:
+            rows = min(self.batch_size, n_samples - start)
+            weighted_loss += _batch_gradient(self, X, Y, sample_weight, order,
+                                             start, rows, start > 0, &sw_chunk)
+            sw_total += sw_chunk
+            start += rows
+        sw_f = <floating>sw_total
+        for i in range(self.n_coef):
+            sumsq += <double>params[i] * params[i]
+            grad_out[i] = (grad[i] + <floating>alpha * params[i]) / sw_f
+        for i in range(self.n_coef, self.n_params):
+            grad_out[i] = grad[i] / sw_f
+    return _mean_loss(self, weighted_loss, sw_total) + 0.5 * alpha * sumsq / sw_total
+
+
+cdef inline void _optimizer_range(floating *params, const floating *grad,
+                                  floating *state0, floating *state1,
+                                  Py_ssize_t lo, Py_ssize_t hi, double alpha,
+                                  floating sw_sum, int solver,
+                                  double learning_rate, double lr_t,
+                                  double momentum, bint nesterov,
+                                  double beta_1, double beta_2,
+                                  double epsilon) noexcept nogil:
+    if hi <= lo:
+        return
+    if solver == _ADAM:
+        if floating is float:
+            fnn_adam_step_f(params, state0, state1, grad, lo, hi, <float>alpha,
+                            sw_sum, <float>beta_1, <float>beta_2, <float>lr_t,
+                            <float>epsilon)
+        else:
+            fnn_adam_step_d(params, state0, state1, grad, lo, hi, alpha, sw_sum,
+                            beta_1, beta_2, lr_t, epsilon)
+    elif floating is float:
+        fnn_sgd_step_f(params, state0, grad, lo, hi, <float>alpha, sw_sum,
+                       <float>momentum, nesterov, <float>learning_rate)
+    else:
+        fnn_sgd_step_d(params, state0, grad, lo, hi, alpha, sw_sum, momentum,
+                       nesterov, learning_rate)
+
+
+# ---------------------------------------------------------------------------
+# Prediction
+# ---------------------------------------------------------------------------
+
+def forward(X, params, layer_units, str hidden_activation,
+            str output_activation, int n_threads):
+    """Output-layer activations of the network for every row of ``X``.
+
+    Rows are processed in chunks through two reused buffers, so the memory
+    used beyond the output is bounded whatever the number of rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Input in the dtype of ``params``; C- or F-ordered arrays are read in
+        place, others are copied chunk by chunk.
+    params : ndarray, 1-D
+        Flat parameters (see the module docstring).
+    layer_units : sequence of int
+    hidden_activation, output_activation : str
+    n_threads : int
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, layer_units[-1])
+    """
+    n_samples, n_features = X.shape
+    units = np.asarray(layer_units, dtype=np.intp)
+    out = np.empty((n_samples, units[len(units) - 1]), dtype=params.dtype)
+    if n_samples == 0:
+        return out
+    width = int(max(units.max(), 1))
+    # About 4 MiB per buffer and at least 64 rows: enough for BLAS to run at
+    # full speed, bounded however many rows X has.
+    chunk = min(n_samples, max(64, (1 << 19) // width))
+    buf = np.empty((2, chunk * width), dtype=params.dtype)
+    if params.dtype == np.float32:
+        _forward[float](X, params, units, ACTIVATION_CODES[hidden_activation],
+                        ACTIVATION_CODES[output_activation], max(1, n_threads),
+                        chunk, buf, out)
+    else:
+        _forward[double](X, params, units, ACTIVATION_CODES[hidden_activation],
+                         ACTIVATION_CODES[output_activation], max(1, n_threads),
+                         chunk, buf, out)
+    return out
+
+
+cdef void _forward(const floating[:, :] X, const floating[::1] params,
+                   const Py_ssize_t[::1] units, int hidden_act, int output_act,
+                   int n_threads, Py_ssize_t chunk, floating[:, ::1] buf,
+                   floating[:, ::1] out):
+    cdef Py_ssize_t n_samples = X.shape[0], n_features = X.shape[1]
+    cdef int L = units.shape[0] - 1
+    cdef Py_ssize_t start, rows, r, j, l
+    cdef Py_ssize_t coef_off, intercept_off
+    cdef floating *bufs[2]
+    cdef const floating *a
+    cdef floating *z
+    cdef Py_ssize_t lda
+    cdef bint col_major
+    cdef Py_ssize_t item = sizeof(floating)
+    # BLAS reads X in place when it is a (strided) row- or column-major
+    # matrix with a valid leading dimension; otherwise chunks are copied.
+    cdef bint c_rows = (X.strides[1] == item and X.strides[0] % item == 0
+                        and X.strides[0] >= n_features * item)
+    cdef bint f_cols = (not c_rows and X.strides[0] == item
+                        and X.strides[1] % item == 0
+                        and X.strides[1] >= n_samples * item)
+    bufs[0] = &buf[0, 0]
+    bufs[1] = &buf[1, 0]
+
+    with nogil:
+        start = 0
+        while start < n_samples:
+            rows = min(chunk, n_samples - start)
+            # The first layer reads X in place when its layout allows.
+            if c_rows:
+                a = &X[start, 0]
+                lda = X.strides[0] // item
+                col_major = False
+            elif f_cols:
+                a = &X[start, 0]
+                lda = X.strides[1] // item
+                col_major = True
+            else:
+                for r in prange(rows, num_threads=_threads_for(rows * n_features, n_threads),
+                                schedule="static"):
+                    for j in range(n_features):
+                        bufs[1][r * n_features + j] = X[start + r, j]
+                a = bufs[1]
+                lda = n_features
+                col_major = False
+            coef_off = 0
+            intercept_off = 0
+            for l in range(L):
+                intercept_off += units[l] * units[l + 1]
+            for l in range(L):
+                z = &out[start, 0] if l == L - 1 else bufs[l % 2]
+                _forward_layer(a, rows, units[l], col_major, lda,
+                               &params[coef_off], &params[intercept_off],
+                               units[l + 1],
+                               output_act if l == L - 1 else hidden_act, z,
+                               n_threads)
+                coef_off += units[l] * units[l + 1]
+                intercept_off += units[l + 1]
+                a = z
+                lda = units[l + 1]
+                col_major = False
+            start += rows
+
+
+# ---------------------------------------------------------------------------
+# Element kernels exposed for the tests
+# ---------------------------------------------------------------------------
+
+def bias_activation(floating[:, ::1] Z, const floating[::1] b, str activation):
+    """In place: ``Z <- f(Z + b)`` row by row (test hook for the C kernels)."""
+    cdef int code = ACTIVATION_CODES[activation]
+    _bias_activation_rows(&Z[0, 0], &b[0], Z.shape[0], Z.shape[1], code)
+
+
+def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A, str activation):
+    """In place: ``delta <- delta * f'(.)`` given outputs ``A`` (test hook)."""
+    cdef int code = ACTIVATION_CODES[activation]
+    _activation_backward_rows(&delta[0, 0], &A[0, 0], delta.shape[0],
+                              delta.shape[1], code)
+
+
+def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
+                      const floating[::1] sample_weight, str loss):
+    """Per-row losses and output deltas ``(P - Y) * sw`` (test hook)."""
+    cdef Py_ssize_t r, n = P.shape[1]
+    losses = np.empty(P.shape[0])
+    delta = np.empty_like(np.asarray(P))
+    cdef double[::1] lv = losses
+    cdef floating[:, ::1] dv = delta
+    cdef int code = LOSS_CODES[loss]
+    for r in range(P.shape[0]):
+        if floating is float:
+            lv[r] = fnn_output_loss_delta_f(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
+                                            sample_weight[r], code)
+        else:
+            lv[r] = fnn_output_loss_delta_d(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
+                                            sample_weight[r], code)
+    return losses, delta
+
+
+def optimizer_step(floating[::1] w, floating[::1] state0, floating[::1] state1,
+                   const floating[::1] grad, double alpha, double sw_sum,
+                   int solver, double learning_rate, double lr_t=0.0,
+                   double momentum=0.9, bint nesterov=True, double beta_1=0.9,
+                   double beta_2=0.999, double epsilon=1e-8):
+    """One optimizer step over a flat array, in place (test hook)."""
+    _optimizer_range(&w[0], &grad[0], &state0[0], &state1[0], 0, w.shape[0],
+                            alpha, <floating>sw_sum, solver, learning_rate, lr_t,
+                            momentum, nesterov, beta_1, beta_2, epsilon)

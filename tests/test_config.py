@@ -1,0 +1,34 @@
+"""Build configuration: OpenMP present, config report complete."""
+
+import io
+import os
+
+from fastnn._openmp import effective_n_threads, openmp_enabled
+
+import fastnn
+
+
+def test_build_has_openmp():
+    # A build that silently lost OpenMP would be serial; fail loudly unless
+    # the environment says such a build is intended.
+    if os.environ.get("FASTNN_ALLOW_NO_OPENMP") == "1":
+        return
+    assert openmp_enabled(), "fastnn was compiled without OpenMP"
+
+
+def test_show_config_reports_versions_and_threads():
+    out = io.StringIO()
+    config = fastnn.show_config(file=out)
+    for key in (
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "cython",
+        "openmp",
+        "n_threads",
+        "blas",
+    ):
+        assert key in config
+        assert key in out.getvalue()
+    assert config["n_threads"] == effective_n_threads() >= 1
+    assert any(lib["internal_api"] for lib in config["blas"])

@@ -1,0 +1,31 @@
+"""The examples in the public docstrings run and print what they show."""
+
+import doctest
+import warnings
+
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import fastnn
+
+PUBLIC = [fastnn.MLPClassifier, fastnn.MLPRegressor, fastnn.show_config]
+
+
+@pytest.mark.parametrize("obj", PUBLIC, ids=lambda o: o.__name__)
+def test_docstring_examples(obj):
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = finder.find(obj, obj.__name__, globs={})
+    assert tests and tests[0].examples, f"{obj.__name__} has no example"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for test in tests:
+            runner.run(test)
+    assert runner.failures == 0
+
+
+def test_public_methods_have_numpydoc_sections():
+    for cls in (fastnn.MLPClassifier, fastnn.MLPRegressor):
+        for name in ("fit", "partial_fit", "predict"):
+            doc = getattr(cls, name).__doc__
+            assert "Parameters\n" in doc and "Returns\n" in doc, (cls, name)
