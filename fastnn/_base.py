@@ -14,6 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -221,6 +222,9 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         )
 
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sp.issparse(X):
+            # The engine reads rows of CSR input in place.
+            X = X.tocsr()
         n_samples, n_features = X.shape
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
@@ -311,7 +315,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than "
                     "sample size. It is going to be clipped",
-                    stacklevel=4,
+                    stacklevel=5,
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
@@ -327,7 +331,14 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 n_threads,
             )
             self._run_epochs(
-                trainer, X_train, y_train, sw_train, X_val, y_val, sw_val, incremental
+                trainer,
+                _engine.InputMatrix(X_train),
+                y_train,
+                sw_train,
+                X_val,
+                y_val,
+                sw_val,
+                incremental,
             )
         if early_stopping:
             self.coefs_ = self._best_coefs
@@ -396,10 +407,10 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter:d}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=5,
+                        stacklevel=6,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=5)
+            warnings.warn("Training interrupted by user.", stacklevel=6)
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         if early_stopping:
@@ -428,10 +439,11 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0], dtype=X.dtype)
         grad = np.empty_like(params)
+        X_in = _engine.InputMatrix(X)
 
         def loss_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
             params[:] = x
-            loss = evaluator.loss_gradient(X, y, sample_weight, self.alpha, grad)
+            loss = evaluator.loss_gradient(X_in, y, sample_weight, self.alpha, grad)
             return loss, grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
@@ -464,16 +476,24 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
 
     def _forward_pass_fast(self, X, check_input: bool = True) -> np.ndarray:
         if check_input:
-            X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr", "csc"],
+                dtype=(np.float64, np.float32),
+                reset=False,
+            )
         dtype = self.coefs_[0].dtype
         if X.dtype != dtype:
             X = X.astype(dtype)
+        if sp.issparse(X):
+            X = X.tocsr()
         params = np.concatenate(
             [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
         )
         with engine_threads() as n_threads:
             return _engine.forward(
-                X,
+                _engine.InputMatrix(X),
                 params,
                 self._layer_units(),
                 self.activation,
@@ -486,6 +506,11 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _check_solver(self) -> bool:
         if self.solver not in _STOCHASTIC_SOLVERS:

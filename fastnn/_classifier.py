@@ -234,6 +234,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             self,
             X,
             y,
+            accept_sparse=["csr", "csc"],
             multi_output=True,
             dtype=(np.float64, np.float32),
             reset=reset,

@@ -247,6 +247,133 @@ cdef void _column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
 
 
 # ---------------------------------------------------------------------------
+# Input matrices: dense (any strides) or CSR, read in place
+# ---------------------------------------------------------------------------
+
+cdef struct Input:
+    bint sparse
+    const void *values          # dense: element (0, 0); CSR: the data array
+    Py_ssize_t row_stride       # dense strides, in elements
+    Py_ssize_t col_stride
+    const Py_ssize_t *indices   # CSR
+    const Py_ssize_t *indptr
+    Py_ssize_t n_rows, n_cols
+
+
+cdef class InputMatrix:
+    """The engine's read-only view of an input matrix.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features) or scipy CSR matrix
+        float32 or float64.  Dense arrays are read in place whatever their
+        strides (read-only and memory-mapped arrays included); a CSR matrix
+        is read through its data, indices and indptr arrays and never
+        densified.
+    """
+
+    cdef Input c
+    cdef readonly object dtype
+    cdef object _refs
+
+    def __cinit__(self, X):
+        self.c.n_rows, self.c.n_cols = X.shape
+        self.dtype = X.dtype
+        if hasattr(X, "indptr"):
+            # Index arrays are widened to intp once, so one kernel serves
+            # int32- and int64-indexed matrices.
+            data = np.asarray(X.data)
+            indices = np.ascontiguousarray(X.indices, dtype=np.intp)
+            indptr = np.ascontiguousarray(X.indptr, dtype=np.intp)
+            if not data.flags.c_contiguous:
+                data = np.ascontiguousarray(data)
+            self._refs = (data, indices, indptr)
+            self.c.sparse = True
+            self.c.values = <const void*><size_t>data.ctypes.data
+            self.c.indices = <const Py_ssize_t*><size_t>indices.ctypes.data
+            self.c.indptr = <const Py_ssize_t*><size_t>indptr.ctypes.data
+            self.c.row_stride = self.c.col_stride = 0
+        else:
+            item = X.dtype.itemsize
+            if X.strides[0] % item or X.strides[1] % item:
+                X = np.ascontiguousarray(X)
+            self._refs = X
+            self.c.sparse = False
+            self.c.values = <const void*><size_t>X.ctypes.data
+            self.c.row_stride = X.strides[0] // item
+            self.c.col_stride = X.strides[1] // item
+            self.c.indices = self.c.indptr = NULL
+
+    @property
+    def shape(self):
+        return (self.c.n_rows, self.c.n_cols)
+
+
+cdef void _sparse_forward_layer(const Input *X, const Py_ssize_t *row_ids,
+                                Py_ssize_t first_row, Py_ssize_t rows,
+                                const floating *w, const floating *b,
+                                Py_ssize_t n_out, int act, floating *z,
+                                int n_threads) noexcept nogil:
+    """Row-major z (rows x n_out) <- f(X[rows] @ w + b) for CSR X.
+
+    Row r of the block is X's row ``row_ids[r]``, or ``first_row + r`` when
+    ``row_ids`` is NULL.  Each output row accumulates ``value * w[column]``
+    over the row's stored entries in stored order, as SciPy's product does.
+    """
+    cdef const floating *values = <const floating*>X.values
+    cdef int t, nt = _threads_for(rows * n_out, n_threads)
+    cdef Py_ssize_t r0, r1, r, src, k, j
+    cdef floating v
+    cdef floating *zr
+    cdef const floating *w_row
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        r0 = _split(rows, t, nt)
+        r1 = _split(rows, t + 1, nt)
+        for r in range(r0, r1):
+            src = row_ids[r] if row_ids != NULL else first_row + r
+            zr = z + r * n_out
+            memset(zr, 0, n_out * sizeof(floating))
+            for k in range(X.indptr[src], X.indptr[src + 1]):
+                v = values[k]
+                w_row = w + X.indices[k] * n_out
+                for j in range(n_out):
+                    zr[j] += v * w_row[j]
+        if r1 > r0:
+            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act)
+
+
+cdef void _sparse_weight_gradient(const Input *X, const Py_ssize_t *row_ids,
+                                  Py_ssize_t rows, const floating *delta,
+                                  Py_ssize_t n_out, floating *g,
+                                  bint accumulate, int n_threads) noexcept nogil:
+    """Row-major g (n_features x n_out) <- X[rows].T @ delta (+ g) for CSR X.
+
+    Rows are scattered in batch order (SciPy's order for the transposed
+    product); threads split the columns of g, so no two threads write the
+    same element and the sums never depend on the thread count.
+    """
+    cdef const floating *values = <const floating*>X.values
+    cdef Py_ssize_t n_features = X.n_cols
+    cdef int t, nt = _threads_for(n_features * n_out, n_threads)
+    cdef Py_ssize_t c0, c1, r, src, k, j, f
+    cdef floating v
+    cdef floating *g_row
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        c0 = _split(n_out, t, nt)
+        c1 = _split(n_out, t + 1, nt)
+        if not accumulate:
+            for f in range(n_features):
+                memset(g + f * n_out + c0, 0, (c1 - c0) * sizeof(floating))
+        for r in range(rows):
+            src = row_ids[r]
+            for k in range(X.indptr[src], X.indptr[src + 1]):
+                v = values[k]
+                g_row = g + X.indices[k] * n_out
+                for j in range(c0, c1):
+                    g_row[j] += v * delta[r * n_out + j]
+
+
+# ---------------------------------------------------------------------------
 # Training workspace
 # ---------------------------------------------------------------------------
 
@@ -362,7 +489,8 @@ cdef class Trainer:
 
         Parameters
         ----------
-        X, Y, sample_weight : ndarray
+        X : InputMatrix
+        Y, sample_weight : ndarray
             As for :meth:`run_epoch`.
         alpha : float
             L2 penalty.
@@ -374,11 +502,12 @@ cdef class Trainer:
         loss : float
         """
         order = np.arange(X.shape[0], dtype=np.intp)
+        cdef InputMatrix inp = X
         if self.dtype == np.float32:
-            return _loss_gradient[float](self, X, Y, sample_weight, order, alpha,
-                                         grad_out)
-        return _loss_gradient[double](self, X, Y, sample_weight, order, alpha,
-                                      grad_out)
+            return _loss_gradient[float](self, &inp.c, Y, sample_weight, order,
+                                         alpha, grad_out)
+        return _loss_gradient[double](self, &inp.c, Y, sample_weight, order,
+                                      alpha, grad_out)
 
     def __dealloc__(self):
         free(self.units)
@@ -397,8 +526,8 @@ cdef class Trainer:
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features)
-            Training input in the trainer's dtype, any memory layout.
+        X : InputMatrix
+            Training input in the trainer's dtype.
         Y : ndarray of shape (n_samples, n_outputs)
             Targets (label-binarised for classifiers), trainer's dtype.
         sample_weight : ndarray of shape (n_samples,)
@@ -425,16 +554,17 @@ cdef class Trainer:
             If a signal handler raised while the epoch ran; the parameters
             then hold the state after the last completed batch.
         """
+        cdef InputMatrix inp = X
         if self.dtype == np.float32:
-            return _run_epoch[float](self, X, Y, sample_weight, order, solver,
+            return _run_epoch[float](self, &inp.c, Y, sample_weight, order, solver,
                                      learning_rate, alpha, momentum, nesterov,
                                      beta_1, beta_2, epsilon, adam_t)
-        return _run_epoch[double](self, X, Y, sample_weight, order, solver,
+        return _run_epoch[double](self, &inp.c, Y, sample_weight, order, solver,
                                   learning_rate, alpha, momentum, nesterov,
                                   beta_1, beta_2, epsilon, adam_t)
 
 
-cdef double _batch_gradient(Trainer self, const floating[:, :] X,
+cdef double _batch_gradient(Trainer self, const Input *X,
                             const floating[:, :] Y,
                             const floating[::1] sample_weight,
                             const Py_ssize_t[::1] order, Py_ssize_t start,
@@ -460,22 +590,33 @@ cdef double _batch_gradient(Trainer self, const floating[:, :] X,
     cdef floating *y_batch = <floating*>self.y_batch_ptr
     cdef double *row_loss = self.row_loss
     cdef double loss = 0.0, weight_sum = 0.0
-    cdef bint x_rows_contiguous = X.strides[1] == sizeof(floating)
+    cdef const floating *x_row
+    cdef const Py_ssize_t *batch_rows = &order[start]
 
-    # Gather the batch (inputs and targets) into the workspace.
-    nt = _threads_for(rows * n_in, self.n_threads)
+    # Gather the batch into the workspace: targets, and dense inputs (sparse
+    # inputs are read in place by the first layer).
+    nt = _threads_for(rows * (n_out if X.sparse else n_in), self.n_threads)
     for r in prange(rows, num_threads=nt, schedule="static"):
-        src = order[start + r]
-        if x_rows_contiguous:
-            memcpy(acts[0] + r * n_in, &X[src, 0], n_in * sizeof(floating))
-        else:
-            for j in range(n_in):
-                acts[0][r * n_in + j] = X[src, j]
+        src = batch_rows[r]
+        if not X.sparse:
+            x_row = <const floating*>X.values + src * X.row_stride
+            if X.col_stride == 1:
+                memcpy(acts[0] + r * n_in, x_row, n_in * sizeof(floating))
+            else:
+                for j in range(n_in):
+                    acts[0][r * n_in + j] = x_row[j * X.col_stride]
         for j in range(n_out):
             y_batch[r * n_out + j] = Y[src, j]
 
     # Forward.
     for l in range(L):
+        if l == 0 and X.sparse:
+            _sparse_forward_layer(X, batch_rows, 0, rows, params,
+                                  params + self.intercept_offset[0],
+                                  self.units[1],
+                                  self.output_act if L == 1 else self.hidden_act,
+                                  acts[1], self.n_threads)
+            continue
         _forward_layer(acts[l], rows, self.units[l], False, self.units[l],
                        params + self.coef_offset[l],
                        params + self.intercept_offset[l], self.units[l + 1],
@@ -502,9 +643,13 @@ cdef double _batch_gradient(Trainer self, const floating[:, :] X,
     # Backward: raw gradients into `grad`, deltas down the layers.  The
     # first layer's input gradient is never needed, so never computed.
     for l in range(L - 1, -1, -1):
-        _weight_gradient(acts[l], rows, self.units[l], deltas[l + 1],
-                         self.units[l + 1], grad + self.coef_offset[l],
-                         accumulate, self.n_threads)
+        if l == 0 and X.sparse:
+            _sparse_weight_gradient(X, batch_rows, rows, deltas[1], self.units[1],
+                                    grad, accumulate, self.n_threads)
+        else:
+            _weight_gradient(acts[l], rows, self.units[l], deltas[l + 1],
+                             self.units[l + 1], grad + self.coef_offset[l],
+                             accumulate, self.n_threads)
         _column_sums(deltas[l + 1], rows, self.units[l + 1],
                      grad + self.intercept_offset[l], accumulate)
         if l > 0:
@@ -524,7 +669,7 @@ cdef inline double _mean_loss(Trainer self, double weighted_loss,
     return loss
 
 
-cdef tuple _run_epoch(Trainer self, const floating[:, :] X, const floating[:, :] Y,
+cdef tuple _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
                       const floating[::1] sample_weight,
                       const Py_ssize_t[::1] order, int solver,
                       double learning_rate, double alpha, double momentum,
@@ -599,7 +744,7 @@ cdef tuple _run_epoch(Trainer self, const floating[:, :] X, const floating[:, :]
     return loss_sum, adam_t
 
 
-cdef double _loss_gradient(Trainer self, const floating[:, :] X,
+cdef double _loss_gradient(Trainer self, const Input *X,
                            const floating[:, :] Y,
                            const floating[::1] sample_weight,
                            const Py_ssize_t[::1] order, double alpha,
@@ -665,9 +810,10 @@ def forward(X, params, layer_units, str hidden_activation,
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Input in the dtype of ``params``; C- or F-ordered arrays are read in
-        place, others are copied chunk by chunk.
+    X : InputMatrix
+        Input in the dtype of ``params``.  Dense row- or column-major
+        arrays feed BLAS in place; other layouts are copied chunk by chunk;
+        CSR input goes through the sparse first-layer kernel.
     params : ndarray, 1-D
         Flat parameters (see the module docstring).
     layer_units : sequence of int
@@ -678,7 +824,8 @@ def forward(X, params, layer_units, str hidden_activation,
     -------
     out : ndarray of shape (n_samples, layer_units[-1])
     """
-    n_samples, n_features = X.shape
+    cdef InputMatrix inp = X
+    n_samples, n_features = inp.shape
     units = np.asarray(layer_units, dtype=np.intp)
     out = np.empty((n_samples, units[len(units) - 1]), dtype=params.dtype)
     if n_samples == 0:
@@ -689,37 +836,36 @@ def forward(X, params, layer_units, str hidden_activation,
     chunk = min(n_samples, max(64, (1 << 19) // width))
     buf = np.empty((2, chunk * width), dtype=params.dtype)
     if params.dtype == np.float32:
-        _forward[float](X, params, units, ACTIVATION_CODES[hidden_activation],
+        _forward[float](&inp.c, params, units, ACTIVATION_CODES[hidden_activation],
                         ACTIVATION_CODES[output_activation], max(1, n_threads),
                         chunk, buf, out)
     else:
-        _forward[double](X, params, units, ACTIVATION_CODES[hidden_activation],
+        _forward[double](&inp.c, params, units, ACTIVATION_CODES[hidden_activation],
                          ACTIVATION_CODES[output_activation], max(1, n_threads),
                          chunk, buf, out)
     return out
 
 
-cdef void _forward(const floating[:, :] X, const floating[::1] params,
+cdef void _forward(const Input *X, const floating[::1] params,
                    const Py_ssize_t[::1] units, int hidden_act, int output_act,
                    int n_threads, Py_ssize_t chunk, floating[:, ::1] buf,
                    floating[:, ::1] out):
-    cdef Py_ssize_t n_samples = X.shape[0], n_features = X.shape[1]
+    cdef Py_ssize_t n_samples = X.n_rows, n_features = X.n_cols
     cdef int L = units.shape[0] - 1
-    cdef Py_ssize_t start, rows, r, j, l
+    cdef Py_ssize_t start, rows, r, j, l, first
     cdef Py_ssize_t coef_off, intercept_off
     cdef floating *bufs[2]
     cdef const floating *a
+    cdef const floating *x_row
     cdef floating *z
     cdef Py_ssize_t lda
     cdef bint col_major
-    cdef Py_ssize_t item = sizeof(floating)
-    # BLAS reads X in place when it is a (strided) row- or column-major
-    # matrix with a valid leading dimension; otherwise chunks are copied.
-    cdef bint c_rows = (X.strides[1] == item and X.strides[0] % item == 0
-                        and X.strides[0] >= n_features * item)
-    cdef bint f_cols = (not c_rows and X.strides[0] == item
-                        and X.strides[1] % item == 0
-                        and X.strides[1] >= n_samples * item)
+    # BLAS reads a dense X in place when it is a (strided) row- or
+    # column-major matrix with a valid leading dimension.
+    cdef bint c_rows = (not X.sparse and X.col_stride == 1
+                        and X.row_stride >= n_features)
+    cdef bint f_cols = (not X.sparse and not c_rows and X.row_stride == 1
+                        and X.col_stride >= n_samples)
     bufs[0] = &buf[0, 0]
     bufs[1] = &buf[1, 0]
 
@@ -727,28 +873,41 @@ cdef void _forward(const floating[:, :] X, const floating[::1] params,
         start = 0
         while start < n_samples:
             rows = min(chunk, n_samples - start)
-            # The first layer reads X in place when its layout allows.
+            a = NULL
+            lda = 0
+            col_major = False
             if c_rows:
-                a = &X[start, 0]
-                lda = X.strides[0] // item
-                col_major = False
+                a = <const floating*>X.values + start * X.row_stride
+                lda = X.row_stride
             elif f_cols:
-                a = &X[start, 0]
-                lda = X.strides[1] // item
+                a = <const floating*>X.values + start
+                lda = X.col_stride
                 col_major = True
-            else:
+            elif not X.sparse:
                 for r in prange(rows, num_threads=_threads_for(rows * n_features, n_threads),
                                 schedule="static"):
+                    x_row = <const floating*>X.values + (start + r) * X.row_stride
                     for j in range(n_features):
-                        bufs[1][r * n_features + j] = X[start + r, j]
+                        bufs[1][r * n_features + j] = x_row[j * X.col_stride]
                 a = bufs[1]
                 lda = n_features
-                col_major = False
             coef_off = 0
             intercept_off = 0
             for l in range(L):
                 intercept_off += units[l] * units[l + 1]
-            for l in range(L):
+            first = 0
+            if X.sparse:
+                z = &out[start, 0] if L == 1 else bufs[0]
+                _sparse_forward_layer(X, NULL, start, rows, &params[0],
+                                      &params[intercept_off], units[1],
+                                      output_act if L == 1 else hidden_act, z,
+                                      n_threads)
+                coef_off = units[0] * units[1]
+                intercept_off += units[1]
+                a = z
+                lda = units[1]
+                first = 1
+            for l in range(first, L):
                 z = &out[start, 0] if l == L - 1 else bufs[l % 2]
                 _forward_layer(a, rows, units[l], col_major, lda,
                                &params[coef_off], &params[intercept_off],

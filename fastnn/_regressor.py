@@ -119,6 +119,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             self,
             X,
             y,
+            accept_sparse=["csr", "csc"],
             multi_output=True,
             y_numeric=True,
             dtype=(np.float64, np.float32),

@@ -1,6 +1,7 @@
 """Backpropagation against central finite differences (float64)."""
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 from _reference import OUTPUT_FOR_LOSS, network_loss
 from numpy.testing import assert_allclose
@@ -50,7 +51,7 @@ def test_loss_gradient_matches_finite_differences(hidden, loss, hidden_sizes):
         units, params, (), 7, hidden, OUTPUT_FOR_LOSS[loss], loss, 2
     )
     grad = np.empty_like(params)
-    loss_value = trainer.loss_gradient(X, Y, sw, alpha, grad)
+    loss_value = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, alpha, grad)
 
     def reference(p, average_outputs=True):
         return network_loss(p, units, X, Y, sw, hidden, loss, alpha, average_outputs)
@@ -73,8 +74,28 @@ def test_gradient_is_independent_of_the_chunk_size():
             units, params, (), chunk, "tanh", "softmax", "log_loss", 1
         )
         grad = np.empty_like(params)
-        loss = trainer.loss_gradient(X, Y, sw, 0.1, grad)
+        loss = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, 0.1, grad)
         results.append((loss, grad))
     for loss, grad in results[1:]:
         assert_allclose(loss, results[0][0], rtol=1e-13)
         assert_allclose(grad, results[0][1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("hidden_sizes", [(4,), ()], ids=["1-hidden", "0-hidden"])
+def test_sparse_input_gives_the_dense_gradient(fmt, hidden_sizes):
+    rng = np.random.RandomState(3)
+    X, Y, sw, units, params = _problem("log_loss", hidden_sizes, rng, n=40)
+    X[rng.uniform(size=X.shape) < 0.6] = 0.0
+    X_in = sp.csr_matrix(X) if fmt == "csr" else X
+    trainer = _engine.Trainer(units, params, (), 16, "relu", "softmax", "log_loss", 2)
+    grad = np.empty_like(params)
+    loss = trainer.loss_gradient(_engine.InputMatrix(X_in), Y, sw, 0.2, grad)
+    expected = _central_differences(
+        lambda p: network_loss(p, units, X, Y, sw, "relu", "log_loss", 0.2),
+        params.copy(),
+    )
+    assert_allclose(
+        loss, network_loss(params, units, X, Y, sw, "relu", "log_loss", 0.2)
+    )
+    assert np.max(np.abs(grad - expected)) <= 1e-7 * max(1.0, np.abs(expected).max())

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import neural_network as sk
 from sklearn.exceptions import ConvergenceWarning
@@ -225,3 +226,37 @@ def test_warm_start_matches_sklearn():
         ref.fit(X, y)
         ours.fit(X, y)
     assert_same_model(ref, ours)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_sparse_input_matches_sklearn(task, solver, fmt):
+    X, y = make_task(task)
+    X[np.random.RandomState(0).uniform(size=X.shape) < 0.5] = 0.0
+    X_sparse = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
+    ref, ours = fit_both(
+        task,
+        X_sparse,
+        y,
+        solver=solver,
+        hidden_layer_sizes=(8, 5),
+        learning_rate_init=0.01,
+        batch_size=32,
+        max_iter=5,
+        random_state=0,
+    )
+    assert_same_model(ref, ours, rtol=1e-6 if solver == "lbfgs" else RTOL)
+    dense = pair(
+        task,
+        solver=solver,
+        hidden_layer_sizes=(8, 5),
+        learning_rate_init=0.01,
+        batch_size=32,
+        max_iter=5,
+        random_state=0,
+    )[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense.fit(X, y)
+    assert_allclose(ours.predict(X_sparse), dense.predict(X), rtol=1e-9, atol=1e-12)
