@@ -1,8 +1,8 @@
 """Backpropagation against central finite differences (float64)."""
 
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
 from _reference import OUTPUT_FOR_LOSS, network_loss
 from numpy.testing import assert_allclose
 
