@@ -258,6 +258,7 @@ cdef struct Input:
     const Py_ssize_t *indices   # CSR
     const Py_ssize_t *indptr
     Py_ssize_t n_rows, n_cols
+    Py_ssize_t row_nnz          # stored entries per row: n_cols if dense
 
 
 cdef class InputMatrix:
@@ -293,6 +294,7 @@ cdef class InputMatrix:
             self.c.indices = <const Py_ssize_t*><size_t>indices.ctypes.data
             self.c.indptr = <const Py_ssize_t*><size_t>indptr.ctypes.data
             self.c.row_stride = self.c.col_stride = 0
+            self.c.row_nnz = max(1, data.shape[0] // max(1, self.c.n_rows))
         else:
             item = X.dtype.itemsize
             if X.strides[0] % item or X.strides[1] % item:
@@ -303,6 +305,7 @@ cdef class InputMatrix:
             self.c.row_stride = X.strides[0] // item
             self.c.col_stride = X.strides[1] // item
             self.c.indices = self.c.indptr = NULL
+            self.c.row_nnz = self.c.n_cols
 
     @property
     def shape(self):
@@ -321,7 +324,7 @@ cdef void _sparse_forward_layer(const Input *X, const Py_ssize_t *row_ids,
     over the row's stored entries in stored order, as SciPy's product does.
     """
     cdef const floating *values = <const floating*>X.values
-    cdef int t, nt = _threads_for(rows * n_out, n_threads)
+    cdef int t, nt = _threads_for_gemm(rows, X.row_nnz, n_out, n_threads)
     cdef Py_ssize_t r0, r1, r, src, k, j
     cdef floating v
     cdef floating *zr
