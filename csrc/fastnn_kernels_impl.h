@@ -159,14 +159,18 @@ static inline void FNN_NAME(fnn_adam_step)(FNN_T *w, FNN_T *m, FNN_T *v,
                                            const FNN_T *graw, ptrdiff_t lo,
                                            ptrdiff_t hi, FNN_T alpha,
                                            FNN_T sw_sum, FNN_T beta_1,
-                                           FNN_T beta_2, FNN_T lr,
+                                           FNN_T one_minus_beta_1,
+                                           FNN_T beta_2,
+                                           FNN_T one_minus_beta_2, FNN_T lr,
                                            FNN_T epsilon)
 {
+    /* 1 - beta comes from the caller, computed in double as scikit-learn
+     * does: in float32, 1 - (float)0.9 is not (float)0.1. */
     ptrdiff_t i;
     for (i = lo; i < hi; i++) {
         FNN_T g = (graw[i] + alpha * w[i]) / sw_sum;
-        FNN_T mi = beta_1 * m[i] + ((FNN_T)1 - beta_1) * g;
-        FNN_T vi = beta_2 * v[i] + ((FNN_T)1 - beta_2) * (g * g);
+        FNN_T mi = beta_1 * m[i] + one_minus_beta_1 * g;
+        FNN_T vi = beta_2 * v[i] + one_minus_beta_2 * (g * g);
         m[i] = mi;
         v[i] = vi;
         w[i] += (-lr * mi) / (FNN_SQRTF(vi) + epsilon);

@@ -62,11 +62,13 @@ cdef extern from "fastnn_kernels.h" nogil:
     double fnn_output_loss_delta_f(const float *p, const float *y, float *delta,
                                    Py_ssize_t n, float sw, int loss)
     void fnn_adam_step_d(double *w, double *m, double *v, const double *graw,
-                           Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
-                           double beta_1, double beta_2, double lr, double epsilon)
+                         Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
+                         double beta_1, double one_minus_beta_1, double beta_2,
+                         double one_minus_beta_2, double lr, double epsilon)
     void fnn_adam_step_f(float *w, float *m, float *v, const float *graw,
-                           Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
-                           float beta_1, float beta_2, float lr, float epsilon)
+                         Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
+                         float beta_1, float one_minus_beta_1, float beta_2,
+                         float one_minus_beta_2, float lr, float epsilon)
     double fnn_sumsq_d(const double *w, Py_ssize_t lo, Py_ssize_t hi)
     double fnn_sumsq_f(const float *w, Py_ssize_t lo, Py_ssize_t hi)
     void fnn_sgd_step_d(double *w, double *velocity, const double *graw,
@@ -787,11 +789,13 @@ cdef inline void _optimizer_range(floating *params, const floating *grad,
     if solver == _ADAM:
         if floating is float:
             fnn_adam_step_f(params, state0, state1, grad, lo, hi, <float>alpha,
-                            sw_sum, <float>beta_1, <float>beta_2, <float>lr_t,
+                            sw_sum, <float>beta_1, <float>(1.0 - beta_1),
+                            <float>beta_2, <float>(1.0 - beta_2), <float>lr_t,
                             <float>epsilon)
         else:
             fnn_adam_step_d(params, state0, state1, grad, lo, hi, alpha, sw_sum,
-                            beta_1, beta_2, lr_t, epsilon)
+                            beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, lr_t,
+                            epsilon)
     elif floating is float:
         fnn_sgd_step_f(params, state0, grad, lo, hi, <float>alpha, sw_sum,
                        <float>momentum, nesterov, <float>learning_rate)
