@@ -332,6 +332,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             )
             self._run_epochs(
                 trainer,
+                params,
                 _engine.InputMatrix(X_train),
                 y_train,
                 sw_train,
@@ -345,9 +346,20 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             self.intercepts_ = self._best_intercepts
 
     def _run_epochs(
-        self, trainer, X_train, y_train, sw_train, X_val, y_val, sw_val, incremental
+        self,
+        trainer,
+        params,
+        X_train,
+        y_train,
+        sw_train,
+        X_val,
+        y_val,
+        sw_val,
+        incremental,
     ) -> None:
         optimizer = self._optimizer
+        # Kept so that a diverging fit can hand back the last sound weights.
+        last_finite = params.copy()
         early_stopping = X_val is not None
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=np.intp)
@@ -373,6 +385,17 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 finally:
                     optimizer.after_epoch(trainer.adam_t)
 
+                if not np.isfinite(loss_sum):
+                    params[:] = last_finite
+                    raise ValueError(
+                        f"The training loss became non-finite ({loss_sum / n_samples})"
+                        f" in epoch {self.n_iter_ + 1}: the learning rate "
+                        f"(learning_rate_init={self.learning_rate_init}) may be too "
+                        "large, or the data may contain large values that need "
+                        "scaling (e.g. with StandardScaler). The weights from the "
+                        "end of the last epoch with a finite loss were restored."
+                    )
+                last_finite[:] = params
                 self.n_iter_ += 1
                 self.loss_ = loss_sum / n_samples
                 self.t_ += n_samples

@@ -9,6 +9,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
+    check_classification_targets,
     type_of_target,
     unique_labels,
 )
@@ -241,6 +242,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if y.dtype == object and len({isinstance(v, str) for v in y.ravel()}) > 1:
+            # NumPy cannot sort such labels; say what is wrong instead.
+            raise ValueError("Mix of label input types (string and number)")
+        check_classification_targets(y)
 
         # A fresh fit defines the classes; warm starts and partial fits must
         # stay within the classes already known.

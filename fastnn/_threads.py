@@ -8,6 +8,7 @@ times slower than either alone.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -15,6 +16,15 @@ from functools import cache
 from threadpoolctl import ThreadpoolController
 
 from ._openmp import effective_n_threads
+
+# Engine calls may overlap (predict from several Python threads, fits in a
+# threaded grid search).  The BLAS limit is process-wide, so the first call
+# to start sets it and the last to finish restores the user's setting;
+# nested save/restore pairs would otherwise interleave and could leave BLAS
+# pinned to one thread for good.
+_lock = threading.Lock()
+_active_calls = 0
+_limit = None
 
 
 @cache
@@ -28,6 +38,17 @@ def _controller() -> ThreadpoolController:
 @contextmanager
 def engine_threads() -> Iterator[int]:
     """Pin BLAS to one thread and yield the OpenMP thread count to use."""
+    global _active_calls, _limit
     n_threads = effective_n_threads()
-    with _controller().limit(limits=1, user_api="blas"):
+    with _lock:
+        if _active_calls == 0:
+            _limit = _controller().limit(limits=1, user_api="blas")
+        _active_calls += 1
+    try:
         yield n_threads
+    finally:
+        with _lock:
+            _active_calls -= 1
+            if _active_calls == 0:
+                _limit.restore_original_limits()
+                _limit = None
