@@ -8,7 +8,7 @@ import time
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, warnings
+    import sys, time, warnings
     import numpy as np
     from fastnn import MLPClassifier
 
@@ -21,9 +21,12 @@ SCRIPT = textwrap.dedent(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(X, y)
+    print("returned at:", time.monotonic(), flush=True)
     print("warnings:", [str(w.message) for w in caught], flush=True)
     print("epochs:", model.n_iter_, flush=True)
-    print("accuracy:", (model.predict(X) == y).mean(), flush=True)
+    pred = model.predict(X)
+    assert pred.shape == y.shape and set(np.unique(pred)) <= {0, 1}
+    print("better than chance:", (pred == y).mean() > 0.6, flush=True)
     """
 )
 
@@ -41,9 +44,11 @@ def test_sigint_stops_fit_and_keeps_a_usable_model(tmp_path):
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    elapsed = time.monotonic() - sent
     assert proc.returncode == 0, err
     assert "Training interrupted by user." in out
-    assert float(out.split("accuracy:")[1]) > 0.9
-    # Generous against a loaded CI machine; typically a few milliseconds.
-    assert elapsed < 10.0
+    # However early the interrupt lands, the weights have been trained.
+    assert "better than chance: True" in out
+    # CLOCK_MONOTONIC is shared by both processes.  The engine checks for
+    # signals every 64 batches, a few milliseconds of work here.
+    returned = float(out.split("returned at:")[1].split()[0])
+    assert returned - sent < 1.0

@@ -396,3 +396,64 @@ def test_predict_on_a_large_memmap_runs_in_bounded_memory(tmp_path):
     # Anonymous memory (the file's pages are not ours to count): the output
     # plus the engine's chunk buffers and a little slack.
     assert grown_mb < output_mb + 24, (grown_mb, output_mb)
+
+
+def test_training_continues_identically_after_a_pickle_round_trip():
+    import pickle
+
+    model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    model.fit(X, Y_CLASS)
+    restored = pickle.loads(pickle.dumps(model))
+    for m in (model, restored):
+        m.partial_fit(X, Y_CLASS)
+    for a, b in zip(
+        model.coefs_ + model.intercepts_, restored.coefs_ + restored.intercepts_
+    ):
+        assert_array_equal(a, b)
+
+
+FIT_MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import threading, time
+    import numpy as np
+    from fastnn import MLPClassifier
+
+    def rss_anon_kb():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200_000, 256)).astype(np.float32)  # 195 MiB
+    y = rng.randint(10, size=X.shape[0])
+    model = MLPClassifier(hidden_layer_sizes=(64,), max_iter=1, random_state=0)
+    peak = [0]
+    stop = threading.Event()
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_anon_kb())
+            time.sleep(0.002)
+    base = rss_anon_kb()
+    t = threading.Thread(target=sample); t.start()
+    model.fit(X, y)
+    stop.set(); t.join()
+    print((peak[0] - base) / 1024.0, X.nbytes / 2**20)
+    """
+)
+
+
+def test_fit_does_not_copy_a_training_set_in_the_working_dtype(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", FIT_MEMORY_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    grown_mb, x_mb = map(float, result.stdout.split())
+    # Beyond X: the float32 label matrix (200k x 10, 7.6 MiB), two index
+    # arrays and the sample weights (about 4 MiB), parameters, optimizer
+    # state and one batch of activations; far below a copy of X.
+    assert grown_mb < 32, (grown_mb, x_mb)

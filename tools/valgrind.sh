@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A short fit and predict of every estimator kind under valgrind's memcheck,
+# against the installed fastnn.  Exits non-zero on any memory error reported
+# in fastnn's own code.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHONMALLOC=malloc valgrind --tool=memcheck --error-exitcode=3 \
+    --errors-for-leak-kinds=none --track-origins=yes \
+    --suppressions=valgrind-python.supp \
+    python - <<'PY'
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from fastnn import MLPClassifier, MLPRegressor
+
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.normal(size=(300, 8))
+y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+for dtype in (np.float32, np.float64):
+    for solver in ("adam", "sgd", "lbfgs"):
+        Xd = X.astype(dtype)
+        clf = MLPClassifier((16, 8), solver=solver, max_iter=3, random_state=0)
+        clf.fit(Xd, y).predict_proba(Xd)
+        reg = MLPRegressor((16,), solver=solver, max_iter=3, random_state=0)
+        reg.fit(Xd, X[:, 0]).predict(Xd)
+        clf.fit(sp.csr_matrix(Xd), y).predict(sp.csr_matrix(Xd))
+print("valgrind run finished")
+PY
