@@ -188,6 +188,8 @@ def environment() -> dict[str, Any]:
         "scikit-learn": sklearn.__version__,
         "fastnn": fastnn.__version__,
         "cpu_count": os.cpu_count(),
+        # Other work on the machine skews every number below; show it.
+        "load_average_1m": os.getloadavg()[0],
         # Reported only: changing it here would be too late (OpenBLAS reads
         # it at load time) and would hide the machine's real configuration.
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
@@ -202,7 +204,7 @@ def environment() -> dict[str, Any]:
 
 def print_environment(env: dict[str, Any]) -> None:
     """Print the environment header."""
-    for key in ("numpy", "scikit-learn", "fastnn", "cpu_count"):
+    for key in ("numpy", "scikit-learn", "fastnn", "cpu_count", "load_average_1m"):
         print(f"{key:>17}: {env[key]}")
     for lib in env["blas"]:
         print(f"{'blas':>17}: {lib}")
@@ -277,6 +279,11 @@ def main() -> None:
     )
     for r in results:
         print(describe_match(r))
+    load = os.getloadavg()[0]
+    print(f"load average (1 min) after the run: {load:.2f}")
+    if load > (os.cpu_count() or 1):
+        # The benchmark itself keeps at most cpu_count threads busy.
+        print("  warning: more load than cores; other processes skewed the times")
 
     if args.json:
         with open(args.json, "w") as f:

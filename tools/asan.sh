@@ -20,4 +20,4 @@ pip install --quiet ".[test]"
 
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" \
-    python -m pytest -q -p no:cacheprovider tests "$@"
+    pytest -q -p no:cacheprovider tests "$@"
