@@ -50,6 +50,9 @@ SAME_WORK: dict[str, Any] = {
 # a core from whichever contender runs next, which would bias the alternation.
 COOL_DOWN_S = 0.3
 
+# Ratio of slowest to fastest timed fit above which a result is flagged.
+NOISY_SPREAD = 1.5
+
 CONTENDERS: dict[str, type] = {"sklearn": SkMLPClassifier, "fastnn": MLPClassifier}
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -279,11 +282,20 @@ def main() -> None:
     )
     for r in results:
         print(describe_match(r))
-    load = os.getloadavg()[0]
-    print(f"load average (1 min) after the run: {load:.2f}")
-    if load > (os.cpu_count() or 1):
-        # The benchmark itself keeps at most cpu_count threads busy.
-        print("  warning: more load than cores; other processes skewed the times")
+    for r in results:
+        for name, times in (
+            ("sklearn", r.sklearn_fit_times),
+            ("fastnn", r.fastnn_fit_times),
+        ):
+            spread = max(times) / min(times)
+            line = f"  {r.workload} {name} fit times: " + ", ".join(
+                f"{t:.3f}" for t in times
+            )
+            # Repeats of one deterministic fit should agree closely; a wide
+            # spread means other processes were competing for the cores.
+            if spread > NOISY_SPREAD:
+                line += f"  <- max/min {spread:.1f}, noisy: rerun on a quiet machine"
+            print(line)
 
     if args.json:
         with open(args.json, "w") as f:
