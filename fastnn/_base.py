@@ -13,6 +13,7 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+import scipy
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_classifier
@@ -469,10 +470,11 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             loss = evaluator.loss_gradient(X_in, y, sample_weight, self.alpha, grad)
             return loss, grad.astype(np.float64)
 
-        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
-        if iprint > 0:
-            options["disp"] = True
+        if _SCIPY_HAS_IPRINT:
+            # SciPy 1.15 dropped L-BFGS-B's iprint; scikit-learn then prints
+            # nothing for verbose L-BFGS fits, and neither does fastnn.
+            options["iprint"] = 1 if self.verbose is True or self.verbose >= 1 else -1
         with engine_threads() as n_threads:
             evaluator = _engine.Trainer(
                 layer_units,
@@ -543,6 +545,8 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             )
         return True
 
+
+_SCIPY_HAS_IPRINT = tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15)
 
 # L-BFGS evaluates the full-batch loss over chunks of this many rows, so its
 # workspace stays bounded on large inputs.

@@ -260,3 +260,31 @@ def test_sparse_input_matches_sklearn(task, solver, fmt):
         warnings.simplefilter("ignore", ConvergenceWarning)
         dense.fit(X, y)
     assert_allclose(ours.predict(X_sparse), dense.predict(X), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd", learning_rate="adaptive", tol=10.0, n_iter_no_change=1),
+        dict(solver="adam", early_stopping=True, n_iter_no_change=2, tol=10.0),
+        dict(solver="adam", tol=10.0, n_iter_no_change=2),
+    ],
+)
+def test_verbose_output_matches_sklearn(capsys, params):
+    X, y = make_task("multiclass")
+    ref, ours = pair(
+        "multiclass",
+        hidden_layer_sizes=(5,),
+        max_iter=8,
+        verbose=True,
+        random_state=0,
+        **params,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, y)
+        expected = capsys.readouterr().out
+        ours.fit(X, y)
+        got = capsys.readouterr().out
+    assert "Iteration 1, loss = " in got
+    assert got == expected
