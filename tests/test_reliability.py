@@ -338,11 +338,13 @@ def test_gil_is_released_while_the_engine_runs(call):
     assert gaps.max() < 0.5 * elapsed
 
 
-MEMMAP_SCRIPT = textwrap.dedent(
+# Prologue of the memory tests' subprocesses: `peak_growth_mb(call)` runs
+# call() and returns how far anonymous memory (RssAnon: the process's own
+# allocations, not the pages of mapped files) rose above its level before.
+RSS_SAMPLER = textwrap.dedent(
     """
     import sys, threading, time
     import numpy as np
-    from fastnn import MLPRegressor
 
     def rss_anon_kb():
         with open("/proc/self/status") as f:
@@ -350,22 +352,35 @@ MEMMAP_SCRIPT = textwrap.dedent(
                 if line.startswith("RssAnon:"):
                     return int(line.split()[1])
 
+    def peak_growth_mb(call):
+        peak, stop = [0], threading.Event()
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_anon_kb())
+                time.sleep(0.002)
+        base = rss_anon_kb()
+        t = threading.Thread(target=sample)
+        t.start()
+        try:
+            out = call()
+        finally:
+            stop.set()
+            t.join()
+        return (peak[0] - base) / 1024.0, out
+    """
+)
+
+MEMMAP_SCRIPT = RSS_SAMPLER + textwrap.dedent(
+    """
+    from fastnn import MLPRegressor
+
     path, n_rows, n_cols = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     X = np.memmap(path, dtype=np.float32, mode="r", shape=(n_rows, n_cols))
     model = MLPRegressor(hidden_layer_sizes=(32, 16), max_iter=2, random_state=0)
     model.fit(np.asarray(X[:2000]), np.asarray(X[:2000, 0]))
-    peak = [0]
-    stop = threading.Event()
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_anon_kb())
-            time.sleep(0.002)
-    base = rss_anon_kb()
-    t = threading.Thread(target=sample); t.start()
-    out = model.predict(X)
-    stop.set(); t.join()
+    grown, out = peak_growth_mb(lambda: model.predict(X))
     assert out.shape == (n_rows,) and np.isfinite(out).all()
-    print((peak[0] - base) / 1024.0, out.nbytes / 2**20)
+    print(grown, out.nbytes / 2**20)
     """
 )
 
@@ -412,33 +427,16 @@ def test_training_continues_identically_after_a_pickle_round_trip():
         assert_array_equal(a, b)
 
 
-FIT_MEMORY_SCRIPT = textwrap.dedent(
+FIT_MEMORY_SCRIPT = RSS_SAMPLER + textwrap.dedent(
     """
-    import threading, time
-    import numpy as np
     from fastnn import MLPClassifier
-
-    def rss_anon_kb():
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
 
     rng = np.random.RandomState(0)
     X = rng.standard_normal((200_000, 256)).astype(np.float32)  # 195 MiB
     y = rng.randint(10, size=X.shape[0])
     model = MLPClassifier(hidden_layer_sizes=(64,), max_iter=1, random_state=0)
-    peak = [0]
-    stop = threading.Event()
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_anon_kb())
-            time.sleep(0.002)
-    base = rss_anon_kb()
-    t = threading.Thread(target=sample); t.start()
-    model.fit(X, y)
-    stop.set(); t.join()
-    print((peak[0] - base) / 1024.0, X.nbytes / 2**20)
+    grown, _ = peak_growth_mb(lambda: model.fit(X, y))
+    print(grown, X.nbytes / 2**20)
     """
 )
 
