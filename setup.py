@@ -15,7 +15,7 @@ from setuptools.command.build_ext import build_ext
 
 OPENMP_TEST = r"""
 #include <omp.h>
-int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }
+int fastnn_openmp_probe(void) { return omp_get_max_threads(); }
 """
 
 
@@ -30,8 +30,13 @@ def _openmp_flags(compiler):
         for cflags, ldflags in candidates:
             try:
                 objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
-                compiler.link_executable(
-                    objs, "omp_test", output_dir=tmp, extra_postargs=ldflags
+                # A shared object, like the extensions: an executable would
+                # also fail for reasons unrelated to OpenMP (a sanitizer in
+                # CFLAGS without its runtime, for one).
+                compiler.link_shared_object(
+                    objs,
+                    os.path.join(tmp, "omp_test.so"),
+                    extra_postargs=ldflags,
                 )
             except Exception:
                 continue
