@@ -267,3 +267,46 @@ def test_max_iter_reached_warns(digits):
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.raises(ConvergenceWarning, match="Maximum iterations"):
             MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0).fit(X, y)
+
+
+def test_joblib_round_trip_and_html_repr(tmp_path, digits):
+    import joblib
+
+    X, y = digits
+    model = MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0).fit(
+        X, y
+    )
+    joblib.dump(model, tmp_path / "model.joblib")
+    restored = joblib.load(tmp_path / "model.joblib")
+    assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    assert "MLPClassifier" in model._repr_html_()
+
+
+def test_sample_weight_is_routed_as_metadata(digits):
+    from sklearn import config_context
+
+    X, y = digits
+    sw = np.random.RandomState(0).uniform(0, 2, len(y))
+    with config_context(enable_metadata_routing=True):
+        model = MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0)
+        pipe = make_pipeline(
+            StandardScaler(), model.set_fit_request(sample_weight=True)
+        )
+        pipe.fit(X, y, sample_weight=sw)
+    direct = MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0)
+    direct.fit(StandardScaler().fit_transform(X), y, sample_weight=sw)
+    assert_array_equal(pipe[-1].coefs_[0], direct.coefs_[0])
+
+
+def test_partial_fit_with_sample_weight_matches_sklearn(digits):
+    X, y = digits
+    sw = np.random.RandomState(0).uniform(0, 2, len(y))
+    ours = MLPClassifier(hidden_layer_sizes=(10,), random_state=0)
+    ref = SkMLPClassifier(hidden_layer_sizes=(10,), random_state=0)
+    for model in (ours, ref):
+        model.partial_fit(
+            X[:900], y[:900], sample_weight=sw[:900], classes=np.arange(10)
+        )
+        model.partial_fit(X[900:], y[900:], sample_weight=sw[900:])
+    assert_allclose(ours.coefs_[0], ref.coefs_[0], rtol=1e-7, atol=1e-12)
+    assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-7)
