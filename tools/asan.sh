@@ -6,18 +6,30 @@
 #
 #   bash tools/asan.sh              # whole suite
 #   bash tools/asan.sh -k parity    # extra pytest arguments
+#
+# The build happens in a scratch copy of the tracked files: setuptools
+# reuses up-to-date objects in build/, so building in place would let
+# sanitized objects leak into a later ordinary install (or the reverse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$scratch"
 
-python3 -m venv .asan-venv
+python3 -m venv "$root/.asan-venv"
 # shellcheck disable=SC1091
-. .asan-venv/bin/activate
+. "$root/.asan-venv/bin/activate"
 python -m pip install --quiet --upgrade pip
+# Test dependencies first (this builds an ordinary fastnn), then the
+# sanitized build over it, from a clean build directory.
+pip install --quiet "$scratch[test]"
+rm -rf "$scratch/build"
 CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" \
 LDFLAGS="-fsanitize=address" \
-    pip install --quiet --no-cache-dir --force-reinstall --no-deps . 
-pip install --quiet ".[test]"
+    pip install --quiet --no-cache-dir --force-reinstall --no-deps "$scratch"
 
+cd "$scratch"
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" \
     pytest -q -p no:cacheprovider tests "$@"
