@@ -25,7 +25,8 @@ for dtype in (np.float32, np.float64):
         Xd = X.astype(dtype)
         clf = MLPClassifier((16, 8), solver=solver, max_iter=3, random_state=0)
         clf.fit(Xd, y).predict_proba(Xd)
-        reg = MLPRegressor((16,), solver=solver, max_iter=3, random_state=0)
+        reg = MLPRegressor(hidden_layer_sizes=(16,), solver=solver, max_iter=3,
+                           random_state=0)
         reg.fit(Xd, X[:, 0]).predict(Xd)
         clf.fit(sp.csr_matrix(Xd), y).predict(sp.csr_matrix(Xd))
 print("valgrind run finished")
