@@ -20,15 +20,47 @@
 #include <math.h>
 #include <stddef.h>
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+#ifndef M_SQRT1_2
+#define M_SQRT1_2 0.70710678118654752440
+#endif
+#ifndef M_2_SQRTPI
+#define M_2_SQRTPI 1.12837916709551257390
+#endif
+
 /* Activation codes, shared with fastnn/_engine.pyx. */
 enum {
     FNN_IDENTITY = 0,
-    FNN_LOGISTIC = 1,
+    FNN_LOGISTIC = 1,       /* 1 / (1 + exp(-p0 x)), p0 = beta (1: logistic) */
     FNN_TANH = 2,
     FNN_RELU = 3,
-    FNN_EXP = 4,      /* output only (Poisson regression) */
-    FNN_SOFTMAX = 5   /* output only (multiclass) */
+    FNN_EXP = 4,            /* output only (Poisson regression) */
+    FNN_SOFTMAX = 5,        /* output only (multiclass) */
+    FNN_PIECEWISE = 6,      /* 0 / linear / 1 between p0 = x_min, p1 = x_max */
+    FNN_GAUSSIAN = 7,       /* normal density, p0 = mu, p1 = sigma */
+    FNN_UNIT_STEP = 8,      /* 1 if x >= 0 else 0; surrogate derivative */
+    FNN_LEAKY_RELU = 9,     /* x if x > 0 else p0 x */
+    FNN_ELU = 10,           /* x if x > 0 else p0 (exp(x) - 1) */
+    FNN_SOFTPLUS = 11,      /* log(1 + exp(x)) */
+    FNN_GELU = 12,          /* x Phi(x), exact (erf) form */
+    FNN_SILU = 13           /* x / (1 + exp(-x)) */
 };
+
+/* An activation and its two parameters (unused ones are ignored). */
+typedef struct {
+    int code;
+    double p0, p1;
+} fnn_activation;
+
+/* Whether the derivative needs the pre-activation x rather than only the
+ * output f(x) (the engine then keeps x for the backward pass). */
+static inline int fnn_needs_preactivation(int code)
+{
+    return code == FNN_GAUSSIAN || code == FNN_UNIT_STEP || code == FNN_GELU
+        || code == FNN_SILU;
+}
 
 /* Loss codes: each pairs with its canonical output activation, so the
  * output delta is always (prediction - target) * sample_weight. */
@@ -46,6 +78,9 @@ enum {
 #define FNN_LOGF log
 #define FNN_TANHF tanh
 #define FNN_SQRTF sqrt
+#define FNN_ERFCF erfc
+#define FNN_LOG1PF log1p
+#define FNN_EXPM1F expm1
 #include "fastnn_kernels_impl.h"
 #undef FNN_T
 #undef FNN_NAME
@@ -54,6 +89,9 @@ enum {
 #undef FNN_LOGF
 #undef FNN_TANHF
 #undef FNN_SQRTF
+#undef FNN_ERFCF
+#undef FNN_LOG1PF
+#undef FNN_EXPM1F
 
 #define FNN_T float
 #define FNN_NAME(name) name##_f
@@ -62,6 +100,9 @@ enum {
 #define FNN_LOGF logf
 #define FNN_TANHF tanhf
 #define FNN_SQRTF sqrtf
+#define FNN_ERFCF erfcf
+#define FNN_LOG1PF log1pf
+#define FNN_EXPM1F expm1f
 #include "fastnn_kernels_impl.h"
 #undef FNN_T
 #undef FNN_NAME
@@ -70,5 +111,8 @@ enum {
 #undef FNN_LOGF
 #undef FNN_TANHF
 #undef FNN_SQRTF
+#undef FNN_ERFCF
+#undef FNN_LOG1PF
+#undef FNN_EXPM1F
 
 #endif /* FASTNN_KERNELS_H */

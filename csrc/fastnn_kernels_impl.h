@@ -3,15 +3,24 @@
  * FNN_T = double and FNN_T = float.  No include guard on purpose.
  */
 
-/* z[j] <- f(z[j] + b[j]) for a hidden or output activation (not softmax). */
+/*
+ * z[j] <- f(z[j] + b[j]) for a hidden or output activation (not softmax).
+ * When `pre` is not NULL it receives the pre-activations z[j] + b[j].
+ */
 static inline void FNN_NAME(fnn_bias_activation)(FNN_T *z, const FNN_T *b,
-                                                 ptrdiff_t n, int act)
+                                                 ptrdiff_t n,
+                                                 fnn_activation act,
+                                                 FNN_T *pre)
 {
     ptrdiff_t j;
-    switch (act) {
+    const FNN_T p0 = (FNN_T)act.p0, p1 = (FNN_T)act.p1;
+    if (pre != NULL)
+        for (j = 0; j < n; j++)
+            pre[j] = z[j] + b[j];
+    switch (act.code) {
     case FNN_LOGISTIC:
         for (j = 0; j < n; j++)
-            z[j] = (FNN_T)1 / ((FNN_T)1 + FNN_EXPF(-(z[j] + b[j])));
+            z[j] = (FNN_T)1 / ((FNN_T)1 + FNN_EXPF(-(p0 * (z[j] + b[j]))));
         break;
     case FNN_TANH:
         for (j = 0; j < n; j++)
@@ -26,6 +35,58 @@ static inline void FNN_NAME(fnn_bias_activation)(FNN_T *z, const FNN_T *b,
     case FNN_EXP:
         for (j = 0; j < n; j++)
             z[j] = FNN_EXPF(z[j] + b[j]);
+        break;
+    case FNN_PIECEWISE: {
+        const FNN_T m = (FNN_T)1 / (p1 - p0);
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = s <= p0 ? 0 : (s >= p1 ? 1 : m * (s - p0));
+        }
+        break;
+    }
+    case FNN_GAUSSIAN: {
+        const FNN_T norm = (FNN_T)1 / (FNN_SQRTF((FNN_T)(2 * M_PI)) * p1);
+        for (j = 0; j < n; j++) {
+            FNN_T u = (z[j] + b[j] - p0) / p1;
+            z[j] = norm * FNN_EXPF((FNN_T)-0.5 * u * u);
+        }
+        break;
+    }
+    case FNN_UNIT_STEP:
+        for (j = 0; j < n; j++)
+            z[j] = z[j] + b[j] >= 0 ? 1 : 0;
+        break;
+    case FNN_LEAKY_RELU:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = s > 0 ? s : p0 * s;
+        }
+        break;
+    case FNN_ELU:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = s > 0 ? s : p0 * FNN_EXPM1F(s);
+        }
+        break;
+    case FNN_SOFTPLUS:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = (s > 0 ? s : 0) + FNN_LOG1PF(FNN_EXPF(-(s > 0 ? s : -s)));
+        }
+        break;
+    case FNN_GELU:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            /* Phi(x) = erfc(-x / sqrt 2) / 2 keeps its digits for x << 0,
+             * where 1 + erf(x / sqrt 2) would cancel. */
+            z[j] = (FNN_T)0.5 * s * FNN_ERFCF(-s * (FNN_T)M_SQRT1_2);
+        }
+        break;
+    case FNN_SILU:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = s / ((FNN_T)1 + FNN_EXPF(-s));
+        }
         break;
     default: /* FNN_IDENTITY */
         for (j = 0; j < n; j++)
@@ -52,17 +113,28 @@ static inline void FNN_NAME(fnn_bias_softmax)(FNN_T *z, const FNN_T *b,
         z[j] /= total;
 }
 
-/* delta[j] *= f'(.) expressed through the activation's output a[j]. */
+/*
+ * delta[j] *= f'(x[j]), from the output a[j] = f(x[j]) where that suffices
+ * and from the pre-activation pre[j] = x[j] otherwise (see
+ * fnn_needs_preactivation).  The unit step is flat almost everywhere; it
+ * trains through the saturated straight-through estimator f'(x) := 1 for
+ * |x| <= 1, else 0 (Hubara et al., 2016).
+ */
 static inline void FNN_NAME(fnn_activation_backward)(FNN_T *delta,
                                                      const FNN_T *a,
-                                                     ptrdiff_t n, int act)
+                                                     const FNN_T *pre,
+                                                     ptrdiff_t n,
+                                                     fnn_activation act)
 {
     ptrdiff_t j;
-    switch (act) {
+    const FNN_T p0 = (FNN_T)act.p0, p1 = (FNN_T)act.p1;
+    switch (act.code) {
     case FNN_LOGISTIC:
+        /* beta a (1 - a); for beta = 1 exactly scikit-learn's arithmetic. */
         for (j = 0; j < n; j++) {
             delta[j] *= a[j];
             delta[j] *= (FNN_T)1 - a[j];
+            delta[j] *= p0;
         }
         break;
     case FNN_TANH:
@@ -72,6 +144,48 @@ static inline void FNN_NAME(fnn_activation_backward)(FNN_T *delta,
     case FNN_RELU:
         for (j = 0; j < n; j++)
             delta[j] = a[j] == 0 ? 0 : delta[j];
+        break;
+    case FNN_PIECEWISE: {
+        const FNN_T m = (FNN_T)1 / (p1 - p0);
+        for (j = 0; j < n; j++)
+            delta[j] = (a[j] > 0 && a[j] < 1) ? delta[j] * m : 0;
+        break;
+    }
+    case FNN_GAUSSIAN:
+        for (j = 0; j < n; j++)
+            delta[j] *= -(pre[j] - p0) / (p1 * p1) * a[j];
+        break;
+    case FNN_UNIT_STEP:
+        for (j = 0; j < n; j++)
+            delta[j] = (pre[j] >= -1 && pre[j] <= 1) ? delta[j] : 0;
+        break;
+    case FNN_LEAKY_RELU:
+        for (j = 0; j < n; j++)
+            delta[j] = a[j] > 0 ? delta[j] : delta[j] * p0;
+        break;
+    case FNN_ELU:
+        for (j = 0; j < n; j++)
+            delta[j] = a[j] > 0 ? delta[j] : delta[j] * (a[j] + p0);
+        break;
+    case FNN_SOFTPLUS:
+        /* sigmoid(x) = 1 - exp(-softplus(x)) */
+        for (j = 0; j < n; j++)
+            delta[j] *= -FNN_EXPM1F(-a[j]);
+        break;
+    case FNN_GELU: {
+        const FNN_T inv_sqrt_2pi = (FNN_T)(0.5 * M_2_SQRTPI * M_SQRT1_2);
+        for (j = 0; j < n; j++) {
+            FNN_T x = pre[j];
+            FNN_T cdf = (FNN_T)0.5 * FNN_ERFCF(-x * (FNN_T)M_SQRT1_2);
+            delta[j] *= cdf + x * inv_sqrt_2pi * FNN_EXPF((FNN_T)-0.5 * x * x);
+        }
+        break;
+    }
+    case FNN_SILU:
+        for (j = 0; j < n; j++) {
+            FNN_T sig = (FNN_T)1 / ((FNN_T)1 + FNN_EXPF(-pre[j]));
+            delta[j] *= sig * ((FNN_T)1 + pre[j] * ((FNN_T)1 - sig));
+        }
         break;
     default: /* FNN_IDENTITY: f' = 1 */
         break;

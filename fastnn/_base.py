@@ -26,6 +26,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from . import _engine
 from ._optimizers import AdamState, SGDState
 from ._threads import engine_threads
+from .activations import ACTIVATIONS, Activation, hidden_activation_specs
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -41,7 +42,9 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        # A name, an Activation (with its own parameters), or a sequence of
+        # those, one per hidden layer.
+        "activation": [StrOptions(set(ACTIVATIONS)), Activation, list, tuple],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -143,6 +146,12 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
     def _layer_units(self) -> list[int]:
         return [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
 
+    def _activation_specs(self) -> list[tuple[str, float, float]]:
+        """Engine specs of every layer after the input (output last)."""
+        hidden = hidden_activation_specs(self.activation, len(self.coefs_) - 1)
+        # The output's sigmoid is the plain logistic (steepness 1).
+        return [*hidden, (self.out_activation_, 1.0, 0.0)]
+
     def _engine_loss(self) -> str:
         if self.out_activation_ == "softmax":
             return "log_loss"
@@ -186,9 +195,13 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
 
         # Glorot uniform initialisation, drawn in the same order and from the
         # same stream as scikit-learn so that equal seeds give equal weights.
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        # Sigmoid layers get scikit-learn's 'logistic' factor; the output
+        # weights take the last hidden layer's.
+        hidden = hidden_activation_specs(self.activation, len(layer_units) - 2)
+        feeding = hidden + hidden[-1:] if hidden else [(self.activation, 0, 0)]
         self.coefs_, self.intercepts_ = [], []
-        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        for i, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
+            factor = 2.0 if feeding[i][0] == "logistic" else 6.0
             bound = np.sqrt(factor / (fan_in + fan_out))
             coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
             intercept = self._random_state.uniform(-bound, bound, fan_out)
@@ -326,8 +339,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 params,
                 optimizer.arrays,
                 batch_size,
-                self.activation,
-                self.out_activation_,
+                self._activation_specs(),
                 self._engine_loss(),
                 n_threads,
             )
@@ -481,8 +493,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 params,
                 (),
                 min(X.shape[0], _LBFGS_CHUNK_ROWS),
-                self.activation,
-                self.out_activation_,
+                self._activation_specs(),
                 self._engine_loss(),
                 n_threads,
             )
@@ -521,8 +532,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 _engine.InputMatrix(X),
                 params,
                 self._layer_units(),
-                self.activation,
-                self.out_activation_,
+                self._activation_specs(),
                 n_threads,
             )
 

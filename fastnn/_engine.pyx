@@ -47,16 +47,33 @@ cdef extern from "fastnn_kernels.h" nogil:
         FNN_RELU
         FNN_EXP
         FNN_SOFTMAX
+        FNN_PIECEWISE
+        FNN_GAUSSIAN
+        FNN_UNIT_STEP
+        FNN_LEAKY_RELU
+        FNN_ELU
+        FNN_SOFTPLUS
+        FNN_GELU
+        FNN_SILU
         FNN_SQUARED_ERROR
         FNN_BINARY_LOG_LOSS
         FNN_LOG_LOSS
         FNN_POISSON
-    void fnn_bias_activation_d(double *z, const double *b, Py_ssize_t n, int act)
-    void fnn_bias_activation_f(float *z, const float *b, Py_ssize_t n, int act)
+    ctypedef struct fnn_activation:
+        int code
+        double p0
+        double p1
+    bint fnn_needs_preactivation(int code)
+    void fnn_bias_activation_d(double *z, const double *b, Py_ssize_t n,
+                               fnn_activation act, double *pre)
+    void fnn_bias_activation_f(float *z, const float *b, Py_ssize_t n,
+                               fnn_activation act, float *pre)
     void fnn_bias_softmax_d(double *z, const double *b, Py_ssize_t n)
     void fnn_bias_softmax_f(float *z, const float *b, Py_ssize_t n)
-    void fnn_activation_backward_d(double *delta, const double *a, Py_ssize_t n, int act)
-    void fnn_activation_backward_f(float *delta, const float *a, Py_ssize_t n, int act)
+    void fnn_activation_backward_d(double *delta, const double *a, const double *pre,
+                                   Py_ssize_t n, fnn_activation act)
+    void fnn_activation_backward_f(float *delta, const float *a, const float *pre,
+                                   Py_ssize_t n, fnn_activation act)
     double fnn_output_loss_delta_d(const double *p, const double *y, double *delta,
                                    Py_ssize_t n, double sw, int loss)
     double fnn_output_loss_delta_f(const float *p, const float *y, float *delta,
@@ -86,7 +103,25 @@ ACTIVATION_CODES = {
     "relu": FNN_RELU,
     "exp": FNN_EXP,
     "softmax": FNN_SOFTMAX,
+    "piecewise_linear": FNN_PIECEWISE,
+    "gaussian": FNN_GAUSSIAN,
+    "unit_step": FNN_UNIT_STEP,
+    "leaky_relu": FNN_LEAKY_RELU,
+    "elu": FNN_ELU,
+    "softplus": FNN_SOFTPLUS,
+    "gelu": FNN_GELU,
+    "silu": FNN_SILU,
 }
+
+
+cdef fnn_activation _activation_spec(spec) except *:
+    """(name, p0, p1) from Python -> the C description of an activation."""
+    cdef fnn_activation act
+    name, p0, p1 = spec
+    act.code = ACTIVATION_CODES[name]
+    act.p0 = p0
+    act.p1 = p1
+    return act
 LOSS_CODES = {
     "squared_error": FNN_SQUARED_ERROR,
     "binary_log_loss": FNN_BINARY_LOG_LOSS,
@@ -149,38 +184,46 @@ cdef inline void _gemm(char transa, char transb, int m, int n, int k,
 
 cdef inline void _bias_activation_rows(floating *z, const floating *b,
                                        Py_ssize_t rows, Py_ssize_t n,
-                                       int act) noexcept nogil:
+                                       fnn_activation act,
+                                       floating *pre) noexcept nogil:
+    """Rows of z <- f(z + b); the pre-activations go to ``pre`` unless NULL."""
     cdef Py_ssize_t r
     for r in range(rows):
-        if act == FNN_SOFTMAX:
+        if act.code == FNN_SOFTMAX:
             if floating is float:
                 fnn_bias_softmax_f(z + r * n, b, n)
             else:
                 fnn_bias_softmax_d(z + r * n, b, n)
         elif floating is float:
-            fnn_bias_activation_f(z + r * n, b, n, act)
+            fnn_bias_activation_f(z + r * n, b, n, act,
+                                  pre + r * n if pre != NULL else NULL)
         else:
-            fnn_bias_activation_d(z + r * n, b, n, act)
+            fnn_bias_activation_d(z + r * n, b, n, act,
+                                  pre + r * n if pre != NULL else NULL)
 
 
 cdef inline void _activation_backward_rows(floating *delta, const floating *a,
-                                           Py_ssize_t rows, Py_ssize_t n,
-                                           int act) noexcept nogil:
+                                           const floating *pre, Py_ssize_t rows,
+                                           Py_ssize_t n,
+                                           fnn_activation act) noexcept nogil:
     cdef Py_ssize_t r
-    if act == FNN_IDENTITY:
+    if act.code == FNN_IDENTITY:
         return
     for r in range(rows):
         if floating is float:
-            fnn_activation_backward_f(delta + r * n, a + r * n, n, act)
+            fnn_activation_backward_f(delta + r * n, a + r * n,
+                                      pre + r * n if pre != NULL else NULL, n, act)
         else:
-            fnn_activation_backward_d(delta + r * n, a + r * n, n, act)
+            fnn_activation_backward_d(delta + r * n, a + r * n,
+                                      pre + r * n if pre != NULL else NULL, n, act)
 
 
 cdef void _forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
                          bint a_col_major, Py_ssize_t lda,
                          const floating *w, const floating *b, Py_ssize_t n_out,
-                         int act, floating *z, int n_threads) noexcept nogil:
-    """Row-major z (rows x n_out) <- f(a @ w + b).
+                         fnn_activation act, floating *z, floating *pre,
+                         int n_threads) noexcept nogil:
+    """Row-major z (rows x n_out) <- f(a @ w + b), pre-activations to ``pre``.
 
     ``a`` is row-major with leading dimension ``lda``, or column-major (an
     F-ordered input read in place) when ``a_col_major``.  In column-major
@@ -196,7 +239,8 @@ cdef void _forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
                   <int>n_in, <floating>1, w, <int>n_out,
                   a + (r0 if a_col_major else r0 * lda), <int>lda,
                   <floating>0, z + r0 * n_out, <int>n_out)
-            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act)
+            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
+                                  pre + r0 * n_out if pre != NULL else NULL)
 
 
 cdef void _weight_gradient(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
@@ -221,9 +265,14 @@ cdef void _weight_gradient(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
 
 cdef void _backward_layer(const floating *delta, Py_ssize_t rows,
                           Py_ssize_t n_out, const floating *w, Py_ssize_t n_in,
-                          const floating *a, int act, floating *out,
+                          const floating *a, const floating *pre,
+                          fnn_activation act, floating *out,
                           int n_threads) noexcept nogil:
-    """Row-major out (rows x n_in) <- (delta @ w.T) * f'(.) given outputs a."""
+    """Row-major out (rows x n_in) <- (delta @ w.T) * f'(.).
+
+    ``a`` holds the layer's outputs and ``pre`` its pre-activations (NULL
+    when the derivative does not need them).
+    """
     cdef int t, nt = _threads_for_gemm(rows, n_in, n_out, n_threads)
     cdef Py_ssize_t r0, r1
     for t in prange(nt, num_threads=nt, schedule="static"):
@@ -233,8 +282,9 @@ cdef void _backward_layer(const floating *delta, Py_ssize_t rows,
             _gemm(c'T', c'N', <int>n_in, <int>(r1 - r0), <int>n_out, <floating>1,
                   w, <int>n_out, delta + r0 * n_out, <int>n_out, <floating>0,
                   out + r0 * n_in, <int>n_in)
-            _activation_backward_rows(out + r0 * n_in, a + r0 * n_in, r1 - r0,
-                                      n_in, act)
+            _activation_backward_rows(out + r0 * n_in, a + r0 * n_in,
+                                      pre + r0 * n_in if pre != NULL else NULL,
+                                      r1 - r0, n_in, act)
 
 
 cdef void _column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
@@ -317,7 +367,8 @@ cdef class InputMatrix:
 cdef void _sparse_forward_layer(const Input *X, const Py_ssize_t *row_ids,
                                 Py_ssize_t first_row, Py_ssize_t rows,
                                 const floating *w, const floating *b,
-                                Py_ssize_t n_out, int act, floating *z,
+                                Py_ssize_t n_out, fnn_activation act,
+                                floating *z, floating *pre,
                                 int n_threads) noexcept nogil:
     """Row-major z (rows x n_out) <- f(X[rows] @ w + b) for CSR X.
 
@@ -344,7 +395,8 @@ cdef void _sparse_forward_layer(const Input *X, const Py_ssize_t *row_ids,
                 for j in range(n_out):
                     zr[j] += v * w_row[j]
         if r1 > r0:
-            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act)
+            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
+                                  pre + r0 * n_out if pre != NULL else NULL)
 
 
 cdef void _sparse_weight_gradient(const Input *X, const Py_ssize_t *row_ids,
@@ -396,8 +448,11 @@ cdef class Trainer:
         Adam, flat arrays like ``params``; updated in place.
     batch_size : int
         Largest minibatch the buffers must hold.
-    hidden_activation, output_activation, loss : str
-        Names from ``ACTIVATION_CODES`` and ``LOSS_CODES``.
+    activations : sequence of (str, float, float)
+        Name (from ``ACTIVATION_CODES``) and two parameters of the
+        activation of every layer after the input, the output layer's last.
+    loss : str
+        Name from ``LOSS_CODES``.
     n_threads : int
         Number of OpenMP threads for the element-wise passes.
     """
@@ -408,13 +463,15 @@ cdef class Trainer:
     # Adam steps taken so far, kept here too so that an interrupted epoch
     # still reports how far it got.
     cdef readonly long adam_t
-    cdef int hidden_act, output_act, loss, n_threads
+    cdef int loss, n_threads
+    cdef fnn_activation *act_spec  # act_spec[l]: activation of layer l >= 1
     cdef Py_ssize_t *units
     cdef Py_ssize_t *coef_offset
     cdef Py_ssize_t *intercept_offset
     cdef Py_ssize_t n_coef, n_params
     cdef void **acts      # acts[l]: batch_size x units[l], acts[0] is the batch
     cdef void **deltas    # deltas[l]: batch_size x units[l], l >= 1
+    cdef void **pres      # pres[l]: pre-activations, where f' needs them
     cdef void *params_ptr
     cdef void *grad_ptr
     cdef void *state_ptr[2]
@@ -424,15 +481,12 @@ cdef class Trainer:
     cdef object _keep_alive
 
     def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
-                  str hidden_activation, str output_activation, str loss,
-                  int n_threads):
+                  activations, str loss, int n_threads):
         cdef Py_ssize_t l, offset
         cdef int n_layers = len(layer_units)
         self.n_weight_layers = n_layers - 1
         self.batch_size = batch_size
         self.dtype = params.dtype
-        self.hidden_act = ACTIVATION_CODES[hidden_activation]
-        self.output_act = ACTIVATION_CODES[output_activation]
         self.loss = LOSS_CODES[loss]
         self.n_threads = max(1, n_threads)
 
@@ -441,12 +495,20 @@ cdef class Trainer:
         self.intercept_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
         self.acts = <void**>malloc(n_layers * sizeof(void*))
         self.deltas = <void**>malloc(n_layers * sizeof(void*))
+        self.pres = <void**>malloc(n_layers * sizeof(void*))
+        self.act_spec = <fnn_activation*>malloc(n_layers * sizeof(fnn_activation))
         self.chunk_sums = <double*>malloc(N_CHUNKS * sizeof(double))
         self.row_loss = <double*>malloc(batch_size * sizeof(double))
         if (self.row_loss == NULL or self.units == NULL or self.coef_offset == NULL or self.acts == NULL
                 or self.intercept_offset == NULL or self.deltas == NULL
-                or self.chunk_sums == NULL):
+                or self.chunk_sums == NULL or self.pres == NULL
+                or self.act_spec == NULL):
             raise MemoryError()
+        if len(activations) != n_layers - 1:
+            raise ValueError("need one activation per layer after the input")
+        self.act_spec[0].code = FNN_IDENTITY
+        for l in range(1, n_layers):
+            self.act_spec[l] = _activation_spec(activations[l - 1])
 
         for l in range(n_layers):
             self.units[l] = layer_units[l]
@@ -475,12 +537,15 @@ cdef class Trainer:
             buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
             keep.append(buf)
             self.acts[l] = <void*><size_t>buf.ctypes.data
-            if l == 0:
-                self.deltas[l] = NULL
-            else:
+            self.deltas[l] = self.pres[l] = NULL
+            if l > 0:
                 buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
                 keep.append(buf)
                 self.deltas[l] = <void*><size_t>buf.ctypes.data
+            if l > 0 and fnn_needs_preactivation(self.act_spec[l].code):
+                buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
+                keep.append(buf)
+                self.pres[l] = <void*><size_t>buf.ctypes.data
         buf = np.zeros((batch_size, self.units[n_layers - 1]), dtype=self.dtype)
         keep.append(buf)
         self.y_batch_ptr = <void*><size_t>buf.ctypes.data
@@ -520,6 +585,8 @@ cdef class Trainer:
         free(self.intercept_offset)
         free(self.acts)
         free(self.deltas)
+        free(self.pres)
+        free(self.act_spec)
         free(self.chunk_sums)
         free(self.row_loss)
 
@@ -590,6 +657,7 @@ cdef double _batch_gradient(Trainer self, const Input *X,
     cdef int nt
     cdef floating **acts = <floating**>self.acts
     cdef floating **deltas = <floating**>self.deltas
+    cdef floating **pres = <floating**>self.pres
     cdef floating *params = <floating*>self.params_ptr
     cdef floating *grad = <floating*>self.grad_ptr
     cdef floating *y_batch = <floating*>self.y_batch_ptr
@@ -618,15 +686,14 @@ cdef double _batch_gradient(Trainer self, const Input *X,
         if l == 0 and X.sparse:
             _sparse_forward_layer(X, batch_rows, 0, rows, params,
                                   params + self.intercept_offset[0],
-                                  self.units[1],
-                                  self.output_act if L == 1 else self.hidden_act,
-                                  acts[1], self.n_threads)
+                                  self.units[1], self.act_spec[1], acts[1],
+                                  pres[1], self.n_threads)
             continue
         _forward_layer(acts[l], rows, self.units[l], False, self.units[l],
                        params + self.coef_offset[l],
                        params + self.intercept_offset[l], self.units[l + 1],
-                       self.output_act if l == L - 1 else self.hidden_act,
-                       acts[l + 1], self.n_threads)
+                       self.act_spec[l + 1], acts[l + 1], pres[l + 1],
+                       self.n_threads)
 
     # Loss and output delta; per-row losses are summed in row order after
     # the parallel pass.
@@ -660,7 +727,8 @@ cdef double _batch_gradient(Trainer self, const Input *X,
         if l > 0:
             _backward_layer(deltas[l + 1], rows, self.units[l + 1],
                             params + self.coef_offset[l], self.units[l],
-                            acts[l], self.hidden_act, deltas[l], self.n_threads)
+                            acts[l], pres[l], self.act_spec[l], deltas[l],
+                            self.n_threads)
     return loss
 
 
@@ -808,8 +876,7 @@ cdef inline void _optimizer_range(floating *params, const floating *grad,
 # Prediction
 # ---------------------------------------------------------------------------
 
-def forward(X, params, layer_units, str hidden_activation,
-            str output_activation, int n_threads):
+def forward(X, params, layer_units, activations, int n_threads):
     """Output-layer activations of the network for every row of ``X``.
 
     Rows are processed in chunks through two reused buffers, so the memory
@@ -824,7 +891,8 @@ def forward(X, params, layer_units, str hidden_activation,
     params : ndarray, 1-D
         Flat parameters (see the module docstring).
     layer_units : sequence of int
-    hidden_activation, output_activation : str
+    activations : sequence of (str, float, float)
+        As for :class:`Trainer`.
     n_threads : int
 
     Returns
@@ -842,19 +910,25 @@ def forward(X, params, layer_units, str hidden_activation,
     # full speed, bounded however many rows X has.
     chunk = min(n_samples, max(64, (1 << 19) // width))
     buf = np.empty((2, chunk * width), dtype=params.dtype)
+    if len(activations) != len(units) - 1:
+        raise ValueError("need one activation per layer after the input")
+    specs = np.empty(len(units), dtype=np.dtype(
+        [("code", np.intc), ("p0", np.float64), ("p1", np.float64)], align=True))
+    specs[0] = (FNN_IDENTITY, 0.0, 0.0)
+    for l, spec in enumerate(activations, start=1):
+        specs[l] = (ACTIVATION_CODES[spec[0]], spec[1], spec[2])
+    cdef fnn_activation *act_spec = <fnn_activation*><size_t>specs.ctypes.data
     if params.dtype == np.float32:
-        _forward[float](&inp.c, params, units, ACTIVATION_CODES[hidden_activation],
-                        ACTIVATION_CODES[output_activation], max(1, n_threads),
+        _forward[float](&inp.c, params, units, act_spec, max(1, n_threads),
                         chunk, buf, out)
     else:
-        _forward[double](&inp.c, params, units, ACTIVATION_CODES[hidden_activation],
-                         ACTIVATION_CODES[output_activation], max(1, n_threads),
+        _forward[double](&inp.c, params, units, act_spec, max(1, n_threads),
                          chunk, buf, out)
     return out
 
 
 cdef void _forward(const Input *X, const floating[::1] params,
-                   const Py_ssize_t[::1] units, int hidden_act, int output_act,
+                   const Py_ssize_t[::1] units, const fnn_activation *act_spec,
                    int n_threads, Py_ssize_t chunk, floating[:, ::1] buf,
                    floating[:, ::1] out):
     cdef Py_ssize_t n_samples = X.n_rows, n_features = X.n_cols
@@ -907,8 +981,7 @@ cdef void _forward(const Input *X, const floating[::1] params,
                 z = &out[start, 0] if L == 1 else bufs[0]
                 _sparse_forward_layer(X, NULL, start, rows, &params[0],
                                       &params[intercept_off], units[1],
-                                      output_act if L == 1 else hidden_act, z,
-                                      n_threads)
+                                      act_spec[1], z, NULL, n_threads)
                 coef_off = units[0] * units[1]
                 intercept_off += units[1]
                 a = z
@@ -919,8 +992,7 @@ cdef void _forward(const Input *X, const floating[::1] params,
                 _forward_layer(a, rows, units[l], col_major, lda,
                                &params[coef_off], &params[intercept_off],
                                units[l + 1],
-                               output_act if l == L - 1 else hidden_act, z,
-                               n_threads)
+                               act_spec[l + 1], z, NULL, n_threads)
                 coef_off += units[l] * units[l + 1]
                 intercept_off += units[l + 1]
                 a = z
@@ -933,17 +1005,28 @@ cdef void _forward(const Input *X, const floating[::1] params,
 # Element kernels exposed for the tests
 # ---------------------------------------------------------------------------
 
-def bias_activation(floating[:, ::1] Z, const floating[::1] b, str activation):
-    """In place: ``Z <- f(Z + b)`` row by row (test hook for the C kernels)."""
-    cdef int code = ACTIVATION_CODES[activation]
-    _bias_activation_rows(&Z[0, 0], &b[0], Z.shape[0], Z.shape[1], code)
+def bias_activation(floating[:, ::1] Z, const floating[::1] b, str activation,
+                    double p0=1.0, double p1=0.0):
+    """In place: ``Z <- f(Z + b)`` row by row (test hook for the C kernels).
+
+    Returns the pre-activations ``Z + b`` as the kernel stores them.
+    """
+    cdef fnn_activation act = _activation_spec((activation, p0, p1))
+    pre = np.empty_like(np.asarray(Z))
+    cdef floating[:, ::1] pre_view = pre
+    _bias_activation_rows(&Z[0, 0], &b[0], Z.shape[0], Z.shape[1], act,
+                          &pre_view[0, 0])
+    return pre
 
 
-def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A, str activation):
-    """In place: ``delta <- delta * f'(.)`` given outputs ``A`` (test hook)."""
-    cdef int code = ACTIVATION_CODES[activation]
-    _activation_backward_rows(&delta[0, 0], &A[0, 0], delta.shape[0],
-                              delta.shape[1], code)
+def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A,
+                        const floating[:, ::1] pre, str activation,
+                        double p0=1.0, double p1=0.0):
+    """In place: ``delta <- delta * f'(.)`` given outputs ``A`` and
+    pre-activations ``pre`` (test hook)."""
+    cdef fnn_activation act = _activation_spec((activation, p0, p1))
+    _activation_backward_rows(&delta[0, 0], &A[0, 0], &pre[0, 0], delta.shape[0],
+                              delta.shape[1], act)
 
 
 def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,

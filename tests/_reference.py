@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit, xlogy
+from scipy.stats import norm
 
 
-def activation(name: str, z: np.ndarray) -> np.ndarray:
+def activation(name: str, z: np.ndarray, p0: float = 1.0, p1: float = 0.0):
+    """f(z) for the engine's activation ``name`` with parameters p0, p1."""
     if name == "identity":
         return z.copy()
     if name == "logistic":
-        return expit(z)
+        return expit(p0 * z)
     if name == "tanh":
         return np.tanh(z)
     if name == "relu":
@@ -24,10 +26,57 @@ def activation(name: str, z: np.ndarray) -> np.ndarray:
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+    if name == "piecewise_linear":
+        return np.clip((z - p0) / (p1 - p0), 0, 1)
+    if name == "gaussian":
+        return norm.pdf(z, loc=p0, scale=p1)
+    if name == "unit_step":
+        return (z >= 0).astype(z.dtype)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, p0 * z)
+    if name == "elu":
+        return np.where(z > 0, z, p0 * np.expm1(np.minimum(z, 0)))
+    if name == "softplus":
+        return np.logaddexp(0, z)
+    if name == "gelu":
+        return z * norm.cdf(z)
+    if name == "silu":
+        return z * expit(z)
+    raise ValueError(name)
+
+
+def activation_derivative(name: str, z: np.ndarray, p0: float = 1.0, p1: float = 0.0):
+    """f'(z), written from the formulas (the unit step's is its surrogate)."""
+    if name == "identity":
+        return np.ones_like(z)
+    if name == "logistic":
+        s = expit(p0 * z)
+        return p0 * s * (1 - s)
+    if name == "tanh":
+        return 1 - np.tanh(z) ** 2
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    if name == "piecewise_linear":
+        return np.where((z > p0) & (z < p1), 1 / (p1 - p0), 0.0)
+    if name == "gaussian":
+        return -(z - p0) / p1**2 * norm.pdf(z, loc=p0, scale=p1)
+    if name == "unit_step":
+        return (np.abs(z) <= 1).astype(z.dtype)
+    if name == "leaky_relu":
+        return np.where(z > 0, 1.0, p0)
+    if name == "elu":
+        return np.where(z > 0, 1.0, p0 * np.exp(np.minimum(z, 0)))
+    if name == "softplus":
+        return expit(z)
+    if name == "gelu":
+        return norm.cdf(z) + z * norm.pdf(z)
+    if name == "silu":
+        return expit(z) * (1 + z * (1 - expit(z)))
     raise ValueError(name)
 
 
 def activation_derivative_from_output(name: str, a: np.ndarray) -> np.ndarray:
+    """scikit-learn's derivative formulas, from the output a = f(z)."""
     if name == "identity":
         return np.ones_like(a)
     if name == "logistic":
@@ -37,6 +86,23 @@ def activation_derivative_from_output(name: str, a: np.ndarray) -> np.ndarray:
     if name == "relu":
         return (a > 0).astype(a.dtype)
     raise ValueError(name)
+
+
+# Every hidden activation with non-default parameters, for the sweeps.
+HIDDEN_ACTIVATIONS = [
+    ("identity", 0.0, 0.0),
+    ("logistic", 1.0, 0.0),
+    ("logistic", 2.5, 0.0),
+    ("tanh", 0.0, 0.0),
+    ("relu", 0.0, 0.0),
+    ("piecewise_linear", -0.7, 1.3),
+    ("gaussian", 0.3, 1.7),
+    ("leaky_relu", 0.2, 0.0),
+    ("elu", 0.7, 0.0),
+    ("softplus", 0.0, 0.0),
+    ("gelu", 0.0, 0.0),
+    ("silu", 0.0, 0.0),
+]
 
 
 def row_losses(loss: str, p: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -68,7 +134,7 @@ def network_loss(
     X: np.ndarray,
     Y: np.ndarray,
     sw: np.ndarray,
-    hidden: str,
+    hidden,
     loss: str,
     alpha: float,
     average_outputs: bool = True,
@@ -86,10 +152,17 @@ def network_loss(
     for fan_out in units[1:]:
         intercepts.append(params[start : start + fan_out])
         start += fan_out
+    # `hidden`: one (name, p0, p1) for every hidden layer, or a bare name.
+    if isinstance(hidden, str):
+        hidden = (hidden, 1.0, 0.0)
+    if isinstance(hidden[0], str):
+        hidden = [hidden] * (len(coefs) - 1)
     a = X
     for i, (w, b) in enumerate(zip(coefs, intercepts)):
-        last = i == len(coefs) - 1
-        a = activation(OUTPUT_FOR_LOSS[loss] if last else hidden, a @ w + b)
+        if i == len(coefs) - 1:
+            a = activation(OUTPUT_FOR_LOSS[loss], a @ w + b)
+        else:
+            a = activation(*hidden[i][:1], a @ w + b, *hidden[i][1:])
     data = np.average(row_losses(loss, a, Y), weights=sw)
     if loss == "squared_error":
         data *= 0.5 / (Y.shape[1] if average_outputs else 1)

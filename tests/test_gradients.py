@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _reference import OUTPUT_FOR_LOSS, network_loss
+from _reference import HIDDEN_ACTIVATIONS, OUTPUT_FOR_LOSS, network_loss
 from numpy.testing import assert_allclose
 
 from fastnn import _engine
 
-HIDDEN = ["identity", "logistic", "tanh", "relu"]
 LOSSES = ["squared_error", "binary_log_loss", "log_loss", "poisson"]
 
 
@@ -29,6 +28,13 @@ def _problem(loss, hidden_sizes, rng, n=23, n_features=5, n_outputs=3):
     return X, Y, sw, units, params
 
 
+def _specs(hidden, output, units):
+    """Engine activation specs: one hidden activation, then the output's."""
+    if isinstance(hidden, str):
+        hidden = (hidden, 1.0, 0.0)
+    return [tuple(hidden)] * (len(units) - 2) + [(output, 1.0, 0.0)]
+
+
 def _central_differences(f, x, h=1e-6):
     grad = np.empty_like(x)
     for i in range(x.size):
@@ -38,9 +44,13 @@ def _central_differences(f, x, h=1e-6):
     return grad
 
 
-@pytest.mark.parametrize("hidden_sizes", [(4,), (4, 3)], ids=["1-hidden", "2-hidden"])
+@pytest.mark.parametrize(
+    "hidden_sizes", [(4,), (4, 3), (4, 3, 3)], ids=["1-hidden", "2-hidden", "3-hidden"]
+)
 @pytest.mark.parametrize("loss", LOSSES)
-@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize(
+    "hidden", HIDDEN_ACTIVATIONS, ids=lambda s: f"{s[0]}({s[1]},{s[2]})"
+)
 def test_loss_gradient_matches_finite_differences(hidden, loss, hidden_sizes):
     rng = np.random.RandomState(0)
     X, Y, sw, units, params = _problem(loss, hidden_sizes, rng)
@@ -48,7 +58,7 @@ def test_loss_gradient_matches_finite_differences(hidden, loss, hidden_sizes):
     # batch_size < n_samples: the full-batch gradient is accumulated over
     # chunks, which this exercises too.
     trainer = _engine.Trainer(
-        units, params, (), 7, hidden, OUTPUT_FOR_LOSS[loss], loss, 2
+        units, params, (), 7, _specs(hidden, OUTPUT_FOR_LOSS[loss], units), loss, 2
     )
     grad = np.empty_like(params)
     loss_value = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, alpha, grad)
@@ -71,7 +81,7 @@ def test_gradient_is_independent_of_the_chunk_size():
     results = []
     for chunk in (1, 7, 50):
         trainer = _engine.Trainer(
-            units, params, (), chunk, "tanh", "softmax", "log_loss", 1
+            units, params, (), chunk, _specs("tanh", "softmax", units), "log_loss", 1
         )
         grad = np.empty_like(params)
         loss = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, 0.1, grad)
@@ -88,7 +98,9 @@ def test_sparse_input_gives_the_dense_gradient(fmt, hidden_sizes):
     X, Y, sw, units, params = _problem("log_loss", hidden_sizes, rng, n=40)
     X[rng.uniform(size=X.shape) < 0.6] = 0.0
     X_in = sp.csr_matrix(X) if fmt == "csr" else X
-    trainer = _engine.Trainer(units, params, (), 16, "relu", "softmax", "log_loss", 2)
+    trainer = _engine.Trainer(
+        units, params, (), 16, _specs("relu", "softmax", units), "log_loss", 2
+    )
     grad = np.empty_like(params)
     loss = trainer.loss_gradient(_engine.InputMatrix(X_in), Y, sw, 0.2, grad)
     expected = _central_differences(
@@ -98,4 +110,23 @@ def test_sparse_input_gives_the_dense_gradient(fmt, hidden_sizes):
     assert_allclose(
         loss, network_loss(params, units, X, Y, sw, "relu", "log_loss", 0.2)
     )
+    assert np.max(np.abs(grad - expected)) <= 1e-7 * max(1.0, np.abs(expected).max())
+
+
+def test_one_activation_per_layer():
+    rng = np.random.RandomState(2)
+    X, Y, sw, units, params = _problem("squared_error", (5, 4, 3), rng)
+    hidden = [("gelu", 0.0, 0.0), ("piecewise_linear", -2.0, 2.0), ("elu", 0.5, 0.0)]
+    specs = [*hidden, ("identity", 1.0, 0.0)]
+    trainer = _engine.Trainer(units, params, (), 9, specs, "squared_error", 2)
+    grad = np.empty_like(params)
+    loss = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, 0.1, grad)
+
+    def reference(p, average_outputs=True):
+        return network_loss(
+            p, units, X, Y, sw, hidden, "squared_error", 0.1, average_outputs
+        )
+
+    assert_allclose(loss, reference(params), rtol=1e-12)
+    expected = _central_differences(lambda p: reference(p, False), params.copy())
     assert np.max(np.abs(grad - expected)) <= 1e-7 * max(1.0, np.abs(expected).max())

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 from _reference import (
+    HIDDEN_ACTIVATIONS,
     activation,
+    activation_derivative,
     activation_derivative_from_output,
     row_losses,
 )
@@ -20,17 +22,23 @@ def rng():
     return np.random.RandomState(42)
 
 
+OUTPUT_ONLY = [("exp", 0.0, 0.0), ("softmax", 0.0, 0.0)]
+ALL = HIDDEN_ACTIVATIONS + [("unit_step", 0.0, 0.0)] + OUTPUT_ONLY
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize(
-    "name", ["identity", "logistic", "tanh", "relu", "exp", "softmax"]
-)
-def test_bias_activation(rng, dtype, name):
+@pytest.mark.parametrize("spec", ALL, ids=lambda s: f"{s[0]}({s[1]},{s[2]})")
+def test_bias_activation(rng, dtype, spec):
+    name, p0, p1 = spec
     Z = rng.normal(0, 3, (37, 13)).astype(dtype)
     b = rng.normal(0, 1, 13).astype(dtype)
-    expected = activation(name, (Z + b).astype(np.float64))
-    _engine.bias_activation(Z, b, name)
+    pre_expected = Z + b
+    expected = activation(name, pre_expected.astype(np.float64), p0, p1)
+    pre = _engine.bias_activation(Z, b, name, p0, p1)
     assert Z.dtype == dtype
-    assert_allclose(Z, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * 1e-3)
+    assert_allclose(Z, expected, rtol=RTOL[dtype] * 4, atol=RTOL[dtype] * 1e-3)
+    if name != "softmax":
+        assert_allclose(pre, pre_expected, rtol=RTOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -42,15 +50,33 @@ def test_softmax_is_stable_for_large_inputs(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_is_stable_for_large_inputs(dtype):
+    Z = np.array([[800.0, -800.0, 0.0]], dtype=dtype)
+    _engine.bias_activation(Z, np.zeros(3, dtype=dtype), "softplus")
+    assert_allclose(Z, [[800.0, 0.0, np.log(2)]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["identity", "logistic", "tanh", "relu"])
-def test_activation_backward(rng, dtype, name):
+def test_activation_backward_matches_sklearn_formulas(rng, dtype, name):
     A = activation(name, rng.normal(0, 2, (29, 11))).astype(dtype)
     delta = rng.normal(0, 1, A.shape).astype(dtype)
     # In the working dtype, as scikit-learn computes it: 1 - a**2 loses
     # digits near saturation in float32 whoever evaluates it.
     expected = delta * activation_derivative_from_output(name, A)
-    _engine.activation_backward(delta, A, name)
+    _engine.activation_backward(delta, A, A, name)
     assert_allclose(delta, expected, rtol=RTOL[dtype] * 4, atol=1e-30)
+
+
+@pytest.mark.parametrize("spec", ALL[:-2], ids=lambda s: f"{s[0]}({s[1]},{s[2]})")
+def test_activation_backward_matches_the_derivative(rng, spec):
+    name, p0, p1 = spec
+    pre = rng.normal(0, 2, (29, 11))
+    A = activation(name, pre, p0, p1)
+    delta = rng.normal(0, 1, A.shape)
+    expected = delta * activation_derivative(name, pre, p0, p1)
+    _engine.activation_backward(delta, A, pre, name, p0, p1)
+    assert_allclose(delta, expected, rtol=1e-12, atol=1e-14)
 
 
 def _targets(rng, loss, shape):
