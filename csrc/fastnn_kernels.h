@@ -62,13 +62,18 @@ static inline int fnn_needs_preactivation(int code)
         || code == FNN_SILU;
 }
 
-/* Loss codes: each pairs with its canonical output activation, so the
- * output delta is always (prediction - target) * sample_weight. */
+/* Loss codes.  The first four pair with their canonical output activation,
+ * so the output delta is (prediction - target) * sample_weight; the others
+ * go through the output activation's derivative. */
 enum {
-    FNN_SQUARED_ERROR = 0,  /* identity output */
+    FNN_SQUARED_ERROR = 0,   /* identity output */
     FNN_BINARY_LOG_LOSS = 1, /* logistic output, binary or multilabel */
-    FNN_LOG_LOSS = 2,       /* softmax output */
-    FNN_POISSON = 3         /* exp output, half Poisson deviance */
+    FNN_LOG_LOSS = 2,        /* softmax output */
+    FNN_POISSON = 3,         /* exp output, half Poisson deviance */
+    FNN_PROBA_SQUARED_ERROR = 4,         /* logistic outputs, 0.5 sum (p-y)^2 */
+    FNN_PROBA_SQUARED_ERROR_SOFTMAX = 5, /* softmax outputs, 0.5 sum (p-y)^2 */
+    FNN_ABSOLUTE_ERROR = 6,  /* identity output, sum |p - y| */
+    FNN_HUBER = 7            /* identity output, Huber with delta = param */
 };
 
 #define FNN_T double

@@ -202,20 +202,26 @@ static inline FNN_T FNN_NAME(fnn_clip_prob)(FNN_T p)
 
 /*
  * One row of the output layer: returns the row's unweighted loss (summed
- * over outputs; the caller averages) and writes the output delta
- * delta[j] = (p[j] - y[j]) * sw, the gradient of the loss with respect to
- * the pre-activation for each canonical loss/link pair.
+ * over outputs; the caller averages over rows) and writes the output delta,
+ * the gradient of the row loss with respect to the pre-activations, times
+ * the sample weight sw.  `param` is the Huber loss's delta.
  */
 static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
                                                      const FNN_T *y,
                                                      FNN_T *delta,
                                                      ptrdiff_t n, FNN_T sw,
-                                                     int loss)
+                                                     int loss, FNN_T param)
 {
     ptrdiff_t j;
     double total = 0;
+    FNN_T pr = 0;
+    if (loss == FNN_PROBA_SQUARED_ERROR_SOFTMAX) {
+        /* d/dz_k of 0.5 |p - y|^2 through softmax: p_k (r_k - sum_j p_j r_j) */
+        for (j = 0; j < n; j++)
+            pr += p[j] * (p[j] - y[j]);
+    }
     for (j = 0; j < n; j++) {
-        FNN_T pj = p[j], yj = y[j];
+        FNN_T pj = p[j], yj = y[j], r = pj - yj;
         switch (loss) {
         case FNN_BINARY_LOG_LOSS: {
             FNN_T c = FNN_NAME(fnn_clip_prob)(pj);
@@ -223,24 +229,48 @@ static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
                 total -= (double)(yj * FNN_LOGF(c));
             if (yj != 1)
                 total -= (double)(((FNN_T)1 - yj) * FNN_LOGF((FNN_T)1 - c));
+            delta[j] = r * sw;
             break;
         }
         case FNN_LOG_LOSS:
             if (yj != 0)
                 total -= (double)(yj * FNN_LOGF(FNN_NAME(fnn_clip_prob)(pj)));
+            delta[j] = r * sw;
             break;
         case FNN_POISSON:
             /* xlogy(y, y / p) - y + p */
             if (yj != 0)
                 total += (double)(yj * FNN_LOGF(yj / pj));
             total += (double)(pj - yj);
+            delta[j] = r * sw;
             break;
-        default: { /* FNN_SQUARED_ERROR: halved by the caller */
-            FNN_T r = yj - pj;
+        case FNN_PROBA_SQUARED_ERROR:
+            total += 0.5 * (double)(r * r);
+            delta[j] = r * pj * ((FNN_T)1 - pj) * sw;
+            break;
+        case FNN_PROBA_SQUARED_ERROR_SOFTMAX:
+            total += 0.5 * (double)(r * r);
+            delta[j] = pj * (r - pr) * sw;
+            break;
+        case FNN_ABSOLUTE_ERROR:
+            total += (double)(r < 0 ? -r : r);
+            delta[j] = (r > 0 ? sw : (r < 0 ? -sw : 0));
+            break;
+        case FNN_HUBER: {
+            FNN_T a = r < 0 ? -r : r;
+            if (a <= param) {
+                total += 0.5 * (double)(r * r);
+                delta[j] = r * sw;
+            } else {
+                total += (double)(param * (a - (FNN_T)0.5 * param));
+                delta[j] = (r > 0 ? param : -param) * sw;
+            }
+            break;
+        }
+        default: /* FNN_SQUARED_ERROR: halved (and averaged) by the caller */
             total += (double)(r * r);
+            delta[j] = r * sw;
         }
-        }
-        delta[j] = (pj - yj) * sw;
     }
     return total;
 }

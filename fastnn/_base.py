@@ -153,11 +153,21 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         return [*hidden, (self.out_activation_, 1.0, 0.0)]
 
     def _engine_loss(self) -> str:
+        if is_classifier(self) and self.loss == "squared_error":
+            # The paper's MSE, on the predicted probabilities.
+            if self.out_activation_ == "softmax":
+                return "proba_squared_error_softmax"
+            return "proba_squared_error"
         if self.out_activation_ == "softmax":
             return "log_loss"
         if self.out_activation_ == "logistic":
             return "binary_log_loss"
-        return "poisson" if self.out_activation_ == "exp" else "squared_error"
+        if self.out_activation_ == "exp":
+            return "poisson"
+        return self.loss  # squared_error, absolute_error, huber
+
+    def _loss_param(self) -> float:
+        return float(getattr(self, "huber_delta", 0.0))
 
     def _packed_params(self, dtype) -> np.ndarray:
         """Copy coefs_ and intercepts_ into one flat array and make them views.
@@ -252,6 +262,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
+        sample_weight = self._apply_class_weight(y, sample_weight, incremental)
 
         if self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(X, y, sample_weight, layer_units, incremental)
@@ -264,6 +275,10 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 " contain large values and need to be preprocessed."
             )
         return self
+
+    def _apply_class_weight(self, y, sample_weight, incremental: bool):
+        """Combine sample weights with class weights (classifiers only)."""
+        return sample_weight
 
     def _make_optimizer(self, n_params: int, dtype):
         if self.solver == "sgd":
@@ -342,6 +357,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 self._activation_specs(),
                 self._engine_loss(),
                 n_threads,
+                self._loss_param(),
             )
             self._run_epochs(
                 trainer,
@@ -496,6 +512,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 self._activation_specs(),
                 self._engine_loss(),
                 n_threads,
+                self._loss_param(),
             )
             result = scipy.optimize.minimize(
                 loss_and_grad,

@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -171,6 +173,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     """
     )
 
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "loss": [StrOptions({"log_loss", "squared_error"})],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -197,7 +205,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        loss="log_loss",
+        class_weight=None,
     ):
+        self.class_weight = class_weight
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -208,7 +219,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             learning_rate_init=learning_rate_init,
             power_t=power_t,
             max_iter=max_iter,
-            loss="log_loss",
+            loss=loss,
             shuffle=shuffle,
             random_state=random_state,
             tol=tol,
@@ -224,6 +235,24 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
         )
+
+    def _apply_class_weight(self, y, sample_weight, incremental: bool):
+        """Sample weights times the weights of each sample's class."""
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: the "
+                "class frequencies of the whole data are not known. Compute them "
+                "with sklearn.utils.class_weight.compute_class_weight and pass a "
+                "dict instead."
+            )
+        # Class labels for single-output targets, the indicator matrix for
+        # multilabel ones (whose class_weight is then one dict per label).
+        multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        labels = y if multilabel else self._label_binarizer.inverse_transform(y)
+        weights = compute_sample_weight(self.class_weight, labels).astype(y.dtype)
+        return weights if sample_weight is None else weights * sample_weight
 
     def _output_activation(self) -> str:
         if self._label_binarizer.y_type_ == "multiclass":

@@ -59,6 +59,10 @@ cdef extern from "fastnn_kernels.h" nogil:
         FNN_BINARY_LOG_LOSS
         FNN_LOG_LOSS
         FNN_POISSON
+        FNN_PROBA_SQUARED_ERROR
+        FNN_PROBA_SQUARED_ERROR_SOFTMAX
+        FNN_ABSOLUTE_ERROR
+        FNN_HUBER
     ctypedef struct fnn_activation:
         int code
         double p0
@@ -75,9 +79,9 @@ cdef extern from "fastnn_kernels.h" nogil:
     void fnn_activation_backward_f(float *delta, const float *a, const float *pre,
                                    Py_ssize_t n, fnn_activation act)
     double fnn_output_loss_delta_d(const double *p, const double *y, double *delta,
-                                   Py_ssize_t n, double sw, int loss)
+                                   Py_ssize_t n, double sw, int loss, double param)
     double fnn_output_loss_delta_f(const float *p, const float *y, float *delta,
-                                   Py_ssize_t n, float sw, int loss)
+                                   Py_ssize_t n, float sw, int loss, float param)
     void fnn_adam_step_d(double *w, double *m, double *v, const double *graw,
                          Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
                          double beta_1, double one_minus_beta_1, double beta_2,
@@ -127,6 +131,10 @@ LOSS_CODES = {
     "binary_log_loss": FNN_BINARY_LOG_LOSS,
     "log_loss": FNN_LOG_LOSS,
     "poisson": FNN_POISSON,
+    "proba_squared_error": FNN_PROBA_SQUARED_ERROR,
+    "proba_squared_error_softmax": FNN_PROBA_SQUARED_ERROR_SOFTMAX,
+    "absolute_error": FNN_ABSOLUTE_ERROR,
+    "huber": FNN_HUBER,
 }
 cdef enum:
     _SGD = 0
@@ -455,6 +463,8 @@ cdef class Trainer:
         Name from ``LOSS_CODES``.
     n_threads : int
         Number of OpenMP threads for the element-wise passes.
+    loss_param : float, default=0.0
+        The Huber loss's delta.
     """
 
     cdef readonly int n_weight_layers
@@ -464,6 +474,7 @@ cdef class Trainer:
     # still reports how far it got.
     cdef readonly long adam_t
     cdef int loss, n_threads
+    cdef double loss_param
     cdef fnn_activation *act_spec  # act_spec[l]: activation of layer l >= 1
     cdef Py_ssize_t *units
     cdef Py_ssize_t *coef_offset
@@ -481,13 +492,14 @@ cdef class Trainer:
     cdef object _keep_alive
 
     def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
-                  activations, str loss, int n_threads):
+                  activations, str loss, int n_threads, double loss_param=0.0):
         cdef Py_ssize_t l, offset
         cdef int n_layers = len(layer_units)
         self.n_weight_layers = n_layers - 1
         self.batch_size = batch_size
         self.dtype = params.dtype
         self.loss = LOSS_CODES[loss]
+        self.loss_param = loss_param
         self.n_threads = max(1, n_threads)
 
         self.units = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
@@ -702,11 +714,13 @@ cdef double _batch_gradient(Trainer self, const Input *X,
         if floating is float:
             row_loss[r] = fnn_output_loss_delta_f(
                 acts[L] + r * n_out, y_batch + r * n_out, deltas[L] + r * n_out,
-                n_out, sample_weight[order[start + r]], self.loss)
+                n_out, sample_weight[order[start + r]], self.loss,
+                <floating>self.loss_param)
         else:
             row_loss[r] = fnn_output_loss_delta_d(
                 acts[L] + r * n_out, y_batch + r * n_out, deltas[L] + r * n_out,
-                n_out, sample_weight[order[start + r]], self.loss)
+                n_out, sample_weight[order[start + r]], self.loss,
+                <floating>self.loss_param)
     for r in range(rows):
         loss += sample_weight[order[start + r]] * row_loss[r]
         weight_sum += sample_weight[order[start + r]]
@@ -1030,7 +1044,8 @@ def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A,
 
 
 def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
-                      const floating[::1] sample_weight, str loss):
+                      const floating[::1] sample_weight, str loss,
+                      double param=0.0):
     """Per-row losses and output deltas ``(P - Y) * sw`` (test hook)."""
     cdef Py_ssize_t r, n = P.shape[1]
     losses = np.empty(P.shape[0])
@@ -1041,10 +1056,10 @@ def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
     for r in range(P.shape[0]):
         if floating is float:
             lv[r] = fnn_output_loss_delta_f(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
-                                            sample_weight[r], code)
+                                            sample_weight[r], code, <float>param)
         else:
             lv[r] = fnn_output_loss_delta_d(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
-                                            sample_weight[r], code)
+                                            sample_weight[r], code, param)
     return losses, delta
 
 

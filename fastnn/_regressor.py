@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -53,7 +55,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -83,7 +86,9 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        huber_delta=1.0,
     ):
+        self.huber_delta = huber_delta
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,

@@ -105,9 +105,17 @@ HIDDEN_ACTIVATIONS = [
 ]
 
 
-def row_losses(loss: str, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+def row_losses(loss: str, p: np.ndarray, y: np.ndarray, param: float = 1.0):
     """Per-row loss summed over outputs (squared error not yet halved)."""
     eps = np.finfo(p.dtype).eps
+    r = p - y
+    if loss in ("proba_squared_error", "proba_squared_error_softmax"):
+        return 0.5 * (r**2).sum(axis=1)
+    if loss == "absolute_error":
+        return np.abs(r).sum(axis=1)
+    if loss == "huber":
+        a = np.abs(r)
+        return np.where(a <= param, 0.5 * r**2, param * (a - 0.5 * param)).sum(axis=1)
     if loss == "squared_error":
         return ((y - p) ** 2).sum(axis=1)
     if loss == "binary_log_loss":
@@ -125,6 +133,10 @@ OUTPUT_FOR_LOSS = {
     "binary_log_loss": "logistic",
     "log_loss": "softmax",
     "poisson": "exp",
+    "proba_squared_error": "logistic",
+    "proba_squared_error_softmax": "softmax",
+    "absolute_error": "identity",
+    "huber": "identity",
 }
 
 
@@ -138,6 +150,7 @@ def network_loss(
     loss: str,
     alpha: float,
     average_outputs: bool = True,
+    loss_param: float = 1.0,
 ) -> float:
     """scikit-learn's MLP objective at the given flat parameters.
 
@@ -163,7 +176,7 @@ def network_loss(
             a = activation(OUTPUT_FOR_LOSS[loss], a @ w + b)
         else:
             a = activation(*hidden[i][:1], a @ w + b, *hidden[i][1:])
-    data = np.average(row_losses(loss, a, Y), weights=sw)
+    data = np.average(row_losses(loss, a, Y, loss_param), weights=sw)
     if loss == "squared_error":
         data *= 0.5 / (Y.shape[1] if average_outputs else 1)
     penalty = 0.5 * alpha * sum((w**2).sum() for w in coefs) / sw.sum()

@@ -8,14 +8,24 @@ from numpy.testing import assert_allclose
 
 from fastnn import _engine
 
-LOSSES = ["squared_error", "binary_log_loss", "log_loss", "poisson"]
+LOSSES = [
+    "squared_error",
+    "binary_log_loss",
+    "log_loss",
+    "poisson",
+    "proba_squared_error",
+    "proba_squared_error_softmax",
+    "absolute_error",
+    "huber",
+]
+HUBER_DELTA = 0.8
 
 
 def _problem(loss, hidden_sizes, rng, n=23, n_features=5, n_outputs=3):
     X = rng.normal(size=(n, n_features))
-    if loss == "log_loss":
+    if loss in ("log_loss", "proba_squared_error_softmax"):
         Y = np.eye(n_outputs)[rng.randint(n_outputs, size=n)]
-    elif loss == "binary_log_loss":
+    elif loss in ("binary_log_loss", "proba_squared_error"):
         Y = rng.randint(2, size=(n, n_outputs)).astype(float)
     elif loss == "poisson":
         Y = rng.poisson(1.5, size=(n, n_outputs)).astype(float)
@@ -58,13 +68,22 @@ def test_loss_gradient_matches_finite_differences(hidden, loss, hidden_sizes):
     # batch_size < n_samples: the full-batch gradient is accumulated over
     # chunks, which this exercises too.
     trainer = _engine.Trainer(
-        units, params, (), 7, _specs(hidden, OUTPUT_FOR_LOSS[loss], units), loss, 2
+        units,
+        params,
+        (),
+        7,
+        _specs(hidden, OUTPUT_FOR_LOSS[loss], units),
+        loss,
+        2,
+        HUBER_DELTA,
     )
     grad = np.empty_like(params)
     loss_value = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, alpha, grad)
 
     def reference(p, average_outputs=True):
-        return network_loss(p, units, X, Y, sw, hidden, loss, alpha, average_outputs)
+        return network_loss(
+            p, units, X, Y, sw, hidden, loss, alpha, average_outputs, HUBER_DELTA
+        )
 
     assert_allclose(loss_value, reference(params), rtol=1e-12)
     # scikit-learn's squared-error gradient is that of the sum over outputs

@@ -80,9 +80,9 @@ def test_activation_backward_matches_the_derivative(rng, spec):
 
 
 def _targets(rng, loss, shape):
-    if loss == "log_loss":
+    if loss in ("log_loss", "proba_squared_error_softmax"):
         return np.eye(shape[1])[rng.randint(shape[1], size=shape[0])]
-    if loss == "binary_log_loss":
+    if loss in ("binary_log_loss", "proba_squared_error"):
         return rng.randint(2, size=shape).astype(float)
     if loss == "poisson":
         return rng.poisson(2.0, size=shape).astype(float)
@@ -97,16 +97,32 @@ def _targets(rng, loss, shape):
         ("binary_log_loss", "logistic"),
         ("log_loss", "softmax"),
         ("poisson", "exp"),
+        ("proba_squared_error", "logistic"),
+        ("proba_squared_error_softmax", "softmax"),
+        ("absolute_error", "identity"),
+        ("huber", "identity"),
     ],
 )
 def test_output_loss_and_delta(rng, dtype, loss, output):
     P = activation(output, rng.normal(0, 2, (31, 4))).astype(dtype)
     Y = _targets(rng, loss, P.shape).astype(dtype)
     sw = rng.uniform(0.5, 2, 31).astype(dtype)
-    losses, delta = _engine.output_loss_delta(P, Y, sw, loss)
+    losses, delta = _engine.output_loss_delta(P, Y, sw, loss, 0.8)
     P64, Y64 = P.astype(np.float64), Y.astype(np.float64)
-    assert_allclose(losses, row_losses(loss, P64, Y64), rtol=RTOL[dtype] * 10)
-    assert_allclose(delta, (P64 - Y64) * sw[:, None], rtol=RTOL[dtype] * 4, atol=1e-6)
+    assert_allclose(losses, row_losses(loss, P64, Y64, 0.8), rtol=RTOL[dtype] * 10)
+    r = P64 - Y64
+    # d(row loss)/d(pre-activation), by the chain rule through the output.
+    if loss == "proba_squared_error":
+        expected = r * P64 * (1 - P64)
+    elif loss == "proba_squared_error_softmax":
+        expected = P64 * (r - (P64 * r).sum(axis=1, keepdims=True))
+    elif loss == "absolute_error":
+        expected = np.sign(r)
+    elif loss == "huber":
+        expected = np.clip(r, -0.8, 0.8)
+    else:
+        expected = r
+    assert_allclose(delta, expected * sw[:, None], rtol=RTOL[dtype] * 10, atol=1e-6)
 
 
 def test_log_loss_clips_saturated_probabilities():

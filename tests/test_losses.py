@@ -1,0 +1,121 @@
+"""Costs beyond scikit-learn's and class weights, through the public API."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits, make_regression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+
+from fastnn import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:700] / 16.0, y[:700]
+
+
+@pytest.mark.parametrize("target", ["multiclass", "binary"])
+def test_classifier_trains_on_the_squared_error_of_probabilities(digits, target):
+    X, y = digits
+    if target == "binary":
+        y = (y > 4).astype(int)
+    model = MLPClassifier(
+        loss="squared_error",
+        hidden_layer_sizes=(32,),
+        learning_rate_init=0.01,
+        max_iter=80,
+        random_state=0,
+    )
+    model.fit(X, y)
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    # The reported loss is 0.5 * sum over classes of (p - y)^2, averaged.
+    proba = model.predict_proba(X)
+    onehot = np.eye(proba.shape[1])[np.searchsorted(model.classes_, y)]
+    if target == "binary":
+        proba, onehot = proba[:, 1:], onehot[:, 1:]
+    reg = 0.5 * model.alpha * sum((w**2).sum() for w in model.coefs_) / len(y)
+    final = 0.5 * ((proba - onehot) ** 2).sum(axis=1).mean() + reg
+    assert final < model.loss_curve_[0]
+    assert model.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "huber"])
+def test_robust_regression_losses_resist_outliers(loss):
+    X, y = make_regression(n_samples=400, n_features=5, noise=1.0, random_state=0)
+    y = y / y.std()
+    y_dirty = y.copy()
+    y_dirty[::10] += 50.0  # 10% gross outliers
+    kwargs = dict(
+        hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=300, random_state=0
+    )
+    robust = MLPRegressor(loss=loss, **kwargs).fit(X, y_dirty)
+    plain = MLPRegressor(loss="squared_error", **kwargs).fit(X, y_dirty)
+    clean = np.arange(len(y)) % 10 != 0
+    err_robust = np.abs(robust.predict(X[clean]) - y[clean]).mean()
+    err_plain = np.abs(plain.predict(X[clean]) - y[clean]).mean()
+    assert err_robust < err_plain
+
+
+def test_huber_with_a_huge_delta_is_the_squared_error():
+    X, y = make_regression(n_samples=200, n_features=4, random_state=0)
+    y = y / y.std()
+    kwargs = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    huber = MLPRegressor(loss="huber", huber_delta=1e9, **kwargs).fit(X, y)
+    squared = MLPRegressor(loss="squared_error", **kwargs).fit(X, y)
+    # Same gradients (single output): same model; the squared error's
+    # reported loss is the same half-squared residual.
+    for a, b in zip(huber.coefs_, squared.coefs_):
+        assert_allclose(a, b, rtol=1e-12)
+    assert_allclose(huber.loss_curve_, squared.loss_curve_, rtol=1e-12)
+
+
+def test_balanced_class_weight_equals_the_explicit_sample_weight(digits):
+    X, y = digits
+    y = np.where(y < 2, y, 2)  # imbalanced: 2 small classes, one large
+    kwargs = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    balanced = MLPClassifier(class_weight="balanced", **kwargs).fit(X, y)
+    explicit = MLPClassifier(**kwargs).fit(
+        X, y, sample_weight=compute_sample_weight("balanced", y)
+    )
+    for a, b in zip(balanced.coefs_, explicit.coefs_):
+        assert_array_equal(a, b)
+
+
+def test_class_weight_combines_with_sample_weight(digits):
+    X, y = digits
+    sw = np.random.RandomState(0).uniform(0.5, 2, len(y))
+    cw = {c: 1.0 + c / 10 for c in range(10)}
+    kwargs = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    combined = MLPClassifier(class_weight=cw, **kwargs).fit(X, y, sample_weight=sw)
+    explicit = MLPClassifier(**kwargs).fit(
+        X, y, sample_weight=sw * compute_sample_weight(cw, y)
+    )
+    for a, b in zip(combined.coefs_, explicit.coefs_):
+        assert_allclose(a, b, rtol=1e-12)
+
+
+def test_balanced_class_weight_is_refused_by_partial_fit(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="not supported for partial_fit"):
+        MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=np.arange(10))
+
+
+def test_grid_search_over_losses_in_a_pipeline():
+    X, y = make_regression(n_samples=200, n_features=4, noise=5, random_state=0)
+    pipe = make_pipeline(
+        StandardScaler(),
+        MLPRegressor(hidden_layer_sizes=(8,), max_iter=50, random_state=0),
+    )
+    grid = {
+        "mlpregressor__loss": ["squared_error", "absolute_error", "huber"],
+        "mlpregressor__huber_delta": [0.5, 2.0],
+    }
+    search = GridSearchCV(pipe, grid, cv=2).fit(X, y / y.std())
+    assert len(search.cv_results_["params"]) == 6
+    assert search.best_params_["mlpregressor__loss"] in grid["mlpregressor__loss"]
