@@ -5,10 +5,19 @@
 faster.
 """
 
+from . import activations
 from ._classifier import MLPClassifier
 from ._config import show_config
+from ._gradcheck import check_gradients
 from ._regressor import MLPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifier", "MLPRegressor", "show_config", "__version__"]
+__all__ = [
+    "MLPClassifier",
+    "MLPRegressor",
+    "activations",
+    "check_gradients",
+    "show_config",
+    "__version__",
+]

@@ -21,7 +21,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from . import _engine
 from ._optimizers import AdamState, SGDState
@@ -225,11 +229,13 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
+                self.validation_loss_curve_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def _fit(self, X, y, sample_weight=None, incremental: bool = False):
@@ -327,11 +333,17 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
+            # The validation loss reads encoded targets, the score labels.
+            validation_loss_data = (
+                _engine.InputMatrix(X_val),
+                y_val,
+                sw_val if sw_val is not None else np.ones(len(y_val), dtype=X.dtype),
+            )
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
         else:
             X_train, y_train, sw_train = X, y, sample_weight
-            X_val = y_val = sw_val = None
+            X_val = y_val = sw_val = validation_loss_data = None
 
         n_samples = X_train.shape[0]
         if sw_train is None:
@@ -368,6 +380,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 X_val,
                 y_val,
                 sw_val,
+                validation_loss_data,
                 incremental,
             )
         if early_stopping:
@@ -384,6 +397,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         X_val,
         y_val,
         sw_val,
+        validation_loss_data,
         incremental,
     ) -> None:
         optimizer = self._optimizer
@@ -432,6 +446,10 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 if self.verbose:
                     print(f"Iteration {self.n_iter_:d}, loss = {self.loss_:.8f}")
 
+                if validation_loss_data is not None:
+                    self.validation_loss_curve_.append(
+                        trainer.evaluate_loss(*validation_loss_data, self.alpha)
+                    )
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 optimizer.iteration_ends(self.t_)
 
@@ -552,6 +570,83 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 self._activation_specs(),
                 n_threads,
             )
+
+    def input_gradient(self, X, y=None):
+        """Sensitivity of the loss, or of each output, to the input features.
+
+        The paper's ∂C/∂a for the input layer, computed by the same backward
+        kernels as training (one reverse pass per output, or one in all when
+        ``y`` is given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Dense input.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
+                default=None
+            Targets.  When given, the result is the gradient of each sample's
+            own loss (the loss training follows, unit sample weight, no
+            penalty term); otherwise the gradients of the output activations.
+
+        Returns
+        -------
+        gradient : ndarray
+            ``(n_samples, n_features)`` with ``y``; without it
+            ``(n_samples, n_outputs, n_features)``, entry ``[i, k, j]`` being
+            ∂ output_k(x_i) / ∂ x_ij, where the outputs are the output layer's
+            activations (class probabilities for multiclass, the probability
+            of each label for binary and multilabel, predictions for
+            regressors).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPRegressor
+        >>> X = np.random.RandomState(0).normal(size=(50, 3))
+        >>> reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=5,
+        ...                    random_state=0).fit(X, X[:, 0])
+        >>> reg.input_gradient(X[:2]).shape
+        (2, 1, 3)
+        >>> reg.input_gradient(X[:2], X[:2, 0]).shape
+        (2, 3)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        dtype = self.coefs_[0].dtype
+        X = X.astype(dtype, copy=False)
+        Y = None if y is None else self._encode_targets(y, X.shape[0], dtype)
+        params = np.concatenate(
+            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
+        )
+        n_rows = 1 if Y is not None else self.n_outputs_
+        out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
+        if X.shape[0]:
+            with engine_threads() as n_threads:
+                trainer = _engine.Trainer(
+                    self._layer_units(),
+                    params,
+                    (),
+                    min(X.shape[0], 1024),
+                    self._activation_specs(),
+                    self._engine_loss(),
+                    n_threads,
+                    self._loss_param(),
+                )
+                trainer.input_gradient(_engine.InputMatrix(X), Y, out)
+        return out[:, 0, :] if Y is not None else out
+
+    def _encode_targets(self, y, n_samples: int, dtype) -> np.ndarray:
+        """Targets as the engine reads them: (n_samples, n_outputs) floats."""
+        y = np.asarray(y)
+        if is_classifier(self):
+            y = self._label_binarizer.transform(y)
+        Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=dtype)
+        if Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs, the model was fitted with "
+                f"{self.n_outputs_}."
+            )
+        return Y
 
     def _score_with_function(self, X, y, sample_weight, score_function) -> float:
         y_pred = self._predict(X, check_input=False)

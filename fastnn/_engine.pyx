@@ -591,6 +591,39 @@ cdef class Trainer:
         return _loss_gradient[double](self, &inp.c, Y, sample_weight, order,
                                       alpha, grad_out)
 
+    def evaluate_loss(self, X, Y, sample_weight, double alpha):
+        """Loss at the current parameters, without a gradient.
+
+        The training objective (data term and L2 penalty), as
+        :meth:`loss_gradient` computes it; used for validation losses.
+        """
+        order = np.arange(X.shape[0], dtype=np.intp)
+        cdef InputMatrix inp = X
+        if self.dtype == np.float32:
+            return _loss_only[float](self, &inp.c, Y, sample_weight, order, alpha)
+        return _loss_only[double](self, &inp.c, Y, sample_weight, order, alpha)
+
+    def input_gradient(self, X, Y, out):
+        """Gradients with respect to the inputs, by one reverse pass each.
+
+        Parameters
+        ----------
+        X : InputMatrix
+            Dense input.
+        Y : ndarray of shape (n_samples, n_outputs) or None
+            With targets: the gradient of each sample's loss (unit weight),
+            written to ``out[:, 0, :]``.  Without: the gradient of every
+            output activation, ``out[:, k, :]`` for output k.
+        out : ndarray of shape (n_samples, 1 or n_outputs, n_features)
+        """
+        cdef InputMatrix inp = X
+        if inp.c.sparse:
+            raise TypeError("input gradients need dense input")
+        if self.dtype == np.float32:
+            _input_gradient[float](self, &inp.c, Y, out)
+        else:
+            _input_gradient[double](self, &inp.c, Y, out)
+
     def __dealloc__(self):
         free(self.units)
         free(self.coef_offset)
@@ -653,14 +686,15 @@ cdef double _batch_gradient(Trainer self, const Input *X,
                             const floating[::1] sample_weight,
                             const Py_ssize_t[::1] order, Py_ssize_t start,
                             Py_ssize_t rows, bint accumulate,
-                            double *sw_sum) noexcept nogil:
+                            double *sw_sum, bint backward=True) noexcept nogil:
     """Forward and backward pass over rows ``order[start:start + rows]``.
 
     Writes the raw gradients (``a.T @ delta`` and column sums of ``delta``,
     with ``delta`` already multiplied by the sample weights) into the
-    trainer's gradient buffer, added to what it holds when ``accumulate``.
-    Returns the weighted sum of the per-row losses and stores the sum of the
-    weights in ``sw_sum``.
+    trainer's gradient buffer, added to what it holds when ``accumulate``;
+    without ``backward``, stops after the output deltas.  Returns the
+    weighted sum of the per-row losses and stores the sum of the weights in
+    ``sw_sum``.
     """
     cdef Py_ssize_t r, j, l, src
     cdef Py_ssize_t n_in = self.units[0]
@@ -725,25 +759,43 @@ cdef double _batch_gradient(Trainer self, const Input *X,
         loss += sample_weight[order[start + r]] * row_loss[r]
         weight_sum += sample_weight[order[start + r]]
     sw_sum[0] = weight_sum
+    if backward:
+        _backprop(self, X, batch_rows, rows, accumulate, grad)
+    return loss
 
-    # Backward: raw gradients into `grad`, deltas down the layers.  The
-    # first layer's input gradient is never needed, so never computed.
+
+cdef void _backprop(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
+                    Py_ssize_t rows, bint accumulate,
+                    floating *grad) noexcept nogil:
+    """From the output deltas down to the first hidden layer's.
+
+    Also the raw parameter gradients into ``grad`` (see ``_batch_gradient``)
+    unless it is NULL.  The first layer's input gradient is not computed
+    here: training never needs it.
+    """
+    cdef int L = self.n_weight_layers
+    cdef Py_ssize_t l
+    cdef floating **acts = <floating**>self.acts
+    cdef floating **deltas = <floating**>self.deltas
+    cdef floating **pres = <floating**>self.pres
+    cdef floating *params = <floating*>self.params_ptr
     for l in range(L - 1, -1, -1):
-        if l == 0 and X.sparse:
-            _sparse_weight_gradient(X, batch_rows, rows, deltas[1], self.units[1],
-                                    grad, accumulate, self.n_threads)
-        else:
-            _weight_gradient(acts[l], rows, self.units[l], deltas[l + 1],
-                             self.units[l + 1], grad + self.coef_offset[l],
-                             accumulate, self.n_threads)
-        _column_sums(deltas[l + 1], rows, self.units[l + 1],
-                     grad + self.intercept_offset[l], accumulate)
+        if grad != NULL:
+            if l == 0 and X.sparse:
+                _sparse_weight_gradient(X, batch_rows, rows, deltas[1],
+                                        self.units[1], grad, accumulate,
+                                        self.n_threads)
+            else:
+                _weight_gradient(acts[l], rows, self.units[l], deltas[l + 1],
+                                 self.units[l + 1], grad + self.coef_offset[l],
+                                 accumulate, self.n_threads)
+            _column_sums(deltas[l + 1], rows, self.units[l + 1],
+                         grad + self.intercept_offset[l], accumulate)
         if l > 0:
             _backward_layer(deltas[l + 1], rows, self.units[l + 1],
                             params + self.coef_offset[l], self.units[l],
                             acts[l], pres[l], self.act_spec[l], deltas[l],
                             self.n_threads)
-    return loss
 
 
 cdef inline double _mean_loss(Trainer self, double weighted_loss,
@@ -856,6 +908,92 @@ cdef double _loss_gradient(Trainer self, const Input *X,
         for i in range(self.n_coef, self.n_params):
             grad_out[i] = grad[i] / sw_f
     return _mean_loss(self, weighted_loss, sw_total) + 0.5 * alpha * sumsq / sw_total
+
+
+cdef double _loss_only(Trainer self, const Input *X, const floating[:, :] Y,
+                       const floating[::1] sample_weight,
+                       const Py_ssize_t[::1] order, double alpha) except? -1:
+    cdef Py_ssize_t n_samples = order.shape[0], start = 0, rows, i
+    cdef double weighted_loss = 0.0, sw_total = 0.0, sw_chunk, sumsq = 0.0
+    cdef floating *params = <floating*>self.params_ptr
+    with nogil:
+        while start < n_samples:
+            rows = min(self.batch_size, n_samples - start)
+            weighted_loss += _batch_gradient(self, X, Y, sample_weight, order,
+                                             start, rows, False, &sw_chunk, False)
+            sw_total += sw_chunk
+            start += rows
+        for i in range(self.n_coef):
+            sumsq += <double>params[i] * params[i]
+    return _mean_loss(self, weighted_loss, sw_total) + 0.5 * alpha * sumsq / sw_total
+
+
+cdef void _seed_output_gradient(Trainer self, Py_ssize_t rows,
+                                Py_ssize_t k, floating *dummy) noexcept nogil:
+    """Output deltas = d(output k) / d(pre-activations), row by row."""
+    cdef int L = self.n_weight_layers
+    cdef Py_ssize_t n = self.units[L], r, j
+    cdef floating *p
+    cdef floating *d
+    cdef int code = self.act_spec[L].code
+    for r in range(rows):
+        p = (<floating**>self.acts)[L] + r * n
+        d = (<floating**>self.deltas)[L] + r * n
+        for j in range(n):
+            if code == FNN_SOFTMAX:
+                d[j] = p[k] * ((1 if j == k else 0) - p[j])
+            elif j != k:
+                d[j] = 0
+            elif code == FNN_LOGISTIC:
+                d[j] = p[k] * (1 - p[k])
+            elif code == FNN_EXP:
+                d[j] = p[k]
+            else:
+                d[j] = 1
+
+
+cdef void _input_gradient(Trainer self, const Input *X, object Y_obj,
+                          floating[:, :, ::1] out):
+    cdef Py_ssize_t n_samples = X.n_rows, n_features = X.n_cols
+    cdef int L = self.n_weight_layers
+    cdef Py_ssize_t n_out = self.units[L]
+    cdef Py_ssize_t start = 0, rows, k, r, j
+    cdef double sw_chunk
+    cdef bint with_targets = Y_obj is not None
+    cdef floating[:, :] Y
+    cdef floating *params = <floating*>self.params_ptr
+    cdef floating **acts = <floating**>self.acts
+    cdef floating **deltas = <floating**>self.deltas
+    cdef fnn_activation identity
+    identity.code = FNN_IDENTITY
+    identity.p0 = identity.p1 = 0.0
+    order_arr = np.arange(n_samples, dtype=np.intp)
+    ones_arr = np.ones(n_samples, dtype=self.dtype)
+    # Without targets the loss is not needed, but the forward pass reads a
+    # target row per sample: give it zeros.
+    Y = Y_obj if with_targets else np.zeros((n_samples, n_out), dtype=self.dtype)
+    scratch_arr = np.empty((self.batch_size, n_features), dtype=self.dtype)
+    cdef floating[:, ::1] scratch = scratch_arr
+    cdef const Py_ssize_t[::1] order = order_arr
+    cdef const floating[::1] ones = ones_arr
+    with nogil:
+        while start < n_samples:
+            rows = min(self.batch_size, n_samples - start)
+            _batch_gradient(self, X, Y, ones, order, start, rows, False,
+                            &sw_chunk, False)
+            for k in range(1 if with_targets else n_out):
+                if not with_targets:
+                    _seed_output_gradient(self, rows, k, params)
+                if L > 1:
+                    _backprop(self, X, &order[start], rows, False, <floating*>NULL)
+                # The one product training skips: delta_1 @ W_0.T.
+                _backward_layer(deltas[1], rows, self.units[1], params,
+                                n_features, acts[0], NULL, identity,
+                                &scratch[0, 0], self.n_threads)
+                for r in range(rows):
+                    for j in range(n_features):
+                        out[start + r, k, j] = scratch[r, j]
+            start += rows
 
 
 cdef inline void _optimizer_range(floating *params, const floating *grad,

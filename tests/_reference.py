@@ -140,6 +140,33 @@ OUTPUT_FOR_LOSS = {
 }
 
 
+def unpack(params: np.ndarray, units: list[int]):
+    coefs, intercepts, start = [], [], 0
+    for fan_in, fan_out in zip(units[:-1], units[1:]):
+        coefs.append(params[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
+        start += fan_in * fan_out
+    for fan_out in units[1:]:
+        intercepts.append(params[start : start + fan_out])
+        start += fan_out
+    return coefs, intercepts
+
+
+def network_output(params, units, X, hidden, output: str) -> np.ndarray:
+    """Output activations; ``hidden`` is a name, one spec, or one per layer."""
+    coefs, intercepts = unpack(params, units)
+    if isinstance(hidden, str):
+        hidden = (hidden, 1.0, 0.0)
+    if isinstance(hidden[0], str):
+        hidden = [hidden] * (len(coefs) - 1)
+    a = X
+    for i, (w, b) in enumerate(zip(coefs, intercepts)):
+        if i == len(coefs) - 1:
+            a = activation(output, a @ w + b)
+        else:
+            a = activation(hidden[i][0], a @ w + b, *hidden[i][1:])
+    return a
+
+
 def network_loss(
     params: np.ndarray,
     units: list[int],
@@ -158,24 +185,8 @@ def network_loss(
     follows the gradient of its sum over outputs; ``average_outputs=False``
     gives the objective whose gradient that is.
     """
-    coefs, intercepts, start = [], [], 0
-    for fan_in, fan_out in zip(units[:-1], units[1:]):
-        coefs.append(params[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
-        start += fan_in * fan_out
-    for fan_out in units[1:]:
-        intercepts.append(params[start : start + fan_out])
-        start += fan_out
-    # `hidden`: one (name, p0, p1) for every hidden layer, or a bare name.
-    if isinstance(hidden, str):
-        hidden = (hidden, 1.0, 0.0)
-    if isinstance(hidden[0], str):
-        hidden = [hidden] * (len(coefs) - 1)
-    a = X
-    for i, (w, b) in enumerate(zip(coefs, intercepts)):
-        if i == len(coefs) - 1:
-            a = activation(OUTPUT_FOR_LOSS[loss], a @ w + b)
-        else:
-            a = activation(*hidden[i][:1], a @ w + b, *hidden[i][1:])
+    coefs, _ = unpack(params, units)
+    a = network_output(params, units, X, hidden, OUTPUT_FOR_LOSS[loss])
     data = np.average(row_losses(loss, a, Y, loss_param), weights=sw)
     if loss == "squared_error":
         data *= 0.5 / (Y.shape[1] if average_outputs else 1)
