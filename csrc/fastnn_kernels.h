@@ -19,6 +19,7 @@
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -75,6 +76,32 @@ enum {
     FNN_ABSOLUTE_ERROR = 6,  /* identity output, sum |p - y| */
     FNN_HUBER = 7            /* identity output, Huber with delta = param */
 };
+
+/*
+ * Dropout masks come from a counter-based generator: a hash of (seed,
+ * batch counter, row in the batch, layer, unit).  Any thread computes any
+ * element's draw on its own, so masks depend on the seed alone, never on
+ * the thread count, and the backward pass recomputes them instead of
+ * storing them.  The hash is splitmix64's finaliser.
+ */
+static inline uint64_t fnn_mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Inverted-dropout factor of one unit: 0 (dropped) or 1 / (1 - rate). */
+static inline double fnn_dropout_scale(uint64_t seed, uint64_t step,
+                                       uint64_t row, uint64_t layer,
+                                       uint64_t unit, double rate)
+{
+    uint64_t h = fnn_mix64(seed ^ fnn_mix64(step ^ fnn_mix64(
+        row ^ fnn_mix64((layer << 32) ^ unit))));
+    double u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
+    return u < rate ? 0.0 : 1.0 / (1.0 - rate);
+}
 
 #define FNN_T double
 #define FNN_NAME(name) name##_d

@@ -76,6 +76,8 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        # One rate for every hidden layer, or one per hidden layer.
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
     }
 
     @abstractmethod
@@ -105,6 +107,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         epsilon,
         n_iter_no_change,
         max_fun,
+        dropout=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -130,6 +133,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
 
     # -- subclass hooks -----------------------------------------------------
 
@@ -266,8 +270,16 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
 
         self._random_state = check_random_state(self.random_state)
+        dropout = self._dropout_rates(len(hidden_layer_sizes))
+        if any(dropout) and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver ('sgd' or 'adam'): L-BFGS "
+                "requires a deterministic objective."
+            )
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
+            self._dropout_seed = None
+            self._dropout_step = 0
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
 
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -285,6 +297,17 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
     def _apply_class_weight(self, y, sample_weight, incremental: bool):
         """Combine sample weights with class weights (classifiers only)."""
         return sample_weight
+
+    def _dropout_rates(self, n_hidden: int) -> list[float]:
+        if isinstance(self.dropout, Real):
+            return [float(self.dropout)] * n_hidden
+        rates = [float(r) for r in self.dropout]
+        if len(rates) != n_hidden or not all(0 <= r < 1 for r in rates):
+            raise ValueError(
+                "dropout must be a rate in [0, 1) or one such rate per hidden "
+                f"layer ({n_hidden}); got {self.dropout!r}."
+            )
+        return rates
 
     def _make_optimizer(self, n_params: int, dtype):
         if self.solver == "sgd":
@@ -360,6 +383,12 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
+        dropout = self._dropout_rates(len(layer_units) - 2)
+        if any(dropout) and getattr(self, "_dropout_seed", None) is None:
+            # Drawn only when dropout is on, so that without it the random
+            # stream (and the model) stays scikit-learn's.
+            self._dropout_seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+            self._dropout_step = 0
         with engine_threads() as n_threads:
             trainer = _engine.Trainer(
                 layer_units,
@@ -370,6 +399,9 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 self._engine_loss(),
                 n_threads,
                 self._loss_param(),
+                dropout=dropout,
+                dropout_seed=getattr(self, "_dropout_seed", None) or 0,
+                dropout_step=getattr(self, "_dropout_step", 0),
             )
             self._run_epochs(
                 trainer,
@@ -383,6 +415,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 validation_loss_data,
                 incremental,
             )
+            self._dropout_step = trainer.dropout_step
         if early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts

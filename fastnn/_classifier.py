@@ -207,6 +207,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         max_fun=15000,
         loss="log_loss",
         class_weight=None,
+        dropout=0.0,
     ):
         self.class_weight = class_weight
         super().__init__(
@@ -234,6 +235,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            dropout=dropout,
         )
 
     def _apply_class_weight(self, y, sample_weight, incremental: bool):

@@ -32,7 +32,7 @@ dtypes, finite values, non-empty arrays); nothing here raises.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -68,6 +68,9 @@ cdef extern from "fastnn_kernels.h" nogil:
         double p0
         double p1
     bint fnn_needs_preactivation(int code)
+    double fnn_dropout_scale(unsigned long long seed, unsigned long long step,
+                             unsigned long long row, unsigned long long layer,
+                             unsigned long long unit, double rate)
     void fnn_bias_activation_d(double *z, const double *b, Py_ssize_t n,
                                fnn_activation act, double *pre)
     void fnn_bias_activation_f(float *z, const float *b, Py_ssize_t n,
@@ -147,6 +150,8 @@ SOLVER_ADAM = _ADAM
 # multiply-adds for GEMMs).
 DEF PARALLEL_MIN_ELEMENTS = 32768
 DEF PARALLEL_MIN_FLOPS = 1 << 16
+# Large products are cut into this many blocks, shared among the threads.
+DEF GEMM_BLOCKS = 4
 # The optimizer pass and its squared-norm reduction are split into this many
 # fixed chunks, so the reduction order never depends on the thread count.
 DEF N_CHUNKS = 64
@@ -156,9 +161,14 @@ cdef inline int _threads_for(Py_ssize_t n_elements, int n_threads) noexcept nogi
     return n_threads if n_elements >= PARALLEL_MIN_ELEMENTS else 1
 
 
-cdef inline int _threads_for_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                                  int n_threads) noexcept nogil:
-    return n_threads if m * n * k >= PARALLEL_MIN_FLOPS else 1
+cdef inline int _gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Into how many blocks a product is split: a function of its size only.
+
+    BLAS may pick a different kernel (and summation order) for a different
+    block size, so the blocks must not depend on the thread count if
+    results are to be identical for any number of threads.
+    """
+    return GEMM_BLOCKS if m * n * k >= PARALLEL_MIN_FLOPS else 1
 
 
 cdef inline Py_ssize_t _split(Py_ssize_t n, int part, int n_parts) noexcept nogil:
@@ -237,11 +247,11 @@ cdef void _forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
     F-ordered input read in place) when ``a_col_major``.  In column-major
     terms z.T = w.T @ a.T, so w and a swap places in the gemm call.
     """
-    cdef int t, nt = _threads_for_gemm(rows, n_in, n_out, n_threads)
+    cdef int t, nb = _gemm_blocks(rows, n_in, n_out)
     cdef Py_ssize_t r0, r1
-    for t in prange(nt, num_threads=nt, schedule="static"):
-        r0 = _split(rows, t, nt)
-        r1 = _split(rows, t + 1, nt)
+    for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        r0 = _split(rows, t, nb)
+        r1 = _split(rows, t + 1, nb)
         if r1 > r0:
             _gemm(c'N', c'T' if a_col_major else c'N', <int>n_out, <int>(r1 - r0),
                   <int>n_in, <floating>1, w, <int>n_out,
@@ -257,14 +267,14 @@ cdef void _weight_gradient(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
     """Row-major g (n_in x n_out) <- a.T @ delta (+ g when accumulating).
 
     The raw product: averaging and regularisation come with the optimizer
-    step.  Threads split the rows of g, so every element is one complete
-    dot product over the batch, whatever the thread count.
+    step.  Blocks of rows of g (see ``_gemm_blocks``) are shared among the
+    threads; every element is one complete dot product over the batch.
     """
-    cdef int t, nt = _threads_for_gemm(rows, n_in, n_out, n_threads)
+    cdef int t, nb = _gemm_blocks(rows, n_in, n_out)
     cdef Py_ssize_t k0, k1
-    for t in prange(nt, num_threads=nt, schedule="static"):
-        k0 = _split(n_in, t, nt)
-        k1 = _split(n_in, t + 1, nt)
+    for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        k0 = _split(n_in, t, nb)
+        k1 = _split(n_in, t + 1, nb)
         if k1 > k0:
             _gemm(c'N', c'T', <int>n_out, <int>(k1 - k0), <int>rows, <floating>1,
                   delta, <int>n_out, a + k0, <int>n_in,
@@ -281,11 +291,11 @@ cdef void _backward_layer(const floating *delta, Py_ssize_t rows,
     ``a`` holds the layer's outputs and ``pre`` its pre-activations (NULL
     when the derivative does not need them).
     """
-    cdef int t, nt = _threads_for_gemm(rows, n_in, n_out, n_threads)
+    cdef int t, nb = _gemm_blocks(rows, n_in, n_out)
     cdef Py_ssize_t r0, r1
-    for t in prange(nt, num_threads=nt, schedule="static"):
-        r0 = _split(rows, t, nt)
-        r1 = _split(rows, t + 1, nt)
+    for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        r0 = _split(rows, t, nb)
+        r1 = _split(rows, t + 1, nb)
         if r1 > r0:
             _gemm(c'T', c'N', <int>n_in, <int>(r1 - r0), <int>n_out, <floating>1,
                   w, <int>n_out, delta + r0 * n_out, <int>n_out, <floating>0,
@@ -385,7 +395,8 @@ cdef void _sparse_forward_layer(const Input *X, const Py_ssize_t *row_ids,
     over the row's stored entries in stored order, as SciPy's product does.
     """
     cdef const floating *values = <const floating*>X.values
-    cdef int t, nt = _threads_for_gemm(rows, X.row_nnz, n_out, n_threads)
+    # Rows are independent here (no BLAS), so any split gives the same sums.
+    cdef int t, nt = n_threads if _gemm_blocks(rows, X.row_nnz, n_out) > 1 else 1
     cdef Py_ssize_t r0, r1, r, src, k, j
     cdef floating v
     cdef floating *zr
@@ -465,6 +476,11 @@ cdef class Trainer:
         Number of OpenMP threads for the element-wise passes.
     loss_param : float, default=0.0
         The Huber loss's delta.
+    dropout : sequence of float, default=None
+        Dropout rate of every hidden layer (inverted dropout, training
+        passes only).
+    dropout_seed, dropout_step : int, default=0
+        Seed of the dropout masks and batches already trained with them.
     """
 
     cdef readonly int n_weight_layers
@@ -475,6 +491,11 @@ cdef class Trainer:
     cdef readonly long adam_t
     cdef int loss, n_threads
     cdef double loss_param
+    cdef double *dropout      # dropout[l]: rate of hidden layer l (0: none)
+    cdef void **undropped     # undropped[l]: f(z) before dropout, for f'
+    cdef unsigned long long dropout_seed
+    # Batches trained with dropout so far: the masks' counter.
+    cdef public long dropout_step
     cdef fnn_activation *act_spec  # act_spec[l]: activation of layer l >= 1
     cdef Py_ssize_t *units
     cdef Py_ssize_t *coef_offset
@@ -492,7 +513,9 @@ cdef class Trainer:
     cdef object _keep_alive
 
     def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
-                  activations, str loss, int n_threads, double loss_param=0.0):
+                  activations, str loss, int n_threads, double loss_param=0.0,
+                  dropout=None, unsigned long long dropout_seed=0,
+                  long dropout_step=0):
         cdef Py_ssize_t l, offset
         cdef int n_layers = len(layer_units)
         self.n_weight_layers = n_layers - 1
@@ -509,13 +532,23 @@ cdef class Trainer:
         self.deltas = <void**>malloc(n_layers * sizeof(void*))
         self.pres = <void**>malloc(n_layers * sizeof(void*))
         self.act_spec = <fnn_activation*>malloc(n_layers * sizeof(fnn_activation))
+        self.dropout = <double*>calloc(n_layers, sizeof(double))
+        self.undropped = <void**>calloc(n_layers, sizeof(void*))
         self.chunk_sums = <double*>malloc(N_CHUNKS * sizeof(double))
         self.row_loss = <double*>malloc(batch_size * sizeof(double))
         if (self.row_loss == NULL or self.units == NULL or self.coef_offset == NULL or self.acts == NULL
                 or self.intercept_offset == NULL or self.deltas == NULL
                 or self.chunk_sums == NULL or self.pres == NULL
-                or self.act_spec == NULL):
+                or self.act_spec == NULL or self.dropout == NULL
+                or self.undropped == NULL):
             raise MemoryError()
+        self.dropout_seed = dropout_seed
+        self.dropout_step = dropout_step
+        if dropout is not None:
+            if len(dropout) != n_layers - 2:
+                raise ValueError("need one dropout rate per hidden layer")
+            for l, rate in enumerate(dropout, start=1):
+                self.dropout[l] = rate
         if len(activations) != n_layers - 1:
             raise ValueError("need one activation per layer after the input")
         self.act_spec[0].code = FNN_IDENTITY
@@ -554,6 +587,10 @@ cdef class Trainer:
                 buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
                 keep.append(buf)
                 self.deltas[l] = <void*><size_t>buf.ctypes.data
+            if self.dropout[l] > 0:
+                buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
+                keep.append(buf)
+                self.undropped[l] = <void*><size_t>buf.ctypes.data
             if l > 0 and fnn_needs_preactivation(self.act_spec[l].code):
                 buf = np.zeros((batch_size, self.units[l]), dtype=self.dtype)
                 keep.append(buf)
@@ -632,6 +669,8 @@ cdef class Trainer:
         free(self.deltas)
         free(self.pres)
         free(self.act_spec)
+        free(self.dropout)
+        free(self.undropped)
         free(self.chunk_sums)
         free(self.row_loss)
 
@@ -686,13 +725,15 @@ cdef double _batch_gradient(Trainer self, const Input *X,
                             const floating[::1] sample_weight,
                             const Py_ssize_t[::1] order, Py_ssize_t start,
                             Py_ssize_t rows, bint accumulate,
-                            double *sw_sum, bint backward=True) noexcept nogil:
+                            double *sw_sum, bint backward=True,
+                            bint train=False) noexcept nogil:
     """Forward and backward pass over rows ``order[start:start + rows]``.
 
     Writes the raw gradients (``a.T @ delta`` and column sums of ``delta``,
     with ``delta`` already multiplied by the sample weights) into the
     trainer's gradient buffer, added to what it holds when ``accumulate``;
-    without ``backward``, stops after the output deltas.  Returns the
+    without ``backward``, stops after the output deltas.  ``train`` applies
+    dropout (training batches only).  Returns the
     weighted sum of the per-row losses and stores the sum of the weights in
     ``sw_sum``.
     """
@@ -734,12 +775,15 @@ cdef double _batch_gradient(Trainer self, const Input *X,
                                   params + self.intercept_offset[0],
                                   self.units[1], self.act_spec[1], acts[1],
                                   pres[1], self.n_threads)
-            continue
-        _forward_layer(acts[l], rows, self.units[l], False, self.units[l],
-                       params + self.coef_offset[l],
-                       params + self.intercept_offset[l], self.units[l + 1],
-                       self.act_spec[l + 1], acts[l + 1], pres[l + 1],
-                       self.n_threads)
+        else:
+            _forward_layer(acts[l], rows, self.units[l], False, self.units[l],
+                           params + self.coef_offset[l],
+                           params + self.intercept_offset[l], self.units[l + 1],
+                           self.act_spec[l + 1], acts[l + 1], pres[l + 1],
+                           self.n_threads)
+        if train and self.dropout[l + 1] > 0:
+            _apply_dropout(self, acts[l + 1], <floating*>self.undropped[l + 1],
+                           rows, l + 1)
 
     # Loss and output delta; per-row losses are summed in row order after
     # the parallel pass.
@@ -760,13 +804,30 @@ cdef double _batch_gradient(Trainer self, const Input *X,
         weight_sum += sample_weight[order[start + r]]
     sw_sum[0] = weight_sum
     if backward:
-        _backprop(self, X, batch_rows, rows, accumulate, grad)
+        _backprop(self, X, batch_rows, rows, accumulate, grad, train)
     return loss
+
+
+cdef void _apply_dropout(Trainer self, floating *x, floating *save,
+                         Py_ssize_t rows, Py_ssize_t layer) noexcept nogil:
+    """x *= this batch's inverted-dropout mask of ``layer``; x first to save.
+
+    The same call on the layer's deltas applies the same mask backward.
+    """
+    cdef Py_ssize_t n = self.units[layer], r, j
+    cdef double rate = self.dropout[layer]
+    cdef int nt = _threads_for(rows * n, self.n_threads)
+    for r in prange(rows, num_threads=nt, schedule="static"):
+        for j in range(n):
+            if save != NULL:
+                save[r * n + j] = x[r * n + j]
+            x[r * n + j] *= <floating>fnn_dropout_scale(
+                self.dropout_seed, self.dropout_step, r, layer, j, rate)
 
 
 cdef void _backprop(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
                     Py_ssize_t rows, bint accumulate,
-                    floating *grad) noexcept nogil:
+                    floating *grad, bint train=False) noexcept nogil:
     """From the output deltas down to the first hidden layer's.
 
     Also the raw parameter gradients into ``grad`` (see ``_batch_gradient``)
@@ -791,7 +852,14 @@ cdef void _backprop(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
                                  accumulate, self.n_threads)
             _column_sums(deltas[l + 1], rows, self.units[l + 1],
                          grad + self.intercept_offset[l], accumulate)
-        if l > 0:
+        if l > 0 and train and self.dropout[l] > 0:
+            # f' from the outputs before dropout, then the same mask.
+            _backward_layer(deltas[l + 1], rows, self.units[l + 1],
+                            params + self.coef_offset[l], self.units[l],
+                            <floating*>self.undropped[l], pres[l],
+                            self.act_spec[l], deltas[l], self.n_threads)
+            _apply_dropout(self, deltas[l], <floating*>NULL, rows, l)
+        elif l > 0:
             _backward_layer(deltas[l + 1], rows, self.units[l + 1],
                             params + self.coef_offset[l], self.units[l],
                             acts[l], pres[l], self.act_spec[l], deltas[l],
@@ -833,7 +901,7 @@ cdef tuple _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
             stop = min(start + self.batch_size, n_samples)
             rows = stop - start
             data_loss = _batch_gradient(self, X, Y, sample_weight, order, start,
-                                        rows, False, &sw_sum_d)
+                                        rows, False, &sw_sum_d, True, True)
             data_loss = _mean_loss(self, data_loss, sw_sum_d)
             sw_sum = <floating>sw_sum_d
 
@@ -868,6 +936,7 @@ cdef tuple _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
             batch_loss = data_loss + (0.5 * alpha) * sumsq / sw_sum_d
             loss_sum += batch_loss * rows
             start = stop
+            self.dropout_step += 1
 
             # Let Ctrl-C through every few dozen batches.
             n_batches += 1

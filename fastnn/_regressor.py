@@ -87,6 +87,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         n_iter_no_change=10,
         max_fun=15000,
         huber_delta=1.0,
+        dropout=0.0,
     ):
         self.huber_delta = huber_delta
         super().__init__(
@@ -114,6 +115,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            dropout=dropout,
         )
 
     def _output_activation(self) -> str:

@@ -240,6 +240,26 @@ def test_pipeline_grid_search_and_cross_validation(digits):
     assert_allclose(scores, reference_scores, rtol=1e-6)
 
 
+@pytest.mark.parametrize("hidden", [(300, 200), (512, 256, 64), (100,)])
+def test_float64_results_identical_for_one_and_two_threads(digits, hidden):
+    # Small products are where BLAS switches kernels with the block size.
+    X, y = digits
+    models = []
+    for n_threads in (1, 2):
+        with threadpool_limits(n_threads, user_api="openmp"):
+            models.append(
+                MLPClassifier(
+                    hidden_layer_sizes=hidden, max_iter=2, random_state=0
+                ).fit(X, y)
+            )
+    for a, b in zip(
+        models[0].coefs_ + models[0].intercepts_,
+        models[1].coefs_ + models[1].intercepts_,
+    ):
+        assert_array_equal(a, b)
+    assert_array_equal(models[0].predict_proba(X), models[1].predict_proba(X))
+
+
 def test_results_identical_for_one_and_two_threads():
     rng = np.random.RandomState(0)
     # Wide enough that every pass splits across threads.

@@ -119,3 +119,79 @@ def test_grid_search_over_losses_in_a_pipeline():
     search = GridSearchCV(pipe, grid, cv=2).fit(X, y / y.std())
     assert len(search.cv_results_["params"]) == 6
     assert search.best_params_["mlpregressor__loss"] in grid["mlpregressor__loss"]
+
+
+# --- dropout ---------------------------------------------------------------
+
+
+def test_dropout_rate_zero_is_the_model_without_dropout(digits):
+    X, y = digits
+    kwargs = dict(hidden_layer_sizes=(32, 16), max_iter=5, random_state=0)
+    a = MLPClassifier(dropout=0.0, **kwargs).fit(X, y)
+    b = MLPClassifier(dropout=[0.0, 0.0], **kwargs).fit(X, y)
+    c = MLPClassifier(**kwargs).fit(X, y)
+    for p, q, r in zip(a.coefs_, b.coefs_, c.coefs_):
+        assert_array_equal(p, r)
+        assert_array_equal(q, r)
+
+
+@pytest.mark.parametrize("dropout", [0.3, [0.5, 0.1]])
+def test_dropout_is_reproducible_and_independent_of_threads(digits, dropout):
+    from threadpoolctl import threadpool_limits
+
+    X, y = digits
+    models = []
+    for n_threads in (1, 2, 2):
+        with threadpool_limits(n_threads, user_api="openmp"):
+            models.append(
+                MLPClassifier(
+                    hidden_layer_sizes=(300, 200),
+                    dropout=dropout,
+                    max_iter=3,
+                    random_state=0,
+                ).fit(X, y)
+            )
+    for other in models[1:]:
+        for p, q in zip(
+            models[0].coefs_ + models[0].intercepts_, other.coefs_ + other.intercepts_
+        ):
+            assert_array_equal(p, q)
+    plain = MLPClassifier(
+        hidden_layer_sizes=(300, 200), max_iter=3, random_state=0
+    ).fit(X, y)
+    assert not np.allclose(plain.coefs_[0], models[0].coefs_[0])
+
+
+def test_dropout_is_off_at_predict_time_and_regularises(digits):
+    X, y = digits
+    model = MLPClassifier(
+        hidden_layer_sizes=(64,), dropout=0.5, max_iter=50, random_state=0
+    ).fit(X, y)
+    first = model.predict_proba(X)
+    assert_array_equal(model.predict_proba(X), first)  # deterministic
+    assert model.score(X, y) > 0.9
+
+
+def test_dropout_masks_advance_across_partial_fits(digits):
+    X, y = digits
+    runs = []
+    for _ in range(2):
+        model = MLPRegressor(hidden_layer_sizes=(200,), dropout=0.4, random_state=0)
+        for _ in range(3):
+            model.partial_fit(X, y.astype(float))
+        runs.append(model)
+    # One mask per batch, drawn from a counter that continues across calls.
+    assert runs[0]._dropout_step == 3 * int(np.ceil(len(y) / 200))
+    assert_array_equal(runs[0].coefs_[0], runs[1].coefs_[0])
+
+
+def test_dropout_is_validated(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="one such rate per hidden layer"):
+        MLPClassifier(hidden_layer_sizes=(8, 8), dropout=[0.1]).fit(X, y)
+    with pytest.raises(ValueError, match="stochastic solver"):
+        MLPClassifier(solver="lbfgs", dropout=0.2).fit(X, y)
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="dropout"):
+        MLPClassifier(dropout=1.0).fit(X, y)
