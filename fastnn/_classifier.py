@@ -23,10 +23,15 @@ _SHARED_PARAMETERS_DOC = """
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
 
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers: ``'identity'`` f(x) = x,
-        ``'logistic'`` f(x) = 1 / (1 + exp(-x)), ``'tanh'`` f(x) = tanh(x),
-        ``'relu'`` f(x) = max(0, x).
+    activation : str, Activation or sequence of those, default='relu'
+        Activation of the hidden layers: scikit-learn's ``'identity'``,
+        ``'logistic'``, ``'tanh'``, ``'relu'``, or ``'sigmoid'``,
+        ``'piecewise_linear'``, ``'gaussian'``, ``'unit_step'``,
+        ``'leaky_relu'``, ``'elu'``, ``'softplus'``, ``'gelu'``, ``'silu'``;
+        an instance from :mod:`fastnn.activations` to set parameters
+        (``Sigmoid(beta=2.0)``, searchable as ``activation__beta``); or one
+        entry per hidden layer.  Formulas and derivatives are in
+        :mod:`fastnn.activations`.
 
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         Weight optimisation: ``'lbfgs'`` (quasi-Newton, full batch),
@@ -90,6 +95,13 @@ _SHARED_PARAMETERS_DOC = """
 
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``'lbfgs'``.
+
+    dropout : float or sequence of float, default=0.0
+        Inverted-dropout rate of the hidden layers (one for all, or one per
+        hidden layer), applied in training batches only.  The masks are
+        reproducible from ``random_state`` and independent of the thread
+        count; a rate of 0 leaves the model exactly as without dropout.
+        Not available with ``'lbfgs'``.
 """
 
 _SHARED_ATTRIBUTES_DOC = """
@@ -136,6 +148,10 @@ _SHARED_ATTRIBUTES_DOC = """
 
     out_activation_ : str
         Name of the output activation.
+
+    validation_loss_curve_ : list of float or None
+        Loss on the validation split after each epoch when
+        ``early_stopping=True`` (same objective as ``loss_curve_``).
 """
 
 
@@ -151,6 +167,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     ----------"""
         + _SHARED_PARAMETERS_DOC
         + """
+    loss : {'log_loss', 'squared_error'}, default='log_loss'
+        ``'log_loss'`` is scikit-learn's cross-entropy; ``'squared_error'``
+        the seed paper's MSE on the predicted probabilities,
+        0.5 Σ_k (p_k - y_k)² averaged over samples.
+
+    class_weight : dict, list of dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``:
+        ``'balanced'`` is n_samples / (n_classes * count of the class); a
+        dict maps labels to weights (multilabel: one dict per label).
+        ``'balanced'`` is not available in ``partial_fit``.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray

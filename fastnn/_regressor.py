@@ -25,12 +25,19 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson'}, default='squared_error'
+    loss : {'squared_error', 'poisson', 'absolute_error', 'huber'}, \
+            default='squared_error'
         ``'squared_error'`` is half the mean squared error (identity
         output); ``'poisson'`` is half the Poisson deviance with an
-        exponential output, for non-negative targets."""
+        exponential output, for non-negative targets; ``'absolute_error'``
+        is Σ |p - y| and ``'huber'`` the Huber loss with threshold
+        ``huber_delta`` (quadratic within it, linear beyond), both summed
+        over outputs and averaged over samples."""
         + _SHARED_PARAMETERS_DOC
         + """
+    huber_delta : float, default=1.0
+        Threshold of ``loss='huber'`` between its quadratic and linear parts.
+
     Attributes
     ----------"""
         + _SHARED_ATTRIBUTES_DOC

@@ -7,15 +7,23 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import fastnn
+from fastnn import activations
 
-PUBLIC = [fastnn.MLPClassifier, fastnn.MLPRegressor, fastnn.show_config]
+PUBLIC = [
+    fastnn.MLPClassifier,
+    fastnn.MLPRegressor,
+    fastnn.MLPRegressor.input_gradient,
+    fastnn.show_config,
+    fastnn.check_gradients,
+    *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
+]
 
 
-@pytest.mark.parametrize("obj", PUBLIC, ids=lambda o: o.__name__)
+@pytest.mark.parametrize("obj", PUBLIC, ids=lambda o: o.__qualname__)
 def test_docstring_examples(obj):
     finder = doctest.DocTestFinder(recurse=False)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    tests = finder.find(obj, obj.__name__, globs={})
+    tests = finder.find(obj, obj.__qualname__, globs={})
     assert tests and tests[0].examples, f"{obj.__name__} has no example"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
