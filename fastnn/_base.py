@@ -406,6 +406,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             self._run_epochs(
                 trainer,
                 params,
+                X_train,
                 _engine.InputMatrix(X_train),
                 y_train,
                 sw_train,
@@ -424,6 +425,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         self,
         trainer,
         params,
+        X_rows,
         X_train,
         y_train,
         sw_train,
@@ -435,13 +437,14 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
     ) -> None:
         optimizer = self._optimizer
         # Kept so that a diverging fit can hand back the last sound weights.
-        last_finite = params.copy()
+        epoch_start = params.copy()
         early_stopping = X_val is not None
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=np.intp)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
+                epoch_start[:] = params
                 if self.shuffle:
                     # What sklearn.utils.shuffle does, without its validation
                     # overhead: the same draws from the same stream.
@@ -462,16 +465,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                     optimizer.after_epoch(trainer.adam_t)
 
                 if not np.isfinite(loss_sum):
-                    params[:] = last_finite
-                    raise ValueError(
-                        f"The training loss became non-finite ({loss_sum / n_samples})"
-                        f" in epoch {self.n_iter_ + 1}: the learning rate "
-                        f"(learning_rate_init={self.learning_rate_init}) may be too "
-                        "large, or the data may contain large values that need "
-                        "scaling (e.g. with StandardScaler). The weights from the "
-                        "end of the last epoch with a finite loss were restored."
-                    )
-                last_finite[:] = params
+                    self._diverged(params, epoch_start, loss_sum / n_samples)
                 self.n_iter_ += 1
                 self.loss_ = loss_sum / n_samples
                 self.t_ += n_samples
@@ -514,6 +508,23 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=6)
+            return
+        # The last step's effect is only seen by the next loss: look at the
+        # outputs of the last batch once more, at negligible cost.
+        last_batch = sample_idx[-trainer.batch_size :]
+        outputs = self._forward_pass_fast(X_rows[last_batch], check_input=False)
+        if not np.isfinite(outputs).all():
+            self._diverged(params, epoch_start, np.inf)
+
+    def _diverged(self, params, sound_params, loss) -> None:
+        params[:] = sound_params
+        raise ValueError(
+            f"The training loss became non-finite ({loss}) in epoch "
+            f"{self.n_iter_ + 1}: the learning rate (learning_rate_init="
+            f"{self.learning_rate_init}) may be too large, or the data may contain "
+            "large values that need scaling (e.g. with StandardScaler). The "
+            "weights from the start of that epoch were restored."
+        )
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         if early_stopping:
