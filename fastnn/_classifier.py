@@ -346,6 +346,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         self : MLPClassifier
             The fitted model.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPClassifier
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 10)
+        >>> y = np.array([0, 1, 1, 0] * 10)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                     random_state=0).fit(X, y)
+        >>> clf.n_features_in_, clf.classes_
+        (2, array([0, 1]))
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
@@ -372,6 +383,18 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         self : MLPClassifier
             The updated model.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPClassifier
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 10)
+        >>> y = np.array([0, 1, 1, 0] * 10)
+        >>> clf = MLPClassifier(random_state=0)
+        >>> clf = clf.partial_fit(X[:20], y[:20], classes=[0, 1])
+        >>> clf = clf.partial_fit(X[20:], y[20:])
+        >>> len(clf.loss_curve_), clf.t_
+        (2, 40)
         """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -393,6 +416,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPClassifier
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 10)
+        >>> y = np.array([0, 1, 1, 0] * 10)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                     random_state=0).fit(X, y)
+        >>> clf.predict(X[:4])
+        array([0, 1, 1, 0])
         """
         check_is_fitted(self)
         return self._predict(X)
@@ -418,6 +452,18 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y_prob : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPClassifier
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 10)
+        >>> y = np.array([0, 1, 1, 0] * 10)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                     random_state=0).fit(X, y)
+        >>> proba = clf.predict_proba(X[:4])
+        >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1))
+        ((4, 2), True)
         """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
@@ -437,6 +483,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         log_y_prob : ndarray of shape (n_samples, n_classes)
             ``log(predict_proba(X))``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPClassifier
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 10)
+        >>> y = np.array([0, 1, 1, 0] * 10)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                     random_state=0).fit(X, y)
+        >>> bool(np.allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X)))
+        True
         """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)

@@ -167,6 +167,17 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         -------
         self : MLPRegressor
             The fitted model.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPRegressor
+        >>> X = np.linspace(-1, 1, 40).reshape(-1, 2)
+        >>> y = X[:, 0] - 2 * X[:, 1]
+        >>> reg = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                    random_state=0).fit(X, y)
+        >>> reg.n_outputs_, reg.out_activation_
+        (1, 'identity')
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
@@ -190,6 +201,16 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         -------
         self : MLPRegressor
             The updated model.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPRegressor
+        >>> X = np.linspace(-1, 1, 40).reshape(-1, 2)
+        >>> y = X[:, 0] - 2 * X[:, 1]
+        >>> reg = MLPRegressor(random_state=0).partial_fit(X, y).partial_fit(X, y)
+        >>> len(reg.loss_curve_), reg.t_
+        (2, 40)
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
@@ -205,6 +226,17 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn import MLPRegressor
+        >>> X = np.linspace(-1, 1, 40).reshape(-1, 2)
+        >>> y = X[:, 0] - 2 * X[:, 1]
+        >>> reg = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                    random_state=0).fit(X, y)
+        >>> bool(np.abs(reg.predict(X) - y).max() < 0.1)
+        True
         """
         check_is_fitted(self)
         return self._predict(X)

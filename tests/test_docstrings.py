@@ -9,10 +9,17 @@ from sklearn.exceptions import ConvergenceWarning
 import fastnn
 from fastnn import activations
 
+METHODS = ["fit", "partial_fit", "predict", "input_gradient"]
 PUBLIC = [
     fastnn.MLPClassifier,
     fastnn.MLPRegressor,
-    fastnn.MLPRegressor.input_gradient,
+    *(
+        getattr(cls, m)
+        for cls in (fastnn.MLPClassifier, fastnn.MLPRegressor)
+        for m in METHODS
+    ),
+    fastnn.MLPClassifier.predict_proba,
+    fastnn.MLPClassifier.predict_log_proba,
     fastnn.show_config,
     fastnn.check_gradients,
     *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
