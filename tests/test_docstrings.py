@@ -8,6 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fastnn
 from fastnn import activations
+from fastnn import onnx as fastnn_onnx
 
 METHODS = ["fit", "partial_fit", "predict", "input_gradient"]
 PUBLIC = [
@@ -22,6 +23,7 @@ PUBLIC = [
     fastnn.MLPClassifier.predict_log_proba,
     fastnn.show_config,
     fastnn.check_gradients,
+    fastnn_onnx.to_onnx,
     *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
 ]
 
