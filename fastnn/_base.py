@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
+from ._callbacks import CallbackSupportMixin, FitTask
 from ._optimizers import AdamState, SGDState
 from ._threads import engine_threads
 from .activations import ACTIVATIONS, Activation, hidden_activation_specs
@@ -35,7 +36,7 @@ from .activations import ACTIVATIONS, Activation, hidden_activation_specs
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
-class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of :class:`MLPClassifier` and :class:`MLPRegressor`.
 
     Not meant to be used directly.
@@ -255,6 +256,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             not self.warm_start and not incremental
         )
 
+        y_given = y
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sp.issparse(X):
             # The engine reads rows of CSR input in place.
@@ -282,10 +284,14 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             self._dropout_step = 0
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
 
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, y, sample_weight, layer_units, incremental)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        n_epochs = (1 if incremental else self.max_iter) if stochastic else 0
+        task = FitTask(self, X, y_given, sample_weight, n_epochs)
+        if stochastic:
+            self._fit_stochastic(X, y, sample_weight, layer_units, incremental, task)
         else:
             self._fit_lbfgs(X, y, sample_weight, layer_units)
+        task.end()
 
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError(
@@ -329,7 +335,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
             self.epsilon,
         )
 
-    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental):
+    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental, task):
         params = self._packed_params(X.dtype)
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(params.shape[0], X.dtype)
@@ -415,6 +421,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                 sw_val,
                 validation_loss_data,
                 incremental,
+                task,
             )
             self._dropout_step = trainer.dropout_step
         if early_stopping:
@@ -434,6 +441,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         sw_val,
         validation_loss_data,
         incremental,
+        task,
     ) -> None:
         optimizer = self._optimizer
         # Kept so that a diverging fit can hand back the last sound weights.
@@ -444,6 +452,7 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
+                task.begin_epoch()
                 epoch_start[:] = params
                 if self.shuffle:
                     # What sklearn.utils.shuffle does, without its validation
@@ -479,6 +488,8 @@ class BaseMultilayerPerceptron(BaseEstimator, metaclass=ABCMeta):
                     )
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 optimizer.iteration_ends(self.t_)
+                if task.end_epoch():
+                    break  # a callback asked to stop
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
