@@ -8,6 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fastnn
 from fastnn import activations
+from fastnn import dask as fastnn_dask
 from fastnn import onnx as fastnn_onnx
 
 METHODS = ["fit", "partial_fit", "predict", "input_gradient"]
@@ -24,6 +25,7 @@ PUBLIC = [
     fastnn.show_config,
     fastnn.check_gradients,
     fastnn_onnx.to_onnx,
+    fastnn_dask.partial_fit_blocks,
     *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
 ]
 
