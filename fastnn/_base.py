@@ -31,7 +31,7 @@ from . import _engine
 from ._callbacks import CallbackSupportMixin, FitTask
 from ._optimizers import AdamState, SGDState
 from ._threads import engine_threads
-from .activations import ACTIVATIONS, Activation, hidden_activation_specs
+from .activations import ACTIVATIONS, Activation, _hidden_activation_specs
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -157,7 +157,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     def _activation_specs(self) -> list[tuple[str, float, float]]:
         """Engine specs of every layer after the input (output last)."""
-        hidden = hidden_activation_specs(self.activation, len(self.coefs_) - 1)
+        hidden = _hidden_activation_specs(self.activation, len(self.coefs_) - 1)
         # The output's sigmoid is the plain logistic (steepness 1).
         return [*hidden, (self.out_activation_, 1.0, 0.0)]
 
@@ -216,7 +216,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         # same stream as scikit-learn so that equal seeds give equal weights.
         # Sigmoid layers get scikit-learn's 'logistic' factor; the output
         # weights take the last hidden layer's.
-        hidden = hidden_activation_specs(self.activation, len(layer_units) - 2)
+        hidden = _hidden_activation_specs(self.activation, len(layer_units) - 2)
         feeding = hidden + hidden[-1:] if hidden else [(self.activation, 0, 0)]
         self.coefs_, self.intercepts_ = [], []
         for i, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):

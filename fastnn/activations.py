@@ -30,7 +30,19 @@ class Activation(BaseEstimator):
         return 0.0, 0.0
 
     def spec(self) -> tuple[str, float, float]:
-        """Validated ``(kernel name, p0, p1)`` for the engine."""
+        """Validated ``(kernel name, p0, p1)`` for the engine.
+
+        Returns
+        -------
+        spec : tuple of (str, float, float)
+            The name of the engine's kernel and its two parameters.
+
+        Examples
+        --------
+        >>> from fastnn.activations import Gaussian
+        >>> Gaussian(sigma=0.5).spec()
+        ('gaussian', 0.0, 0.5)
+        """
         validate_parameter_constraints(
             self._parameter_constraints,
             self.get_params(deep=False),
@@ -302,7 +314,7 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 
 
-def hidden_activation_specs(
+def _hidden_activation_specs(
     activation, n_hidden: int
 ) -> list[tuple[str, float, float]]:
     """Engine specs of the hidden layers for an ``activation=`` value.

@@ -62,7 +62,27 @@ def to_onnx(estimator, X, *, options=None, target_opset=None):
 
 
 def register_converters() -> None:
-    """Teach skl2onnx to convert fastnn's estimators (idempotent)."""
+    """Teach skl2onnx to convert fastnn's estimators (idempotent).
+
+    :func:`to_onnx` calls it; call it yourself before converting a pipeline
+    that contains fastnn estimators with ``skl2onnx.to_onnx``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skl2onnx
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastnn import MLPRegressor
+    >>> from fastnn.onnx import register_converters
+    >>> X = np.random.RandomState(0).normal(size=(40, 3)).astype(np.float32)
+    >>> pipe = make_pipeline(StandardScaler(), MLPRegressor(
+    ...     hidden_layer_sizes=(4,), max_iter=3, random_state=0)).fit(X, X[:, 0])
+    >>> register_converters()
+    >>> onx = skl2onnx.to_onnx(pipe, X)
+    >>> [o.name for o in onx.graph.output]
+    ['variable']
+    """
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes,

@@ -25,6 +25,8 @@ PUBLIC = [
     fastnn.show_config,
     fastnn.check_gradients,
     fastnn_onnx.to_onnx,
+    fastnn_onnx.register_converters,
+    activations.Activation.spec,
     fastnn_dask.partial_fit_blocks,
     *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
 ]
@@ -48,3 +50,23 @@ def test_public_methods_have_numpydoc_sections():
         for name in ("fit", "partial_fit", "predict"):
             doc = getattr(cls, name).__doc__
             assert "Parameters\n" in doc and "Returns\n" in doc, (cls, name)
+
+
+def test_every_public_name_is_covered_by_a_doctest():
+    # Public functions, classes and the methods fastnn defines itself (the
+    # inherited scikit-learn ones carry scikit-learn's documentation).
+    import inspect
+
+    covered = {id(obj) for obj in PUBLIC}
+    public = [
+        getattr(fastnn, n) for n in fastnn.__all__ if callable(getattr(fastnn, n))
+    ]
+    public += [getattr(fastnn_onnx, n) for n in fastnn_onnx.__all__]
+    public += [getattr(fastnn_dask, n) for n in fastnn_dask.__all__]
+    public += list(activations.ACTIVATIONS.values())
+    for cls in (fastnn.MLPClassifier, fastnn.MLPRegressor):
+        for name, member in vars(cls).items():
+            if inspect.isfunction(member) and not name.startswith("_"):
+                public.append(getattr(cls, name))
+    missing = [getattr(o, "__qualname__", o) for o in public if id(o) not in covered]
+    assert not missing, f"no doctest for {missing}"
