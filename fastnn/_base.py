@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
-from ._callbacks import CallbackSupportMixin, FitTask
+from ._callbacks import CallbackSupportMixin, FitTask, has_listeners, restore, snapshot
 from ._optimizers import AdamState, SGDState
 from ._threads import engine_threads
 from .activations import ACTIVATIONS, Activation, _hidden_activation_specs
@@ -244,6 +244,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 self.best_validation_score_ = None
 
     def _fit(self, X, y, sample_weight=None, incremental: bool = False):
+        # A callback may raise in the middle of training; the estimator then
+        # goes back to its state before this call (only paid for when
+        # callbacks listen: nothing else can raise after the first epoch).
+        state = snapshot(self) if has_listeners(self) else None
+        try:
+            return self._fit_unguarded(X, y, sample_weight, incremental)
+        except Exception:
+            if state is not None:
+                restore(self, state)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental: bool):
         hidden_layer_sizes = self.hidden_layer_sizes
         if not hasattr(hidden_layer_sizes, "__iter__"):
             hidden_layer_sizes = [hidden_layer_sizes]

@@ -9,12 +9,47 @@ without callbacks.
 
 from __future__ import annotations
 
+import copy
+
 try:
     from sklearn.callback import CallbackSupportMixin
 except ImportError:  # scikit-learn < 1.9
 
     class CallbackSupportMixin:  # type: ignore[no-redef]
         """Stand-in without callbacks."""
+
+
+# Attributes the callback machinery owns during a fit; never snapshotted.
+_CALLBACK_ATTRIBUTES = {
+    "_skl_callbacks",
+    "_callback_fit_ctx",
+    "_skl_callbacks_to_teardown",
+    "_parent_callback_ctx",
+}
+
+
+def has_listeners(estimator) -> bool:
+    """Whether callbacks (own or a meta-estimator's) follow this fit."""
+    return bool(getattr(estimator, "_skl_callbacks", None)) or hasattr(
+        estimator, "_parent_callback_ctx"
+    )
+
+
+def snapshot(estimator) -> dict:
+    """A deep copy of the estimator's state, to restore if a callback raises."""
+    return {
+        key: copy.deepcopy(value)
+        for key, value in vars(estimator).items()
+        if key not in _CALLBACK_ATTRIBUTES
+    }
+
+
+def restore(estimator, state: dict) -> None:
+    """Put back a :func:`snapshot`, dropping attributes set since."""
+    for key in list(vars(estimator)):
+        if key not in state and key not in _CALLBACK_ATTRIBUTES:
+            delattr(estimator, key)
+    vars(estimator).update(state)
 
 
 class _NoContext:
@@ -48,10 +83,7 @@ class FitTask:
         init = getattr(estimator, "_init_callback_context", None)
         self.context = _NoContext() if init is None else init(max_subtasks=n_epochs)
         # Epoch subtasks cost Python time every epoch: only made for listeners.
-        self.listening = init is not None and (
-            bool(getattr(estimator, "_skl_callbacks", None))
-            or hasattr(estimator, "_parent_callback_ctx")
-        )
+        self.listening = init is not None and has_listeners(estimator)
         self.context.call_on_fit_task_begin(**self._arguments())
         self._epoch = _NoContext()
 

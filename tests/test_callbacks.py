@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -102,3 +102,41 @@ def test_partial_fit_and_lbfgs_report_their_fit_task(data):
         recorder
     ).fit(X, y)
     assert [name for name, _ in recorder.ends] == ["fit"]
+
+
+class Failing(Recorder):
+    def on_fit_task_end(
+        self,
+        estimator,
+        context,
+        *,
+        X=None,
+        y=None,
+        metadata=None,
+        fitted_estimator=None,
+    ):
+        super().on_fit_task_end(estimator, context)
+        if sum(name == "epoch" for name, _ in self.ends) == 2:
+            raise RuntimeError("callback failed")
+        return False
+
+
+def test_an_exception_in_a_callback_leaves_the_previous_model(data):
+    X, y = data
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).fit(X, y)
+    before = {k: np.copy(v) for k, v in enumerate(clf.coefs_ + clf.intercepts_)}
+    state = (clf.n_iter_, clf.t_, list(clf.loss_curve_))
+    clf.set_callbacks(Failing()).set_params(warm_start=True, max_iter=5)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        clf.fit(X, y)
+    for k, w in enumerate(clf.coefs_ + clf.intercepts_):
+        assert_array_equal(w, before[k])
+    assert (clf.n_iter_, clf.t_, clf.loss_curve_) == state
+    # The restored model trains on as if nothing had happened.
+    clf.set_callbacks()
+    clf.partial_fit(X, y)
+
+    fresh = MLPClassifier(max_iter=5, random_state=0).set_callbacks(Failing())
+    with pytest.raises(RuntimeError, match="callback failed"):
+        fresh.fit(X, y)
+    assert not hasattr(fresh, "coefs_")
