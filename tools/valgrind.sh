@@ -29,5 +29,15 @@ for dtype in (np.float32, np.float64):
                            random_state=0)
         reg.fit(Xd, X[:, 0]).predict(Xd)
         clf.fit(sp.csr_matrix(Xd), y).predict(sp.csr_matrix(Xd))
+# The kernels beyond scikit-learn's: parameterised and per-layer
+# activations, dropout, other losses, input gradients.
+from fastnn.activations import Gaussian
+
+clf = MLPClassifier((16, 8), activation=["gelu", Gaussian(sigma=2.0)], dropout=0.3,
+                    loss="squared_error", max_iter=3, random_state=0).fit(X, y)
+clf.input_gradient(X[:20]), clf.input_gradient(X[:20], y[:20])
+reg = MLPRegressor(hidden_layer_sizes=(8,), activation="unit_step", loss="huber",
+                   max_iter=3, random_state=0).fit(X, X[:, 0])
+reg.predict(X)
 print("valgrind run finished")
 PY
