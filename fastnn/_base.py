@@ -705,6 +705,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _encode_targets(self, y, n_samples: int, dtype) -> np.ndarray:
         """Targets as the engine reads them: (n_samples, n_outputs) floats."""
         y = np.asarray(y)
+        if y.shape[:1] != (n_samples,):
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"[{n_samples}, {len(y)}]"
+            )
         if is_classifier(self):
             y = self._label_binarizer.transform(y)
         Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=dtype)

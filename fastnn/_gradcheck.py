@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+)
 
 from . import _engine
 from ._threads import engine_threads
@@ -68,14 +72,15 @@ def check_gradients(
     """
     check_is_fitted(estimator)
     X = check_array(X, accept_sparse=["csr", "csc"], dtype=np.float64)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input."
+        )
     X = X.tocsr() if sp.issparse(X) else X
     n_samples = X.shape[0]
     Y = estimator._encode_targets(y, n_samples, np.float64)
-    sw = (
-        np.ones(n_samples)
-        if sample_weight is None
-        else np.ascontiguousarray(sample_weight, dtype=np.float64)
-    )
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
     params = np.concatenate(
         [np.ravel(c) for c in estimator.coefs_]
         + [np.ravel(b) for b in estimator.intercepts_]

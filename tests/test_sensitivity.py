@@ -145,3 +145,20 @@ def test_validation_loss_curve_tracks_the_held_out_loss():
     assert len(clf.validation_loss_curve_) == len(clf.loss_curve_) == clf.n_iter_
     assert clf.validation_loss_curve_[-1] < clf.validation_loss_curve_[0]
     assert MLPClassifier(max_iter=2).fit(X, y).validation_loss_curve_ is None
+
+
+def test_sensitivity_and_checker_reject_mismatched_input():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 4))
+    y = rng.randint(2, size=30)
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        check_gradients(clf, X[:, :3], y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        check_gradients(clf, X, y[:-1])
+    with pytest.raises(ValueError, match="sample_weight"):
+        check_gradients(clf, X, y, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.input_gradient(X, y[:5])
+    with pytest.raises(ValueError, match="features"):
+        clf.input_gradient(X[:, :2])
