@@ -464,3 +464,41 @@ def test_fit_does_not_copy_a_training_set_in_the_working_dtype(tmp_path):
     # arrays and the sample weights (about 4 MiB), parameters, optimizer
     # state and one batch of activations; far below a copy of X.
     assert grown_mb < 32, (grown_mb, x_mb)
+
+
+THREADS_SCRIPT = textwrap.dedent(
+    """
+    import hashlib
+    import numpy as np
+    from fastnn import MLPClassifier
+    from fastnn._openmp import effective_n_threads
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 120))
+    y = rng.randint(4, size=2000)
+    model = MLPClassifier(hidden_layer_sizes=(300, 100), dropout=0.2, max_iter=2,
+                          random_state=0).fit(X, y)
+    digest = hashlib.sha256()
+    for w in model.coefs_ + model.intercepts_:
+        digest.update(w.tobytes())
+    print(effective_n_threads(), digest.hexdigest())
+    """
+)
+
+
+def test_bitwise_identical_models_under_omp_num_threads_1_and_2(tmp_path):
+    outputs = {}
+    for n in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-c", THREADS_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+            env={**os.environ, "OMP_NUM_THREADS": n},
+        )
+        assert result.returncode == 0, result.stderr
+        threads, digest = result.stdout.split()
+        outputs[n] = digest
+        assert int(threads) == min(int(n), len(os.sched_getaffinity(0)))
+    assert outputs["1"] == outputs["2"]
