@@ -184,14 +184,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         The flat layout is the engine's (and scikit-learn's ``_pack``): every
         coefficient matrix raveled, then every intercept vector.
         """
-        flat = np.concatenate(
-            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
-        ).astype(dtype, copy=False)
+        flat = self._flat_params().astype(dtype, copy=False)
         self._set_params_views(flat)
         return flat
 
+    def _flat_params(self) -> np.ndarray:
+        """A copy of coefs_ and intercepts_ in the engine's flat layout."""
+        return np.concatenate(
+            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
+        )
+
     def _set_params_views(self, flat: np.ndarray) -> None:
-        units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        units = self._layer_units()
         coefs, intercepts, start = [], [], 0
         for fan_in, fan_out in zip(units[:-1], units[1:]):
             coefs.append(
@@ -626,9 +630,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             X = X.astype(dtype)
         if sp.issparse(X):
             X = X.tocsr()
-        params = np.concatenate(
-            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
-        )
+        params = self._flat_params()
         with engine_threads() as n_threads:
             return _engine.forward(
                 _engine.InputMatrix(X),
@@ -682,9 +684,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         dtype = self.coefs_[0].dtype
         X = X.astype(dtype, copy=False)
         Y = None if y is None else self._encode_targets(y, X.shape[0], dtype)
-        params = np.concatenate(
-            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
-        )
+        params = self._flat_params()
         n_rows = 1 if Y is not None else self.n_outputs_
         out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
         if X.shape[0]:

@@ -81,10 +81,7 @@ def check_gradients(
     n_samples = X.shape[0]
     Y = estimator._encode_targets(y, n_samples, np.float64)
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-    params = np.concatenate(
-        [np.ravel(c) for c in estimator.coefs_]
-        + [np.ravel(b) for b in estimator.intercepts_]
-    ).astype(np.float64)
+    params = estimator._flat_params().astype(np.float64)
     n_coef = sum(c.size for c in estimator.coefs_)
     alpha = float(estimator.alpha)
     loss_name = estimator._engine_loss()
