@@ -54,8 +54,9 @@ class BuildExtWithOpenMP(build_ext):
         optimise = (
             ["/O2"]
             if self.compiler.compiler_type == "msvc"
-            # errno is never read; without it sqrt vectorises.
-            else ["-O3", "-fno-math-errno"]
+            # errno is never read; without it sqrt vectorises.  No FMA
+            # contraction: results must not depend on the instruction set.
+            else ["-O3", "-fno-math-errno", "-ffp-contract=off"]
         )
         for ext in self.extensions:
             ext.extra_compile_args = optimise + (flags[0] if flags else [])

@@ -103,6 +103,22 @@ static inline double fnn_dropout_scale(uint64_t seed, uint64_t step,
     return u < rate ? 0.0 : 1.0 / (1.0 - rate);
 }
 
+/*
+ * The optimizer passes touch every parameter on every batch and are bound by
+ * the vector width (a division and a square root per element).  Built with
+ * GCC for x86-64, they also get AVX-512 and AVX2 clones and the loader picks
+ * the widest the CPU has.  Each element goes through the same IEEE operations
+ * at any width (the build turns FMA contraction off, and no loop
+ * reassociates), so results do not depend on the clone.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \
+    && defined(__linux__)
+#define FNN_VECTOR_CLONES \
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FNN_VECTOR_CLONES
+#endif
+
 #define FNN_T double
 #define FNN_NAME(name) name##_d
 #define FNN_EPS DBL_EPSILON

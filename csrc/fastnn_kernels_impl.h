@@ -280,7 +280,7 @@ static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
  * loop vectorises without reassociating (the order is fixed: results do
  * not depend on the caller's threading).
  */
-static inline double FNN_NAME(fnn_sumsq)(const FNN_T *w, ptrdiff_t lo,
+FNN_VECTOR_CLONES static double FNN_NAME(fnn_sumsq)(const FNN_T *w, ptrdiff_t lo,
                                          ptrdiff_t hi)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -299,7 +299,7 @@ static inline double FNN_NAME(fnn_sumsq)(const FNN_T *w, ptrdiff_t lo,
  * averaged, L2-regularised gradient (alpha = 0 for intercepts), computed in
  * the same order as scikit-learn so float64 results agree with it.
  */
-static inline void FNN_NAME(fnn_adam_step)(FNN_T *w, FNN_T *m, FNN_T *v,
+FNN_VECTOR_CLONES static void FNN_NAME(fnn_adam_step)(FNN_T *w, FNN_T *m, FNN_T *v,
                                            const FNN_T *graw, ptrdiff_t lo,
                                            ptrdiff_t hi, FNN_T alpha,
                                            FNN_T sw_sum, FNN_T beta_1,
@@ -322,7 +322,7 @@ static inline void FNN_NAME(fnn_adam_step)(FNN_T *w, FNN_T *m, FNN_T *v,
 }
 
 /* SGD with (optionally Nesterov) momentum; see fnn_adam_step for g. */
-static inline void FNN_NAME(fnn_sgd_step)(FNN_T *w, FNN_T *velocity,
+FNN_VECTOR_CLONES static void FNN_NAME(fnn_sgd_step)(FNN_T *w, FNN_T *velocity,
                                           const FNN_T *graw, ptrdiff_t lo,
                                           ptrdiff_t hi, FNN_T alpha,
                                           FNN_T sw_sum, FNN_T momentum,

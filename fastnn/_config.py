@@ -21,7 +21,9 @@ def show_config(file=None) -> dict:
         Versions of fastnn, Python, NumPy, SciPy, scikit-learn and Cython
         (the one installed now, not necessarily the one that built the
         extension), whether OpenMP is compiled in, the number of threads a
-        fit would use, and the BLAS libraries threadpoolctl sees.
+        fit would use, into how many blocks large matrix products are cut
+        (fixed per machine; results do not depend on the thread count), and
+        the BLAS libraries threadpoolctl sees.
 
     Examples
     --------
@@ -45,7 +47,7 @@ def show_config(file=None) -> dict:
     except ImportError:
         cython_version = None
     # BLAS is loaded lazily; the engine's import pulls in SciPy's.
-    from . import _engine  # noqa: F401
+    from . import _engine
 
     blas = [
         {k: info.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}
@@ -61,6 +63,7 @@ def show_config(file=None) -> dict:
         "cython": cython_version,
         "openmp": openmp_enabled(),
         "n_threads": effective_n_threads(),
+        "gemm_blocks": _engine.GEMM_BLOCK_COUNT,
         "blas": blas,
     }
     out = file if file is not None else sys.stdout

@@ -20,22 +20,27 @@ Matrices are row-major (C order).  BLAS is column-major, so a row-major
 product C = A @ B is computed as the column-major product C.T = B.T @ A.T,
 which only swaps the operands.
 
-Threads: the element-wise passes run in ``prange`` over rows with a fixed
-static split, so each element is computed by exactly one thread with the
-same arithmetic whatever the thread count.  Reductions (bias gradients,
-losses, squared norms) are summed in a fixed order or over fixed chunks:
-results are bitwise identical for any number of threads.
+Threads: BLAS runs single-threaded inside the engine and the work is cut
+into blocks that OpenMP threads share: a training batch is one parallel
+region (row blocks through every layer, then blocks of every weight
+gradient with their optimizer step; see ``_batch_pass``), a prediction
+splits each layer's rows.  Blocks depend on the sizes (and the machine's CPU
+count), never on the number of threads, and reductions (bias gradients,
+losses, squared norms) are summed in a fixed order: results are bitwise
+identical for any number of threads.
 
 Everything below assumes arguments validated by the Python layer (shapes,
 dtypes, finite values, non-empty arrays); nothing here raises.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import os
 
 import numpy as np
 
@@ -150,11 +155,26 @@ SOLVER_ADAM = _ADAM
 # multiply-adds for GEMMs).
 DEF PARALLEL_MIN_ELEMENTS = 32768
 DEF PARALLEL_MIN_FLOPS = 1 << 16
-# Large products are cut into this many blocks, shared among the threads.
-DEF GEMM_BLOCKS = 4
-# The optimizer pass and its squared-norm reduction are split into this many
-# fixed chunks, so the reduction order never depends on the thread count.
-DEF N_CHUNKS = 64
+# Large products are cut into blocks shared among the threads: as many as
+# the machine has CPUs (rounded down to a power of two, at most MAX_BLOCKS),
+# whatever number of threads a call uses (see ``_gemm_blocks``).  Not more:
+# BLAS slows down on thin blocks (measured with OpenBLAS: 50-row blocks of a
+# 200-row batch ran 25% slower than 100-row blocks).
+DEF MAX_BLOCKS = 8
+# Smallest row block of a batch's forward and backward passes.
+DEF MIN_BLOCK_ROWS = 64
+
+
+def _machine_blocks():
+    cpus = os.cpu_count() or 1
+    blocks = 1
+    while blocks * 2 <= min(cpus, MAX_BLOCKS):
+        blocks *= 2
+    return blocks
+
+
+cdef int GEMM_BLOCKS = _machine_blocks()
+GEMM_BLOCK_COUNT = GEMM_BLOCKS
 
 
 cdef inline int _threads_for(Py_ssize_t n_elements, int n_threads) noexcept nogil:
@@ -166,7 +186,8 @@ cdef inline int _gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept 
 
     BLAS may pick a different kernel (and summation order) for a different
     block size, so the blocks must not depend on the thread count if
-    results are to be identical for any number of threads.
+    results are to be identical for any number of threads.  (They depend on
+    the machine's CPU count, as BLAS kernels depend on its CPU model.)
     """
     return GEMM_BLOCKS if m * n * k >= PARALLEL_MIN_FLOPS else 1
 
@@ -179,12 +200,13 @@ cdef inline Py_ssize_t _split(Py_ssize_t n, int part, int n_parts) noexcept nogi
 # ---------------------------------------------------------------------------
 # Layer passes
 #
-# BLAS runs single-threaded inside the engine (the Python layer pins it):
-# each pass splits its rows (or, for weight gradients, the gradient's rows)
-# into one block per OpenMP thread, and every thread runs the GEMM for its
-# block and then the element-wise work on the same rows while they are in
-# its cache.  One threading runtime at a time: OpenBLAS's and OpenMP's
-# busy-waiting threads never compete for the cores.
+# BLAS runs single-threaded inside the engine (the Python layer pins it).
+# Every pass is written for a range of rows: training hands each OpenMP
+# thread whole row blocks of the batch (see ``_batch_pass``), prediction
+# splits each layer's rows the same way.  A thread runs the GEMM for its rows
+# and then the element-wise work on them while they are in its cache.  One
+# threading runtime at a time: OpenBLAS's and OpenMP's busy-waiting threads
+# never compete for the cores.
 # ---------------------------------------------------------------------------
 
 cdef inline void _gemm(char transa, char transb, int m, int n, int k,
@@ -236,49 +258,77 @@ cdef inline void _activation_backward_rows(floating *delta, const floating *a,
                                       pre + r * n if pre != NULL else NULL, n, act)
 
 
+cdef inline void _forward_rows(const floating *a, Py_ssize_t lda,
+                               bint a_col_major, Py_ssize_t n_in,
+                               const floating *w, const floating *b,
+                               Py_ssize_t n_out, fnn_activation act,
+                               floating *z, floating *pre, Py_ssize_t r0,
+                               Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of row-major z (. x n_out) <- f(a @ w + b).
+
+    Pre-activations go to ``pre`` unless NULL.  ``a`` is row-major with
+    leading dimension ``lda``, or column-major (an F-ordered input read in
+    place) when ``a_col_major``.  In column-major terms z.T = w.T @ a.T, so
+    w and a swap places in the gemm call.
+    """
+    if r1 <= r0:
+        return
+    _gemm(c'N', c'T' if a_col_major else c'N', <int>n_out, <int>(r1 - r0),
+          <int>n_in, <floating>1, w, <int>n_out,
+          a + (r0 if a_col_major else r0 * lda), <int>lda,
+          <floating>0, z + r0 * n_out, <int>n_out)
+    _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
+                          pre + r0 * n_out if pre != NULL else NULL)
+
+
+cdef inline void _backward_rows(const floating *delta, Py_ssize_t n_out,
+                                const floating *w, Py_ssize_t n_in,
+                                const floating *a, const floating *pre,
+                                fnn_activation act, floating *out,
+                                Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of row-major out (. x n_in) <- (delta @ w.T) * f'(.).
+
+    ``a`` holds the layer's outputs and ``pre`` its pre-activations (NULL
+    when the derivative does not need them).
+    """
+    if r1 <= r0:
+        return
+    _gemm(c'T', c'N', <int>n_in, <int>(r1 - r0), <int>n_out, <floating>1,
+          w, <int>n_out, delta + r0 * n_out, <int>n_out, <floating>0,
+          out + r0 * n_in, <int>n_in)
+    _activation_backward_rows(out + r0 * n_in, a + r0 * n_in,
+                              pre + r0 * n_in if pre != NULL else NULL,
+                              r1 - r0, n_in, act)
+
+
+cdef inline void _weight_gradient_rows(const floating *a, Py_ssize_t rows,
+                                       Py_ssize_t n_in, const floating *delta,
+                                       Py_ssize_t n_out, floating *g,
+                                       Py_ssize_t k0, Py_ssize_t k1,
+                                       bint accumulate) noexcept nogil:
+    """Rows k0:k1 of row-major g (n_in x n_out) <- a.T @ delta (+ g).
+
+    The raw product over all ``rows`` of the batch: every element is one
+    complete dot product, whatever the split.  Averaging and regularisation
+    come with the optimizer step.
+    """
+    if k1 <= k0:
+        return
+    _gemm(c'N', c'T', <int>n_out, <int>(k1 - k0), <int>rows, <floating>1,
+          delta, <int>n_out, a + k0, <int>n_in,
+          <floating>(1 if accumulate else 0), g + k0 * n_out, <int>n_out)
+
+
 cdef void _forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
                          bint a_col_major, Py_ssize_t lda,
                          const floating *w, const floating *b, Py_ssize_t n_out,
                          fnn_activation act, floating *z, floating *pre,
                          int n_threads) noexcept nogil:
-    """Row-major z (rows x n_out) <- f(a @ w + b), pre-activations to ``pre``.
-
-    ``a`` is row-major with leading dimension ``lda``, or column-major (an
-    F-ordered input read in place) when ``a_col_major``.  In column-major
-    terms z.T = w.T @ a.T, so w and a swap places in the gemm call.
-    """
+    """All rows of ``_forward_rows``, in blocks shared among the threads."""
     cdef int t, nb = _gemm_blocks(rows, n_in, n_out)
-    cdef Py_ssize_t r0, r1
     for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
-        r0 = _split(rows, t, nb)
-        r1 = _split(rows, t + 1, nb)
-        if r1 > r0:
-            _gemm(c'N', c'T' if a_col_major else c'N', <int>n_out, <int>(r1 - r0),
-                  <int>n_in, <floating>1, w, <int>n_out,
-                  a + (r0 if a_col_major else r0 * lda), <int>lda,
-                  <floating>0, z + r0 * n_out, <int>n_out)
-            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
-                                  pre + r0 * n_out if pre != NULL else NULL)
-
-
-cdef void _weight_gradient(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
-                           const floating *delta, Py_ssize_t n_out, floating *g,
-                           bint accumulate, int n_threads) noexcept nogil:
-    """Row-major g (n_in x n_out) <- a.T @ delta (+ g when accumulating).
-
-    The raw product: averaging and regularisation come with the optimizer
-    step.  Blocks of rows of g (see ``_gemm_blocks``) are shared among the
-    threads; every element is one complete dot product over the batch.
-    """
-    cdef int t, nb = _gemm_blocks(rows, n_in, n_out)
-    cdef Py_ssize_t k0, k1
-    for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
-        k0 = _split(n_in, t, nb)
-        k1 = _split(n_in, t + 1, nb)
-        if k1 > k0:
-            _gemm(c'N', c'T', <int>n_out, <int>(k1 - k0), <int>rows, <floating>1,
-                  delta, <int>n_out, a + k0, <int>n_in,
-                  <floating>(1 if accumulate else 0), g + k0 * n_out, <int>n_out)
+        _forward_rows(a, lda, a_col_major, n_in, w, b, n_out, act, z, pre,
+                      _split(rows, t, nb), _split(rows, t + 1, nb))
 
 
 cdef void _backward_layer(const floating *delta, Py_ssize_t rows,
@@ -286,23 +336,11 @@ cdef void _backward_layer(const floating *delta, Py_ssize_t rows,
                           const floating *a, const floating *pre,
                           fnn_activation act, floating *out,
                           int n_threads) noexcept nogil:
-    """Row-major out (rows x n_in) <- (delta @ w.T) * f'(.).
-
-    ``a`` holds the layer's outputs and ``pre`` its pre-activations (NULL
-    when the derivative does not need them).
-    """
+    """All rows of ``_backward_rows``, in blocks shared among the threads."""
     cdef int t, nb = _gemm_blocks(rows, n_in, n_out)
-    cdef Py_ssize_t r0, r1
     for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
-        r0 = _split(rows, t, nb)
-        r1 = _split(rows, t + 1, nb)
-        if r1 > r0:
-            _gemm(c'T', c'N', <int>n_in, <int>(r1 - r0), <int>n_out, <floating>1,
-                  w, <int>n_out, delta + r0 * n_out, <int>n_out, <floating>0,
-                  out + r0 * n_in, <int>n_in)
-            _activation_backward_rows(out + r0 * n_in, a + r0 * n_in,
-                                      pre + r0 * n_in if pre != NULL else NULL,
-                                      r1 - r0, n_in, act)
+        _backward_rows(delta, n_out, w, n_in, a, pre, act, out,
+                       _split(rows, t, nb), _split(rows, t + 1, nb))
 
 
 cdef void _column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
@@ -314,7 +352,6 @@ cdef void _column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
     for r in range(rows):
         for j in range(n):
             out[j] += delta[r * n + j]
-
 
 # ---------------------------------------------------------------------------
 # Input matrices: dense (any strides) or CSR, read in place
@@ -382,76 +419,99 @@ cdef class InputMatrix:
         return (self.c.n_rows, self.c.n_cols)
 
 
-cdef void _sparse_forward_layer(const Input *X, const Py_ssize_t *row_ids,
-                                Py_ssize_t first_row, Py_ssize_t rows,
-                                const floating *w, const floating *b,
-                                Py_ssize_t n_out, fnn_activation act,
-                                floating *z, floating *pre,
-                                int n_threads) noexcept nogil:
-    """Row-major z (rows x n_out) <- f(X[rows] @ w + b) for CSR X.
+cdef void _sparse_forward_rows(const Input *X, const Py_ssize_t *row_ids,
+                               Py_ssize_t first_row, const floating *w,
+                               const floating *b, Py_ssize_t n_out,
+                               fnn_activation act, floating *z, floating *pre,
+                               Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of row-major z (. x n_out) <- f(X[rows] @ w + b), CSR X.
 
     Row r of the block is X's row ``row_ids[r]``, or ``first_row + r`` when
     ``row_ids`` is NULL.  Each output row accumulates ``value * w[column]``
     over the row's stored entries in stored order, as SciPy's product does.
     """
     cdef const floating *values = <const floating*>X.values
-    # Rows are independent here (no BLAS), so any split gives the same sums.
-    cdef int t, nt = n_threads if _gemm_blocks(rows, X.row_nnz, n_out) > 1 else 1
-    cdef Py_ssize_t r0, r1, r, src, k, j
+    cdef Py_ssize_t r, src, k, j
     cdef floating v
     cdef floating *zr
     cdef const floating *w_row
+    if r1 <= r0:
+        return
+    for r in range(r0, r1):
+        src = row_ids[r] if row_ids != NULL else first_row + r
+        zr = z + r * n_out
+        memset(zr, 0, n_out * sizeof(floating))
+        for k in range(X.indptr[src], X.indptr[src + 1]):
+            v = values[k]
+            w_row = w + X.indices[k] * n_out
+            for j in range(n_out):
+                zr[j] += v * w_row[j]
+    _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
+                          pre + r0 * n_out if pre != NULL else NULL)
+
+
+cdef void _sparse_forward_layer(const Input *X, Py_ssize_t first_row,
+                                Py_ssize_t rows, const floating *w,
+                                const floating *b, Py_ssize_t n_out,
+                                fnn_activation act, floating *z,
+                                int n_threads) noexcept nogil:
+    """All rows of ``_sparse_forward_rows`` (consecutive rows of X)."""
+    # Rows are independent here (no BLAS), so any split gives the same sums.
+    cdef int t, nt = n_threads if _gemm_blocks(rows, X.row_nnz, n_out) > 1 else 1
     for t in prange(nt, num_threads=nt, schedule="static"):
-        r0 = _split(rows, t, nt)
-        r1 = _split(rows, t + 1, nt)
-        for r in range(r0, r1):
-            src = row_ids[r] if row_ids != NULL else first_row + r
-            zr = z + r * n_out
-            memset(zr, 0, n_out * sizeof(floating))
-            for k in range(X.indptr[src], X.indptr[src + 1]):
-                v = values[k]
-                w_row = w + X.indices[k] * n_out
-                for j in range(n_out):
-                    zr[j] += v * w_row[j]
-        if r1 > r0:
-            _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
-                                  pre + r0 * n_out if pre != NULL else NULL)
+        _sparse_forward_rows(X, NULL, first_row, w, b, n_out, act, z, NULL,
+                             _split(rows, t, nt), _split(rows, t + 1, nt))
 
 
-cdef void _sparse_weight_gradient(const Input *X, const Py_ssize_t *row_ids,
-                                  Py_ssize_t rows, const floating *delta,
-                                  Py_ssize_t n_out, floating *g,
-                                  bint accumulate, int n_threads) noexcept nogil:
-    """Row-major g (n_features x n_out) <- X[rows].T @ delta (+ g) for CSR X.
+cdef void _sparse_weight_gradient_rows(const Input *X,
+                                       const Py_ssize_t *row_ids,
+                                       Py_ssize_t rows, const floating *delta,
+                                       Py_ssize_t n_out, floating *g,
+                                       Py_ssize_t f0, Py_ssize_t f1,
+                                       bint accumulate) noexcept nogil:
+    """Rows f0:f1 of row-major g (n_features x n_out) <- X[rows].T @ delta
+    (+ g) for CSR X.
 
-    Rows are scattered in batch order (SciPy's order for the transposed
-    product); threads split the columns of g, so no two threads write the
-    same element and the sums never depend on the thread count.
+    Entries are scattered in batch order (SciPy's order for the transposed
+    product) whatever the split, so the sums never depend on it.
     """
     cdef const floating *values = <const floating*>X.values
-    cdef Py_ssize_t n_features = X.n_cols
-    cdef int t, nt = _threads_for(n_features * n_out, n_threads)
-    cdef Py_ssize_t c0, c1, r, src, k, j, f
+    cdef Py_ssize_t r, k, j, f
     cdef floating v
     cdef floating *g_row
-    for t in prange(nt, num_threads=nt, schedule="static"):
-        c0 = _split(n_out, t, nt)
-        c1 = _split(n_out, t + 1, nt)
-        if not accumulate:
-            for f in range(n_features):
-                memset(g + f * n_out + c0, 0, (c1 - c0) * sizeof(floating))
-        for r in range(rows):
-            src = row_ids[r]
-            for k in range(X.indptr[src], X.indptr[src + 1]):
-                v = values[k]
-                g_row = g + X.indices[k] * n_out
-                for j in range(c0, c1):
-                    g_row[j] += v * delta[r * n_out + j]
+    cdef const floating *d_row
+    if not accumulate:
+        memset(g + f0 * n_out, 0, (f1 - f0) * n_out * sizeof(floating))
+    for r in range(rows):
+        d_row = delta + r * n_out
+        for k in range(X.indptr[row_ids[r]], X.indptr[row_ids[r] + 1]):
+            f = X.indices[k]
+            if f < f0 or f >= f1:
+                continue
+            v = values[k]
+            g_row = g + f * n_out
+            for j in range(n_out):
+                g_row[j] += v * d_row[j]
 
 
 # ---------------------------------------------------------------------------
 # Training workspace
 # ---------------------------------------------------------------------------
+
+cdef struct _Task:
+    # One phase-2 block of a batch (see ``_batch_pass``): rows k0:k1 of
+    # the coefficient matrix of ``layer``.
+    int layer
+    Py_ssize_t k0, k1
+
+
+cdef struct _Step:
+    # One optimizer step: what ``_optimizer_range`` needs.
+    int solver
+    bint nesterov
+    double learning_rate, lr_t, alpha, momentum, beta_1, beta_2, epsilon
+    double sw_sum
+
 
 cdef class Trainer:
     """Preallocated buffers and network description for one fit.
@@ -508,7 +568,9 @@ cdef class Trainer:
     cdef void *grad_ptr
     cdef void *state_ptr[2]
     cdef void *y_batch_ptr
-    cdef double *chunk_sums
+    cdef _Task *tasks       # the current batch's phase-2 blocks
+    cdef double *task_sums  # squared norms of their coefficients
+    cdef int n_tasks
     cdef double *row_loss
     cdef object _keep_alive
 
@@ -534,11 +596,13 @@ cdef class Trainer:
         self.act_spec = <fnn_activation*>malloc(n_layers * sizeof(fnn_activation))
         self.dropout = <double*>calloc(n_layers, sizeof(double))
         self.undropped = <void**>calloc(n_layers, sizeof(void*))
-        self.chunk_sums = <double*>malloc(N_CHUNKS * sizeof(double))
+        self.tasks = <_Task*>malloc(n_layers * MAX_BLOCKS * sizeof(_Task))
+        self.task_sums = <double*>malloc(n_layers * MAX_BLOCKS * sizeof(double))
         self.row_loss = <double*>malloc(batch_size * sizeof(double))
         if (self.row_loss == NULL or self.units == NULL or self.coef_offset == NULL or self.acts == NULL
                 or self.intercept_offset == NULL or self.deltas == NULL
-                or self.chunk_sums == NULL or self.pres == NULL
+                or self.tasks == NULL or self.task_sums == NULL
+                or self.pres == NULL
                 or self.act_spec == NULL or self.dropout == NULL
                 or self.undropped == NULL):
             raise MemoryError()
@@ -671,7 +735,8 @@ cdef class Trainer:
         free(self.act_spec)
         free(self.dropout)
         free(self.undropped)
-        free(self.chunk_sums)
+        free(self.tasks)
+        free(self.task_sums)
         free(self.row_loss)
 
     def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
@@ -720,43 +785,124 @@ cdef class Trainer:
                                   beta_1, beta_2, epsilon, adam_t)
 
 
-cdef double _batch_gradient(Trainer self, const Input *X,
-                            const floating[:, :] Y,
-                            const floating[::1] sample_weight,
-                            const Py_ssize_t[::1] order, Py_ssize_t start,
-                            Py_ssize_t rows, bint accumulate,
-                            double *sw_sum, bint backward=True,
-                            bint train=False) noexcept nogil:
-    """Forward and backward pass over rows ``order[start:start + rows]``.
+# ---------------------------------------------------------------------------
+# One minibatch
+#
+# A batch is one OpenMP parallel region in two phases.  Phase 1 gives each
+# thread whole row blocks: gather, forward through every layer, loss and
+# output deltas, and the deltas back down to the first hidden layer all
+# depend on the block's own rows only, so no thread waits for another.
+# Phase 2 (after the one barrier) splits every layer's weight gradient into
+# blocks of its rows, each of which needs the deltas of the whole batch;
+# when training, the thread that computed a gradient block also takes the
+# optimizer step on those parameters while they are in its cache.
+#
+# Row blocks and gradient blocks are functions of the sizes only (see
+# ``_gemm_blocks``), never of the thread count, and reductions are summed in
+# block order afterwards: results are bitwise identical for any number of
+# threads.
+# ---------------------------------------------------------------------------
 
-    Writes the raw gradients (``a.T @ delta`` and column sums of ``delta``,
-    with ``delta`` already multiplied by the sample weights) into the
-    trainer's gradient buffer, added to what it holds when ``accumulate``;
-    without ``backward``, stops after the output deltas.  ``train`` applies
-    dropout (training batches only).  Returns the
-    weighted sum of the per-row losses and stores the sum of the weights in
-    ``sw_sum``.
+cdef inline int _row_blocks(Trainer self, const Input *X,
+                            Py_ssize_t rows) noexcept nogil:
+    """Row blocks of a batch for phase 1: powers of two of >= 64 rows.
+
+    Fewer than about 100 rows per GEMM costs BLAS efficiency (measured
+    with OpenBLAS: 50 rows ran at 75% of the speed of 200).
     """
-    cdef Py_ssize_t r, j, l, src
-    cdef Py_ssize_t n_in = self.units[0]
-    cdef int L = self.n_weight_layers
-    cdef Py_ssize_t n_out = self.units[L]
-    cdef int nt
+    cdef Py_ssize_t macs = 0
+    cdef int l, nb = 1
+    for l in range(self.n_weight_layers):
+        macs += ((X.row_nnz if l == 0 else self.units[l])
+                 * self.units[l + 1])
+    if rows * macs < PARALLEL_MIN_FLOPS:
+        return 1
+    while nb * 2 <= GEMM_BLOCKS and rows >= nb * 2 * MIN_BLOCK_ROWS:
+        nb *= 2
+    return nb
+
+
+cdef int _plan_tasks(Trainer self, const Input *X, Py_ssize_t rows) noexcept nogil:
+    """Fill ``self.tasks`` with the phase-2 blocks of a batch; their number."""
+    cdef int l, b, nb, n = 0
+    cdef Py_ssize_t n_in, n_out
+    for l in range(self.n_weight_layers):
+        n_in = self.units[l]
+        n_out = self.units[l + 1]
+        if l == 0 and X.sparse:
+            # Zeroing the gradient and the optimizer step dominate.
+            nb = GEMM_BLOCKS if n_in * n_out >= PARALLEL_MIN_ELEMENTS else 1
+        else:
+            nb = _gemm_blocks(rows, n_in, n_out)
+        for b in range(nb):
+            self.tasks[n].layer = l
+            self.tasks[n].k0 = _split(n_in, b, nb)
+            self.tasks[n].k1 = _split(n_in, b + 1, nb)
+            n += 1
+    return n
+
+
+cdef void _dropout_rows(Trainer self, floating *x, floating *save,
+                        Py_ssize_t layer, Py_ssize_t r0,
+                        Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of x *= this batch's inverted-dropout mask of ``layer``.
+
+    x is first copied to ``save`` unless NULL.  The same call on the layer's
+    deltas applies the same mask backward.
+    """
+    cdef Py_ssize_t n = self.units[layer], r, j
+    cdef double rate = self.dropout[layer]
+    for r in range(r0, r1):
+        for j in range(n):
+            if save != NULL:
+                save[r * n + j] = x[r * n + j]
+            x[r * n + j] *= <floating>fnn_dropout_scale(
+                self.dropout_seed, self.dropout_step, r, layer, j, rate)
+
+
+cdef void _backprop_rows(Trainer self, const floating *params, Py_ssize_t r0,
+                         Py_ssize_t r1, bint train) noexcept nogil:
+    """Rows r0:r1 of the deltas, from the output's down to layer 1's.
+
+    The first layer's input gradient is not computed: training never
+    needs it.
+    """
+    cdef int l
+    cdef floating **acts = <floating**>self.acts
+    cdef floating **deltas = <floating**>self.deltas
+    cdef floating **pres = <floating**>self.pres
+    for l in range(self.n_weight_layers - 1, 0, -1):
+        if train and self.dropout[l] > 0:
+            # f' from the outputs before dropout, then the same mask.
+            _backward_rows(deltas[l + 1], self.units[l + 1],
+                           params + self.coef_offset[l], self.units[l],
+                           <floating*>self.undropped[l], pres[l],
+                           self.act_spec[l], deltas[l], r0, r1)
+            _dropout_rows(self, deltas[l], <floating*>NULL, l, r0, r1)
+        else:
+            _backward_rows(deltas[l + 1], self.units[l + 1],
+                           params + self.coef_offset[l], self.units[l],
+                           acts[l], pres[l], self.act_spec[l], deltas[l],
+                           r0, r1)
+
+
+cdef void _rows_pass(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
+                     const floating *Y, Py_ssize_t y_rs, Py_ssize_t y_cs,
+                     const floating *sample_weight, Py_ssize_t r0,
+                     Py_ssize_t r1, bint backward, bint train) noexcept nogil:
+    """Phase 1 for batch rows r0:r1 (see the section comment)."""
+    cdef int l, L = self.n_weight_layers
+    cdef Py_ssize_t r, j, src
+    cdef Py_ssize_t n_in = self.units[0], n_out = self.units[L]
     cdef floating **acts = <floating**>self.acts
     cdef floating **deltas = <floating**>self.deltas
     cdef floating **pres = <floating**>self.pres
     cdef floating *params = <floating*>self.params_ptr
-    cdef floating *grad = <floating*>self.grad_ptr
     cdef floating *y_batch = <floating*>self.y_batch_ptr
-    cdef double *row_loss = self.row_loss
-    cdef double loss = 0.0, weight_sum = 0.0
     cdef const floating *x_row
-    cdef const Py_ssize_t *batch_rows = &order[start]
 
-    # Gather the batch into the workspace: targets, and dense inputs (sparse
-    # inputs are read in place by the first layer).
-    nt = _threads_for(rows * (n_out if X.sparse else n_in), self.n_threads)
-    for r in prange(rows, num_threads=nt, schedule="static"):
+    # Gather targets, and dense inputs (sparse ones are read in place).
+    for r in range(r0, r1):
         src = batch_rows[r]
         if not X.sparse:
             x_row = <const floating*>X.values + src * X.row_stride
@@ -766,104 +912,132 @@ cdef double _batch_gradient(Trainer self, const Input *X,
                 for j in range(n_in):
                     acts[0][r * n_in + j] = x_row[j * X.col_stride]
         for j in range(n_out):
-            y_batch[r * n_out + j] = Y[src, j]
+            y_batch[r * n_out + j] = Y[src * y_rs + j * y_cs]
 
-    # Forward.
     for l in range(L):
         if l == 0 and X.sparse:
-            _sparse_forward_layer(X, batch_rows, 0, rows, params,
-                                  params + self.intercept_offset[0],
-                                  self.units[1], self.act_spec[1], acts[1],
-                                  pres[1], self.n_threads)
+            _sparse_forward_rows(X, batch_rows, 0, params,
+                                 params + self.intercept_offset[0],
+                                 self.units[1], self.act_spec[1], acts[1],
+                                 pres[1], r0, r1)
         else:
-            _forward_layer(acts[l], rows, self.units[l], False, self.units[l],
-                           params + self.coef_offset[l],
-                           params + self.intercept_offset[l], self.units[l + 1],
-                           self.act_spec[l + 1], acts[l + 1], pres[l + 1],
-                           self.n_threads)
+            _forward_rows(acts[l], self.units[l], False, self.units[l],
+                          params + self.coef_offset[l],
+                          params + self.intercept_offset[l], self.units[l + 1],
+                          self.act_spec[l + 1], acts[l + 1], pres[l + 1], r0, r1)
         if train and self.dropout[l + 1] > 0:
-            _apply_dropout(self, acts[l + 1], <floating*>self.undropped[l + 1],
-                           rows, l + 1)
+            _dropout_rows(self, acts[l + 1], <floating*>self.undropped[l + 1],
+                          l + 1, r0, r1)
 
-    # Loss and output delta; per-row losses are summed in row order after
-    # the parallel pass.
-    nt = _threads_for(rows * n_out, self.n_threads)
-    for r in prange(rows, num_threads=nt, schedule="static"):
+    for r in range(r0, r1):
         if floating is float:
-            row_loss[r] = fnn_output_loss_delta_f(
+            self.row_loss[r] = fnn_output_loss_delta_f(
                 acts[L] + r * n_out, y_batch + r * n_out, deltas[L] + r * n_out,
-                n_out, sample_weight[order[start + r]], self.loss,
+                n_out, sample_weight[batch_rows[r]], self.loss,
                 <floating>self.loss_param)
         else:
-            row_loss[r] = fnn_output_loss_delta_d(
+            self.row_loss[r] = fnn_output_loss_delta_d(
                 acts[L] + r * n_out, y_batch + r * n_out, deltas[L] + r * n_out,
-                n_out, sample_weight[order[start + r]], self.loss,
+                n_out, sample_weight[batch_rows[r]], self.loss,
                 <floating>self.loss_param)
-    for r in range(rows):
-        loss += sample_weight[order[start + r]] * row_loss[r]
-        weight_sum += sample_weight[order[start + r]]
-    sw_sum[0] = weight_sum
     if backward:
-        _backprop(self, X, batch_rows, rows, accumulate, grad, train)
-    return loss
+        _backprop_rows(self, params, r0, r1, train)
 
 
-cdef void _apply_dropout(Trainer self, floating *x, floating *save,
-                         Py_ssize_t rows, Py_ssize_t layer) noexcept nogil:
-    """x *= this batch's inverted-dropout mask of ``layer``; x first to save.
+cdef void _gradient_task(Trainer self, floating *params, const Input *X,
+                         const Py_ssize_t *batch_rows, Py_ssize_t rows, int t,
+                         bint accumulate, const _Step *step) noexcept nogil:
+    """Phase 2: one block of a layer's raw gradient, and its optimizer step.
 
-    The same call on the layer's deltas applies the same mask backward.
+    The block with ``k0 == 0`` also does the layer's intercepts.  With a
+    ``step``, the squared norm of the block's coefficients before the step
+    goes to ``self.task_sums[t]``.
     """
-    cdef Py_ssize_t n = self.units[layer], r, j
-    cdef double rate = self.dropout[layer]
-    cdef int nt = _threads_for(rows * n, self.n_threads)
-    for r in prange(rows, num_threads=nt, schedule="static"):
-        for j in range(n):
-            if save != NULL:
-                save[r * n + j] = x[r * n + j]
-            x[r * n + j] *= <floating>fnn_dropout_scale(
-                self.dropout_seed, self.dropout_step, r, layer, j, rate)
+    cdef _Task task = self.tasks[t]
+    cdef int l = task.layer
+    cdef Py_ssize_t n_in = self.units[l], n_out = self.units[l + 1]
+    cdef Py_ssize_t lo, hi
+    cdef floating *grad = <floating*>self.grad_ptr
+    cdef floating *delta = (<floating**>self.deltas)[l + 1]
+    if l == 0 and X.sparse:
+        _sparse_weight_gradient_rows(X, batch_rows, rows, delta, n_out,
+                                     grad, task.k0, task.k1, accumulate)
+    else:
+        _weight_gradient_rows((<floating**>self.acts)[l], rows, n_in, delta,
+                              n_out, grad + self.coef_offset[l], task.k0,
+                              task.k1, accumulate)
+    if task.k0 == 0:
+        _column_sums(delta, rows, n_out, grad + self.intercept_offset[l],
+                     accumulate)
+    if step == NULL:
+        return
+    lo = self.coef_offset[l] + task.k0 * n_out
+    hi = self.coef_offset[l] + task.k1 * n_out
+    # The penalty term of this batch's loss uses the weights the batch was
+    # evaluated with: take their norm before the step.
+    if floating is float:
+        self.task_sums[t] = fnn_sumsq_f(params, lo, hi)
+    else:
+        self.task_sums[t] = fnn_sumsq_d(params, lo, hi)
+    _optimizer_range(params, grad, <floating*>self.state_ptr[0],
+                     <floating*>self.state_ptr[1], lo, hi, step.alpha,
+                     <floating>step.sw_sum, step.solver, step.learning_rate,
+                     step.lr_t, step.momentum, step.nesterov, step.beta_1,
+                     step.beta_2, step.epsilon)
+    if task.k0 == 0:
+        lo = self.intercept_offset[l]
+        _optimizer_range(params, grad, <floating*>self.state_ptr[0],
+                         <floating*>self.state_ptr[1], lo, lo + n_out, 0.0,
+                         <floating>step.sw_sum, step.solver,
+                         step.learning_rate, step.lr_t, step.momentum,
+                         step.nesterov, step.beta_1, step.beta_2, step.epsilon)
 
 
-cdef void _backprop(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
-                    Py_ssize_t rows, bint accumulate,
-                    floating *grad, bint train=False) noexcept nogil:
-    """From the output deltas down to the first hidden layer's.
+cdef double _batch_pass(Trainer self, const Input *X, const floating[:, :] Y,
+                        const floating[::1] sample_weight,
+                        const Py_ssize_t *batch_rows, Py_ssize_t rows,
+                        bint backward, bint accumulate, bint train,
+                        _Step *step, double *sw_sum) noexcept nogil:
+    """Forward and backward pass over the rows ``batch_rows[:rows]``.
 
-    Also the raw parameter gradients into ``grad`` (see ``_batch_gradient``)
-    unless it is NULL.  The first layer's input gradient is not computed
-    here: training never needs it.
+    Without ``backward``, stops after the output deltas.  Otherwise writes
+    the raw gradients (``a.T @ delta`` and column sums of ``delta``, with
+    ``delta`` already multiplied by the sample weights) into the trainer's
+    gradient buffer, added to what it holds when ``accumulate``, and takes
+    the optimizer ``step`` unless it is NULL.  ``train`` applies dropout
+    (training batches only).  Returns the weighted sum of the per-row
+    losses and stores the sum of the weights in ``sw_sum``.
     """
-    cdef int L = self.n_weight_layers
-    cdef Py_ssize_t l
-    cdef floating **acts = <floating**>self.acts
-    cdef floating **deltas = <floating**>self.deltas
-    cdef floating **pres = <floating**>self.pres
+    cdef Py_ssize_t r, b
+    cdef int t
+    cdef int nb = _row_blocks(self, X, rows)
+    cdef int n_tasks = _plan_tasks(self, X, rows) if backward else 0
+    cdef int nt = self.n_threads if nb > 1 or n_tasks > 1 else 1
+    cdef double loss = 0.0, weight_sum = 0.0
+    cdef const floating *y = &Y[0, 0]
+    cdef Py_ssize_t y_rs = Y.strides[0] // sizeof(floating)
+    cdef Py_ssize_t y_cs = Y.strides[1] // sizeof(floating)
+    cdef const floating *sw = &sample_weight[0]
     cdef floating *params = <floating*>self.params_ptr
-    for l in range(L - 1, -1, -1):
-        if grad != NULL:
-            if l == 0 and X.sparse:
-                _sparse_weight_gradient(X, batch_rows, rows, deltas[1],
-                                        self.units[1], grad, accumulate,
-                                        self.n_threads)
-            else:
-                _weight_gradient(acts[l], rows, self.units[l], deltas[l + 1],
-                                 self.units[l + 1], grad + self.coef_offset[l],
-                                 accumulate, self.n_threads)
-            _column_sums(deltas[l + 1], rows, self.units[l + 1],
-                         grad + self.intercept_offset[l], accumulate)
-        if l > 0 and train and self.dropout[l] > 0:
-            # f' from the outputs before dropout, then the same mask.
-            _backward_layer(deltas[l + 1], rows, self.units[l + 1],
-                            params + self.coef_offset[l], self.units[l],
-                            <floating*>self.undropped[l], pres[l],
-                            self.act_spec[l], deltas[l], self.n_threads)
-            _apply_dropout(self, deltas[l], <floating*>NULL, rows, l)
-        elif l > 0:
-            _backward_layer(deltas[l + 1], rows, self.units[l + 1],
-                            params + self.coef_offset[l], self.units[l],
-                            acts[l], pres[l], self.act_spec[l], deltas[l],
-                            self.n_threads)
+
+    self.n_tasks = n_tasks
+    for r in range(rows):
+        weight_sum += sw[batch_rows[r]]
+    if step != NULL:
+        step.sw_sum = weight_sum
+    with parallel(num_threads=nt):
+        for b in prange(nb, schedule="static"):
+            _rows_pass(self, X, batch_rows, y, y_rs, y_cs, sw,
+                       _split(rows, b, nb), _split(rows, b + 1, nb), backward,
+                       train)
+        for t in prange(n_tasks, schedule="static", chunksize=1):
+            _gradient_task(self, params, X, batch_rows, rows, t, accumulate,
+                           step)
+    # Per-row losses are summed in row order.
+    for r in range(rows):
+        loss += sw[batch_rows[r]] * self.row_loss[r]
+    sw_sum[0] = weight_sum
+    return loss
 
 
 cdef inline double _mean_loss(Trainer self, double weighted_loss,
@@ -883,57 +1057,39 @@ cdef tuple _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
                       bint nesterov, double beta_1, double beta_2,
                       double epsilon, long adam_t):
     cdef Py_ssize_t n_samples = order.shape[0]
-    cdef Py_ssize_t start, stop, rows, c, lo, hi
-    cdef int nt
+    cdef Py_ssize_t start, stop, rows
+    cdef int t
     cdef int n_batches = 0
     cdef int interrupted = 0
-    cdef floating *params = <floating*>self.params_ptr
-    cdef floating *grad = <floating*>self.grad_ptr
-    cdef floating *state0 = <floating*>self.state_ptr[0]
-    cdef floating *state1 = <floating*>self.state_ptr[1]
-    cdef double loss_sum = 0.0, data_loss, sumsq, sw_sum_d, batch_loss
-    cdef double lr_t = 0.0
-    cdef floating sw_sum
+    cdef double loss_sum = 0.0, data_loss, sumsq, sw_sum, batch_loss
+    cdef _Step step
+    step.solver = solver
+    step.nesterov = nesterov
+    step.learning_rate = learning_rate
+    step.lr_t = 0.0
+    step.alpha = alpha
+    step.momentum = momentum
+    step.beta_1 = beta_1
+    step.beta_2 = beta_2
+    step.epsilon = epsilon
 
     with nogil:
         start = 0
         while start < n_samples:
             stop = min(start + self.batch_size, n_samples)
             rows = stop - start
-            data_loss = _batch_gradient(self, X, Y, sample_weight, order, start,
-                                        rows, False, &sw_sum_d, True, True)
-            data_loss = _mean_loss(self, data_loss, sw_sum_d)
-            sw_sum = <floating>sw_sum_d
-
-            # Optimizer step, fused with the regularisation and averaging of
-            # the gradient and with the squared norm of the coefficients.
             if solver == _ADAM:
                 adam_t += 1
-                lr_t = (learning_rate * ((1.0 - beta_2 ** adam_t) ** 0.5)
-                        / (1.0 - beta_1 ** adam_t))
-            nt = _threads_for(self.n_params, self.n_threads)
-            for c in prange(N_CHUNKS, num_threads=nt, schedule="static"):
-                lo = c * self.n_params // N_CHUNKS
-                hi = (c + 1) * self.n_params // N_CHUNKS
-                # The penalty term of this batch's loss uses the weights the
-                # batch was evaluated with: take their norm before the step.
-                if floating is float:
-                    self.chunk_sums[c] = fnn_sumsq_f(params, lo, min(hi, self.n_coef))
-                else:
-                    self.chunk_sums[c] = fnn_sumsq_d(params, lo, min(hi, self.n_coef))
-                _optimizer_range(
-                    params, grad, state0, state1, lo, min(hi, self.n_coef),
-                    alpha, sw_sum, solver, learning_rate, lr_t, momentum,
-                    nesterov, beta_1, beta_2, epsilon)
-                _optimizer_range(
-                    params, grad, state0, state1, max(lo, self.n_coef), hi,
-                    0.0, sw_sum, solver, learning_rate, lr_t, momentum,
-                    nesterov, beta_1, beta_2, epsilon)
+                step.lr_t = (learning_rate * ((1.0 - beta_2 ** adam_t) ** 0.5)
+                             / (1.0 - beta_1 ** adam_t))
+            data_loss = _batch_pass(self, X, Y, sample_weight, &order[start],
+                                    rows, True, False, True, &step, &sw_sum)
+            data_loss = _mean_loss(self, data_loss, sw_sum)
             sumsq = 0.0
-            for c in range(N_CHUNKS):
-                sumsq += self.chunk_sums[c]
+            for t in range(self.n_tasks):
+                sumsq += self.task_sums[t]
 
-            batch_loss = data_loss + (0.5 * alpha) * sumsq / sw_sum_d
+            batch_loss = data_loss + (0.5 * alpha) * sumsq / sw_sum
             loss_sum += batch_loss * rows
             start = stop
             self.dropout_step += 1
@@ -966,8 +1122,9 @@ cdef double _loss_gradient(Trainer self, const Input *X,
     with nogil:
         while start < n_samples:
             rows = min(self.batch_size, n_samples - start)
-            weighted_loss += _batch_gradient(self, X, Y, sample_weight, order,
-                                             start, rows, start > 0, &sw_chunk)
+            weighted_loss += _batch_pass(self, X, Y, sample_weight, &order[start],
+                                         rows, True, start > 0, False, NULL,
+                                         &sw_chunk)
             sw_total += sw_chunk
             start += rows
         sw_f = <floating>sw_total
@@ -988,8 +1145,9 @@ cdef double _loss_only(Trainer self, const Input *X, const floating[:, :] Y,
     with nogil:
         while start < n_samples:
             rows = min(self.batch_size, n_samples - start)
-            weighted_loss += _batch_gradient(self, X, Y, sample_weight, order,
-                                             start, rows, False, &sw_chunk, False)
+            weighted_loss += _batch_pass(self, X, Y, sample_weight, &order[start],
+                                         rows, False, False, False, NULL,
+                                         &sw_chunk)
             sw_total += sw_chunk
             start += rows
         for i in range(self.n_coef):
@@ -1021,6 +1179,15 @@ cdef void _seed_output_gradient(Trainer self, Py_ssize_t rows,
                 d[j] = 1
 
 
+cdef void _backprop_deltas(Trainer self, const floating *params,
+                           const Input *X, Py_ssize_t rows) noexcept nogil:
+    """All rows of ``_backprop_rows``, in row blocks shared among the threads."""
+    cdef int b, nb = _row_blocks(self, X, rows)
+    for b in prange(nb, num_threads=min(nb, self.n_threads), schedule="static"):
+        _backprop_rows(self, params, _split(rows, b, nb), _split(rows, b + 1, nb),
+                       False)
+
+
 cdef void _input_gradient(Trainer self, const Input *X, object Y_obj,
                           floating[:, :, ::1] out):
     cdef Py_ssize_t n_samples = X.n_rows, n_features = X.n_cols
@@ -1048,13 +1215,13 @@ cdef void _input_gradient(Trainer self, const Input *X, object Y_obj,
     with nogil:
         while start < n_samples:
             rows = min(self.batch_size, n_samples - start)
-            _batch_gradient(self, X, Y, ones, order, start, rows, False,
-                            &sw_chunk, False)
+            _batch_pass(self, X, Y, ones, &order[start], rows, False, False,
+                        False, NULL, &sw_chunk)
             for k in range(1 if with_targets else n_out):
                 if not with_targets:
                     _seed_output_gradient(self, rows, k, params)
                 if L > 1:
-                    _backprop(self, X, &order[start], rows, False, <floating*>NULL)
+                    _backprop_deltas(self, params, X, rows)
                 # The one product training skips: delta_1 @ W_0.T.
                 _backward_layer(deltas[1], rows, self.units[1], params,
                                 n_features, acts[0], NULL, identity,
@@ -1200,9 +1367,9 @@ cdef void _forward(const Input *X, const floating[::1] params,
             first = 0
             if X.sparse:
                 z = &out[start, 0] if L == 1 else bufs[0]
-                _sparse_forward_layer(X, NULL, start, rows, &params[0],
+                _sparse_forward_layer(X, start, rows, &params[0],
                                       &params[intercept_off], units[1],
-                                      act_spec[1], z, NULL, n_threads)
+                                      act_spec[1], z, n_threads)
                 coef_off = units[0] * units[1]
                 intercept_off += units[1]
                 a = z

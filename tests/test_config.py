@@ -26,9 +26,14 @@ def test_show_config_reports_versions_and_threads():
         "cython",
         "openmp",
         "n_threads",
+        "gemm_blocks",
         "blas",
     ):
         assert key in config
         assert key in out.getvalue()
     assert config["n_threads"] == effective_n_threads() >= 1
+    # A power of two no larger than the machine's CPU count.
+    blocks = config["gemm_blocks"]
+    assert blocks >= 1 and blocks & (blocks - 1) == 0
+    assert blocks <= max(1, os.cpu_count() or 1)
     assert any(lib["internal_api"] for lib in config["blas"])
