@@ -119,6 +119,14 @@ static inline double fnn_dropout_scale(uint64_t seed, uint64_t step,
 #define FNN_VECTOR_CLONES
 #endif
 
+/* Sparse products prefetch the rows this many stored entries ahead. */
+#define FNN_PREFETCH_AHEAD 4
+#if defined(__GNUC__)
+#define FNN_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define FNN_PREFETCH(p) ((void)(p))
+#endif
+
 #define FNN_T double
 #define FNN_NAME(name) name##_d
 #define FNN_EPS DBL_EPSILON

@@ -276,6 +276,35 @@ static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
 }
 
 /*
+ * z[0:n] += sum_k values[k] * w[indices[k] * n : ... + n], k in stored order
+ * (as SciPy's sparse product adds them): one CSR row times a row-major
+ * matrix.  The rows of w it reads are scattered over a matrix too large for
+ * the caches, so the rows a few entries ahead are prefetched while this one
+ * is added.
+ */
+static inline void FNN_NAME(fnn_sparse_row_product)(FNN_T *z,
+                                                    const FNN_T *values,
+                                                    const ptrdiff_t *indices,
+                                                    ptrdiff_t nnz,
+                                                    const FNN_T *w,
+                                                    ptrdiff_t n)
+{
+    ptrdiff_t k, j, line;
+    const ptrdiff_t per_line = 64 / (ptrdiff_t)sizeof(FNN_T);
+    for (k = 0; k < nnz; k++) {
+        const FNN_T v = values[k];
+        const FNN_T *row = w + indices[k] * n;
+        if (k + FNN_PREFETCH_AHEAD < nnz) {
+            const FNN_T *ahead = w + indices[k + FNN_PREFETCH_AHEAD] * n;
+            for (line = 0; line < n; line += per_line)
+                FNN_PREFETCH(ahead + line);
+        }
+        for (j = 0; j < n; j++)
+            z[j] += v * row[j];
+    }
+}
+
+/*
  * sum(w[lo:hi] ** 2) in double, with eight independent accumulators so the
  * loop vectorises without reassociating (the order is fixed: results do
  * not depend on the caller's threading).

@@ -98,6 +98,12 @@ cdef extern from "fastnn_kernels.h" nogil:
                          Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
                          float beta_1, float one_minus_beta_1, float beta_2,
                          float one_minus_beta_2, float lr, float epsilon)
+    void fnn_sparse_row_product_d(double *z, const double *values,
+                                  const Py_ssize_t *indices, Py_ssize_t nnz,
+                                  const double *w, Py_ssize_t n)
+    void fnn_sparse_row_product_f(float *z, const float *values,
+                                  const Py_ssize_t *indices, Py_ssize_t nnz,
+                                  const float *w, Py_ssize_t n)
     double fnn_sumsq_d(const double *w, Py_ssize_t lo, Py_ssize_t hi)
     double fnn_sumsq_f(const float *w, Py_ssize_t lo, Py_ssize_t hi)
     void fnn_sgd_step_d(double *w, double *velocity, const double *graw,
@@ -163,6 +169,8 @@ DEF PARALLEL_MIN_FLOPS = 1 << 16
 DEF MAX_BLOCKS = 8
 # Smallest row block of a batch's forward and backward passes.
 DEF MIN_BLOCK_ROWS = 64
+# Features per step of the fused sparse gradient and optimizer pass.
+DEF SPARSE_CHUNK = 32
 
 
 def _machine_blocks():
@@ -431,21 +439,21 @@ cdef void _sparse_forward_rows(const Input *X, const Py_ssize_t *row_ids,
     over the row's stored entries in stored order, as SciPy's product does.
     """
     cdef const floating *values = <const floating*>X.values
-    cdef Py_ssize_t r, src, k, j
-    cdef floating v
-    cdef floating *zr
-    cdef const floating *w_row
+    cdef Py_ssize_t r, src, start
     if r1 <= r0:
         return
     for r in range(r0, r1):
         src = row_ids[r] if row_ids != NULL else first_row + r
-        zr = z + r * n_out
-        memset(zr, 0, n_out * sizeof(floating))
-        for k in range(X.indptr[src], X.indptr[src + 1]):
-            v = values[k]
-            w_row = w + X.indices[k] * n_out
-            for j in range(n_out):
-                zr[j] += v * w_row[j]
+        start = X.indptr[src]
+        memset(z + r * n_out, 0, n_out * sizeof(floating))
+        if floating is float:
+            fnn_sparse_row_product_f(z + r * n_out, values + start,
+                                     X.indices + start,
+                                     X.indptr[src + 1] - start, w, n_out)
+        else:
+            fnn_sparse_row_product_d(z + r * n_out, values + start,
+                                     X.indices + start,
+                                     X.indptr[src + 1] - start, w, n_out)
     _bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
                           pre + r0 * n_out if pre != NULL else NULL)
 
@@ -572,6 +580,15 @@ cdef class Trainer:
     cdef double *task_sums  # squared norms of their coefficients
     cdef int n_tasks
     cdef double *row_loss
+    # A sparse batch by feature (see ``_transpose_batch``): the stored
+    # entries of feature f are entry_row/entry_value[feature_end[f - 1]:
+    # feature_end[f]]; scratch holds gradient rows for the fused step.
+    cdef Py_ssize_t *feature_end
+    cdef Py_ssize_t *entry_row
+    cdef void *entry_value
+    cdef void *scratch
+    cdef Py_ssize_t entry_capacity
+    cdef object _sparse_keep
     cdef object _keep_alive
 
     def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
@@ -739,6 +756,28 @@ cdef class Trainer:
         free(self.task_sums)
         free(self.row_loss)
 
+    def _prepare_sparse(self, InputMatrix X):
+        """Buffers of the fused sparse pass, sized for the largest batch."""
+        cdef Py_ssize_t row_nnz = 0
+        if X.c.n_rows:
+            row_nnz = int(np.diff(X._refs[2]).max())
+        cdef Py_ssize_t capacity = max(1, self.batch_size * row_nnz)
+        if (self._sparse_keep is not None and self.entry_capacity >= capacity
+                and self._sparse_keep[0].shape[0] == X.c.n_cols + 1):
+            return
+        keep = (
+            np.zeros(X.c.n_cols + 1, dtype=np.intp),
+            np.zeros(capacity, dtype=np.intp),
+            np.zeros(capacity, dtype=self.dtype),
+            np.zeros(MAX_BLOCKS * SPARSE_CHUNK * self.units[1], dtype=self.dtype),
+        )
+        self._sparse_keep = keep
+        self.entry_capacity = capacity
+        self.feature_end = <Py_ssize_t*><size_t>keep[0].ctypes.data
+        self.entry_row = <Py_ssize_t*><size_t>keep[1].ctypes.data
+        self.entry_value = <void*><size_t>keep[2].ctypes.data
+        self.scratch = <void*><size_t>keep[3].ctypes.data
+
     def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
                   int solver, double learning_rate, double alpha,
                   double momentum=0.9, bint nesterov=True, double beta_1=0.9,
@@ -776,6 +815,8 @@ cdef class Trainer:
             then hold the state after the last completed batch.
         """
         cdef InputMatrix inp = X
+        if inp.c.sparse:
+            self._prepare_sparse(inp)
         if self.dtype == np.float32:
             return _run_epoch[float](self, &inp.c, Y, sample_weight, order, solver,
                                      learning_rate, alpha, momentum, nesterov,
@@ -944,6 +985,79 @@ cdef void _rows_pass(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
         _backprop_rows(self, params, r0, r1, train)
 
 
+cdef void _transpose_batch(Trainer self, const floating *values,
+                           const Input *X, const Py_ssize_t *batch_rows,
+                           Py_ssize_t rows) noexcept nogil:
+    """Sort the stored entries of a CSR batch by feature (counting sort).
+
+    Stable: each feature's entries stay in batch order, the order in which
+    the row-by-row scatter adds them, so both give the same sums.
+    """
+    cdef Py_ssize_t *end = self.feature_end
+    cdef floating *entry_value = <floating*>self.entry_value
+    cdef Py_ssize_t r, k, f, pos
+    memset(end, 0, (X.n_cols + 1) * sizeof(Py_ssize_t))
+    for r in range(rows):
+        for k in range(X.indptr[batch_rows[r]], X.indptr[batch_rows[r] + 1]):
+            end[X.indices[k] + 1] += 1
+    for f in range(1, X.n_cols + 1):
+        end[f] += end[f - 1]
+    # end[f] is now where feature f starts; filling moves it to its end.
+    for r in range(rows):
+        for k in range(X.indptr[batch_rows[r]], X.indptr[batch_rows[r] + 1]):
+            pos = end[X.indices[k]]
+            end[X.indices[k]] = pos + 1
+            self.entry_row[pos] = r
+            entry_value[pos] = values[k]
+
+
+cdef double _sparse_gradient_step(Trainer self, floating *params, int t,
+                                  Py_ssize_t f0, Py_ssize_t f1,
+                                  const _Step *step) noexcept nogil:
+    """Gradient and optimizer step of the first layer's rows f0:f1, CSR input.
+
+    Each gradient row is summed from the feature's entries into a small
+    scratch block and stepped on at once, so the gradient never goes to
+    memory: on a wide sparse layer the optimizer pass is bound by memory
+    traffic.  Returns the squared norm of the rows before the step.
+    """
+    cdef Py_ssize_t n_out = self.units[1]
+    cdef floating *scratch = <floating*>self.scratch + t * SPARSE_CHUNK * n_out
+    cdef const floating *delta = (<floating**>self.deltas)[1]
+    cdef const floating *entry_value = <const floating*>self.entry_value
+    cdef floating *state0 = <floating*>self.state_ptr[0]
+    cdef floating *state1 = <floating*>self.state_ptr[1]
+    cdef Py_ssize_t c0 = f0, c1, f, e, j, lo, hi
+    cdef floating v
+    cdef floating *g
+    cdef const floating *d
+    cdef double sumsq = 0.0
+    while c0 < f1:
+        c1 = min(c0 + SPARSE_CHUNK, f1)
+        memset(scratch, 0, (c1 - c0) * n_out * sizeof(floating))
+        for f in range(c0, c1):
+            g = scratch + (f - c0) * n_out
+            for e in range(self.feature_end[f - 1] if f > 0 else 0,
+                           self.feature_end[f]):
+                v = entry_value[e]
+                d = delta + self.entry_row[e] * n_out
+                for j in range(n_out):
+                    g[j] += v * d[j]
+        lo = c0 * n_out
+        hi = c1 * n_out
+        if floating is float:
+            sumsq += fnn_sumsq_f(params, lo, hi)
+        else:
+            sumsq += fnn_sumsq_d(params, lo, hi)
+        _optimizer_range(params + lo, scratch, state0 + lo,
+                         state1 + lo if state1 != NULL else NULL, 0, hi - lo,
+                         step.alpha, <floating>step.sw_sum, step.solver,
+                         step.learning_rate, step.lr_t, step.momentum,
+                         step.nesterov, step.beta_1, step.beta_2, step.epsilon)
+        c0 = c1
+    return sumsq
+
+
 cdef void _gradient_task(Trainer self, floating *params, const Input *X,
                          const Py_ssize_t *batch_rows, Py_ssize_t rows, int t,
                          bint accumulate, const _Step *step) noexcept nogil:
@@ -959,31 +1073,35 @@ cdef void _gradient_task(Trainer self, floating *params, const Input *X,
     cdef Py_ssize_t lo, hi
     cdef floating *grad = <floating*>self.grad_ptr
     cdef floating *delta = (<floating**>self.deltas)[l + 1]
-    if l == 0 and X.sparse:
-        _sparse_weight_gradient_rows(X, batch_rows, rows, delta, n_out,
-                                     grad, task.k0, task.k1, accumulate)
-    else:
-        _weight_gradient_rows((<floating**>self.acts)[l], rows, n_in, delta,
-                              n_out, grad + self.coef_offset[l], task.k0,
-                              task.k1, accumulate)
     if task.k0 == 0:
         _column_sums(delta, rows, n_out, grad + self.intercept_offset[l],
                      accumulate)
-    if step == NULL:
-        return
-    lo = self.coef_offset[l] + task.k0 * n_out
-    hi = self.coef_offset[l] + task.k1 * n_out
     # The penalty term of this batch's loss uses the weights the batch was
-    # evaluated with: take their norm before the step.
-    if floating is float:
-        self.task_sums[t] = fnn_sumsq_f(params, lo, hi)
+    # evaluated with: norms are taken before the step.
+    if l == 0 and X.sparse and step != NULL:
+        self.task_sums[t] = _sparse_gradient_step(self, params, t, task.k0,
+                                                  task.k1, step)
     else:
-        self.task_sums[t] = fnn_sumsq_d(params, lo, hi)
-    _optimizer_range(params, grad, <floating*>self.state_ptr[0],
-                     <floating*>self.state_ptr[1], lo, hi, step.alpha,
-                     <floating>step.sw_sum, step.solver, step.learning_rate,
-                     step.lr_t, step.momentum, step.nesterov, step.beta_1,
-                     step.beta_2, step.epsilon)
+        if l == 0 and X.sparse:
+            _sparse_weight_gradient_rows(X, batch_rows, rows, delta, n_out,
+                                         grad, task.k0, task.k1, accumulate)
+        else:
+            _weight_gradient_rows((<floating**>self.acts)[l], rows, n_in,
+                                  delta, n_out, grad + self.coef_offset[l],
+                                  task.k0, task.k1, accumulate)
+        if step == NULL:
+            return
+        lo = self.coef_offset[l] + task.k0 * n_out
+        hi = self.coef_offset[l] + task.k1 * n_out
+        if floating is float:
+            self.task_sums[t] = fnn_sumsq_f(params, lo, hi)
+        else:
+            self.task_sums[t] = fnn_sumsq_d(params, lo, hi)
+        _optimizer_range(params, grad, <floating*>self.state_ptr[0],
+                         <floating*>self.state_ptr[1], lo, hi, step.alpha,
+                         <floating>step.sw_sum, step.solver,
+                         step.learning_rate, step.lr_t, step.momentum,
+                         step.nesterov, step.beta_1, step.beta_2, step.epsilon)
     if task.k0 == 0:
         lo = self.intercept_offset[l]
         _optimizer_range(params, grad, <floating*>self.state_ptr[0],
@@ -1021,6 +1139,8 @@ cdef double _batch_pass(Trainer self, const Input *X, const floating[:, :] Y,
     cdef floating *params = <floating*>self.params_ptr
 
     self.n_tasks = n_tasks
+    if X.sparse and step != NULL:
+        _transpose_batch(self, <const floating*>X.values, X, batch_rows, rows)
     for r in range(rows):
         weight_sum += sw[batch_rows[r]]
     if step != NULL:

@@ -262,6 +262,32 @@ def test_sparse_input_matches_sklearn(task, solver, fmt):
     assert_allclose(ours.predict(X_sparse), dense.predict(X), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_wide_sparse_input_matches_sklearn_for_any_thread_count(solver):
+    # Wide enough that the first layer's gradient and optimizer step run in
+    # blocks, by feature, fused (the path of real sparse data).
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.RandomState(0)
+    X = sp.random(300, 2500, density=0.02, format="csr", random_state=rng)
+    y = rng.randint(3, size=300)
+    params = dict(
+        solver=solver,
+        hidden_layer_sizes=(16,),
+        batch_size=64,
+        max_iter=3,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
+    ref, ours = fit_both("multiclass", X, y, **params)
+    assert_same_model(ref, ours)
+    with threadpool_limits(1, user_api="openmp"):
+        serial = fit_both("multiclass", X, y, **params)[1]
+    for a, b in zip(ours.coefs_ + ours.intercepts_, serial.coefs_ + serial.intercepts_):
+        assert_array_equal(a, b)
+    assert ours.loss_curve_ == serial.loss_curve_
+
+
 @pytest.mark.parametrize(
     "params",
     [
