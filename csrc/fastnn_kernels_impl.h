@@ -304,6 +304,17 @@ static inline void FNN_NAME(fnn_sparse_row_product)(FNN_T *z,
     }
 }
 
+/* Whether x[0:n] holds no NaN and no infinity (x - x is 0 only for finite
+ * x; the integer reduction vectorises). */
+static inline int FNN_NAME(fnn_all_finite)(const FNN_T *x, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    int bad = 0;
+    for (j = 0; j < n; j++)
+        bad |= !(x[j] - x[j] == 0);
+    return !bad;
+}
+
 /*
  * sum(w[lo:hi] ** 2) in double, with eight independent accumulators so the
  * loop vectorises without reassociating (the order is fixed: results do

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABCMeta, abstractmethod
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,7 +20,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -618,27 +619,42 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     def _forward_pass_fast(self, X, check_input: bool = True) -> np.ndarray:
         if check_input:
+            # The engine checks a dense X for NaN and infinity as it reads
+            # it, which saves a pass over the whole input.
             X = validate_data(
                 self,
                 X,
                 accept_sparse=["csr", "csc"],
                 dtype=(np.float64, np.float32),
+                ensure_all_finite=False,
                 reset=False,
             )
+            if sp.issparse(X):
+                self._assert_finite(X.data)
+        validated = X
         dtype = self.coefs_[0].dtype
         if X.dtype != dtype:
             X = X.astype(dtype)
         if sp.issparse(X):
             X = X.tocsr()
-        params = self._flat_params()
+        forward = partial(
+            _engine.forward,
+            _engine.InputMatrix(X),
+            self._flat_params(),
+            self._layer_units(),
+            self._activation_specs(),
+        )
         with engine_threads() as n_threads:
-            return _engine.forward(
-                _engine.InputMatrix(X),
-                params,
-                self._layer_units(),
-                self._activation_specs(),
-                n_threads,
-            )
+            out = forward(n_threads, check_finite=check_input and not sp.issparse(X))
+            if out is None:
+                # scikit-learn's error; it passes only if the input was
+                # finite until cast to the model's dtype.
+                self._assert_finite(validated)
+                out = forward(n_threads)
+        return out
+
+    def _assert_finite(self, X) -> None:
+        assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
 
     def input_gradient(self, X, y=None):
         """Sensitivity of the loss, or of each output, to the input features.

@@ -104,6 +104,8 @@ cdef extern from "fastnn_kernels.h" nogil:
     void fnn_sparse_row_product_f(float *z, const float *values,
                                   const Py_ssize_t *indices, Py_ssize_t nnz,
                                   const float *w, Py_ssize_t n)
+    bint fnn_all_finite_d(const double *x, Py_ssize_t n)
+    bint fnn_all_finite_f(const float *x, Py_ssize_t n)
     double fnn_sumsq_d(const double *w, Py_ssize_t lo, Py_ssize_t hi)
     double fnn_sumsq_f(const float *w, Py_ssize_t lo, Py_ssize_t hi)
     void fnn_sgd_step_d(double *w, double *velocity, const double *graw,
@@ -1384,7 +1386,8 @@ cdef inline void _optimizer_range(floating *params, const floating *grad,
 # Prediction
 # ---------------------------------------------------------------------------
 
-def forward(X, params, layer_units, activations, int n_threads):
+def forward(X, params, layer_units, activations, int n_threads,
+            bint check_finite=False):
     """Output-layer activations of the network for every row of ``X``.
 
     Rows are processed in chunks through two reused buffers, so the memory
@@ -1402,10 +1405,14 @@ def forward(X, params, layer_units, activations, int n_threads):
     activations : sequence of (str, float, float)
         As for :class:`Trainer`.
     n_threads : int
+    check_finite : bool, default=False
+        Check that a dense X holds only finite values, each block of rows
+        just before its product reads it (so X is read from memory once).
 
     Returns
     -------
-    out : ndarray of shape (n_samples, layer_units[-1])
+    out : ndarray of shape (n_samples, layer_units[-1]) or None
+        None when ``check_finite`` found a NaN or an infinity.
     """
     cdef InputMatrix inp = X
     n_samples, n_features = inp.shape
@@ -1426,19 +1433,67 @@ def forward(X, params, layer_units, activations, int n_threads):
     for l, spec in enumerate(activations, start=1):
         specs[l] = (ACTIVATION_CODES[spec[0]], spec[1], spec[2])
     cdef fnn_activation *act_spec = <fnn_activation*><size_t>specs.ctypes.data
+    cdef bint finite
     if params.dtype == np.float32:
-        _forward[float](&inp.c, params, units, act_spec, max(1, n_threads),
-                        chunk, buf, out)
+        finite = _forward[float](&inp.c, params, units, act_spec,
+                                 max(1, n_threads), chunk, buf, out,
+                                 check_finite)
     else:
-        _forward[double](&inp.c, params, units, act_spec, max(1, n_threads),
-                         chunk, buf, out)
-    return out
+        finite = _forward[double](&inp.c, params, units, act_spec,
+                                  max(1, n_threads), chunk, buf, out,
+                                  check_finite)
+    return out if finite else None
 
 
-cdef void _forward(const Input *X, const floating[::1] params,
+cdef bint _rows_finite(const floating *a, bint col_major, Py_ssize_t lda,
+                       Py_ssize_t n_cols, Py_ssize_t r0,
+                       Py_ssize_t r1) noexcept nogil:
+    """Whether rows r0:r1 of a row- or column-major matrix are all finite."""
+    cdef Py_ssize_t r, j
+    if col_major:
+        for j in range(n_cols):
+            if floating is float:
+                if not fnn_all_finite_f(a + j * lda + r0, r1 - r0):
+                    return False
+            elif not fnn_all_finite_d(a + j * lda + r0, r1 - r0):
+                return False
+    else:
+        for r in range(r0, r1):
+            if floating is float:
+                if not fnn_all_finite_f(a + r * lda, n_cols):
+                    return False
+            elif not fnn_all_finite_d(a + r * lda, n_cols):
+                return False
+    return True
+
+
+cdef bint _checked_forward_layer(const floating *a, Py_ssize_t rows,
+                                 Py_ssize_t n_in, bint a_col_major,
+                                 Py_ssize_t lda, const floating *w,
+                                 const floating *b, Py_ssize_t n_out,
+                                 fnn_activation act, floating *z,
+                                 int n_threads) noexcept nogil:
+    """``_forward_layer`` that checks each block of ``a`` before its product.
+
+    Returns whether every value was finite.
+    """
+    cdef int t, nb = _gemm_blocks(rows, n_in, n_out)
+    cdef bint finite[MAX_BLOCKS]
+    for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        finite[t] = _rows_finite(a, a_col_major, lda, n_in,
+                                 _split(rows, t, nb), _split(rows, t + 1, nb))
+        _forward_rows(a, lda, a_col_major, n_in, w, b, n_out, act, z, NULL,
+                      _split(rows, t, nb), _split(rows, t + 1, nb))
+    for t in range(nb):
+        if not finite[t]:
+            return False
+    return True
+
+
+cdef bint _forward(const Input *X, const floating[::1] params,
                    const Py_ssize_t[::1] units, const fnn_activation *act_spec,
                    int n_threads, Py_ssize_t chunk, floating[:, ::1] buf,
-                   floating[:, ::1] out):
+                   floating[:, ::1] out, bint check_finite):
     cdef Py_ssize_t n_samples = X.n_rows, n_features = X.n_cols
     cdef int L = units.shape[0] - 1
     cdef Py_ssize_t start, rows, r, j, l, first
@@ -1449,6 +1504,7 @@ cdef void _forward(const Input *X, const floating[::1] params,
     cdef floating *z
     cdef Py_ssize_t lda
     cdef bint col_major
+    cdef bint finite = True
     # BLAS reads a dense X in place when it is a (strided) row- or
     # column-major matrix with a valid leading dimension.
     cdef bint c_rows = (not X.sparse and X.col_stride == 1
@@ -1497,16 +1553,25 @@ cdef void _forward(const Input *X, const floating[::1] params,
                 first = 1
             for l in range(first, L):
                 z = &out[start, 0] if l == L - 1 else bufs[l % 2]
-                _forward_layer(a, rows, units[l], col_major, lda,
-                               &params[coef_off], &params[intercept_off],
-                               units[l + 1],
-                               act_spec[l + 1], z, NULL, n_threads)
+                if l == 0 and check_finite:
+                    finite = _checked_forward_layer(
+                        a, rows, units[0], col_major, lda, &params[0],
+                        &params[intercept_off], units[1], act_spec[1], z,
+                        n_threads)
+                else:
+                    _forward_layer(a, rows, units[l], col_major, lda,
+                                   &params[coef_off], &params[intercept_off],
+                                   units[l + 1],
+                                   act_spec[l + 1], z, NULL, n_threads)
                 coef_off += units[l] * units[l + 1]
                 intercept_off += units[l + 1]
                 a = z
                 lda = units[l + 1]
                 col_major = False
+            if not finite:
+                break
             start += rows
+    return finite
 
 
 # ---------------------------------------------------------------------------

@@ -215,6 +215,48 @@ def test_predict_rejects_bad_input():
         model.predict(X[0])
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "csr", "chunked"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predict_rejects_non_finite_input_with_sklearns_message(layout, value, dtype):
+    # fastnn checks dense input inside the engine, block by block; the error
+    # must still be scikit-learn's, wherever the bad value is.
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X_fit = rng.normal(size=(40, 6)).astype(dtype)
+    params = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    ours = MLPRegressor(**params).fit(X_fit, X_fit[:, 0])
+    ref = SkMLPRegressor(**params).fit(X_fit, X_fit[:, 0])
+    # The engine predicts in chunks of about 4 MiB of activations: 200,000
+    # rows of 6 features are three of them.
+    n = 200_000 if layout == "chunked" else 40
+    X_bad = np.resize(X_fit, (n, 6))
+    X_bad[n - 3, 4] = value
+    if layout == "F":
+        X_bad = np.asfortranarray(X_bad)
+    elif layout == "strided":
+        X_bad = np.repeat(X_bad, 2, axis=1)[:, ::2]
+    elif layout == "csr":
+        X_bad = sp.csr_matrix(X_bad)
+    with pytest.raises(ValueError) as expected:
+        ref.predict(X_bad)
+    with pytest.raises(ValueError) as got:
+        ours.predict(X_bad)
+    assert str(got.value) == str(expected.value)
+
+
+def test_predict_in_float32_accepts_input_finite_only_in_float64():
+    # scikit-learn validates X before any cast; so does fastnn.
+    X32 = X.astype(np.float32)
+    model = MLPRegressor(max_iter=5, random_state=0).fit(X32, Y_REG)
+    big = X.copy()
+    big[1, 2] = 1e300  # finite, but infinite once cast to float32
+    out = model.predict(big)
+    assert out.shape == (30,)
+    assert_array_equal(out[2:], model.predict(X32)[2:])
+
+
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_sparse_index_types_and_unsorted_indices_work(index_dtype):
     A = sp.random(40, 12, density=0.3, format="csr", random_state=0)
