@@ -127,6 +127,15 @@ static inline double fnn_dropout_scale(uint64_t seed, uint64_t step,
 #define FNN_PREFETCH(p) ((void)(p))
 #endif
 
+/* Ask for the cache lines of p[0:bytes] ahead of their use. */
+static inline void fnn_prefetch_bytes(const void *p, size_t bytes)
+{
+    const char *c = (const char *)p;
+    size_t i;
+    for (i = 0; i < bytes; i += 64)
+        FNN_PREFETCH(c + i);
+}
+
 #define FNN_T double
 #define FNN_NAME(name) name##_d
 #define FNN_EPS DBL_EPSILON

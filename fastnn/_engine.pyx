@@ -104,6 +104,7 @@ cdef extern from "fastnn_kernels.h" nogil:
     void fnn_sparse_row_product_f(float *z, const float *values,
                                   const Py_ssize_t *indices, Py_ssize_t nnz,
                                   const float *w, Py_ssize_t n)
+    void fnn_prefetch_bytes(const void *p, size_t bytes)
     bint fnn_all_finite_d(const double *x, Py_ssize_t n)
     bint fnn_all_finite_f(const float *x, Py_ssize_t n)
     double fnn_sumsq_d(const double *w, Py_ssize_t lo, Py_ssize_t hi)
@@ -173,6 +174,8 @@ DEF MAX_BLOCKS = 8
 DEF MIN_BLOCK_ROWS = 64
 # Features per step of the fused sparse gradient and optimizer pass.
 DEF SPARSE_CHUNK = 32
+# Rows a batch gather requests ahead of the one it copies.
+DEF GATHER_AHEAD = 2
 
 
 def _machine_blocks():
@@ -945,11 +948,18 @@ cdef void _rows_pass(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
     cdef const floating *x_row
 
     # Gather targets, and dense inputs (sparse ones are read in place).
+    # Rows are scattered over X: each is requested a few rows ahead, so its
+    # first cache misses overlap the copy of the rows before it.
     for r in range(r0, r1):
         src = batch_rows[r]
         if not X.sparse:
             x_row = <const floating*>X.values + src * X.row_stride
             if X.col_stride == 1:
+                if r + GATHER_AHEAD < r1:
+                    fnn_prefetch_bytes(
+                        <const floating*>X.values
+                        + batch_rows[r + GATHER_AHEAD] * X.row_stride,
+                        n_in * sizeof(floating))
                 memcpy(acts[0] + r * n_in, x_row, n_in * sizeof(floating))
             else:
                 for j in range(n_in):
