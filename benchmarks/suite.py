@@ -18,6 +18,10 @@ Contenders:
   fit (forward, weight gradients, hidden deltas), a lower bound for any
   implementation that uses the same BLAS.
 
+Every fit workload is also run once more per contender (fastnn, sklearn) in
+a fresh process to measure the peak resident memory the fit adds over the
+loaded data (Linux: the kernel's high-water mark, reset just before ``fit``).
+
 Writes ``results.json``, ``results.md`` and ``ratios.png`` into the output
 directory (default ``benchmarks/results/``)::
 
@@ -29,8 +33,10 @@ directory (default ``benchmarks/results/``)::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
+import multiprocessing
 import os
 import platform
 import statistics
@@ -38,6 +44,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,6 +310,8 @@ class Row:
     score_name: str = "accuracy"
     repeats: int = 0
     floor_gemm_gflop: float | None = None
+    # Peak resident memory one fit adds (MiB), measured in a fresh process.
+    fit_peak_mib: dict[str, float] = field(default_factory=dict)
 
     def ratio(self, times: dict[str, float], other: str) -> float | None:
         if other in times and "fastnn" in times:
@@ -383,6 +392,38 @@ def run_fit(w: Workload, quick: bool, repeats: int, models: dict) -> Row:
         flops += sum(2 * a * b for a, b in zip(u[1:-1], u[2:], strict=True))
         row.floor_gemm_gflop = flops * X.shape[0] * f.epochs / 1e9
     return row
+
+
+def _status_kib(field_name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise KeyError(field_name)
+
+
+def _fit_peak_mib(name: str, contender: str, quick: bool) -> float:
+    """In a fresh process: the peak memory one fit adds over the loaded data."""
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    w = WORKLOADS_BY_NAME[name]
+    X, y = w.make_data(quick)
+    model = _fit_contenders(w, X, y, quick)[contender]()
+    gc.collect()
+    # Writing 5 resets the high-water mark (VmHWM) to the current RSS.
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS")
+    model.fit(X, y)
+    return (_status_kib("VmHWM") - before) / 1024
+
+
+def measure_fit_memory(w: Workload, quick: bool, row: Row) -> None:
+    if not Path("/proc/self/clear_refs").exists():  # Linux only
+        return
+    spawn = multiprocessing.get_context("spawn")
+    for contender in ("fastnn", "sklearn"):
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            row.fit_peak_mib[contender] = pool.submit(
+                _fit_peak_mib, w.name, contender, quick
+            ).result()
 
 
 def run_predict(w: Workload, quick: bool, repeats: int, models: dict) -> list[Row]:
@@ -473,6 +514,7 @@ COLUMNS = [
     "predict sklearn (s)",
     "predict torch (s)",
     "predict sklearn / fastnn",
+    "fit peak MiB fastnn / sklearn",
     "score fastnn / sklearn",
 ]
 
@@ -484,6 +526,9 @@ def markdown_table(rows: list[Row]) -> str:
         if "fastnn" in r.score and "sklearn" in r.score:
             score = f"{r.score_name} {r.score['fastnn']:.4f} / {r.score['sklearn']:.4f}"
         floor = r.fit_s.get("floor")
+        peak = DASH
+        if r.fit_peak_mib:
+            peak = f"{r.fit_peak_mib['fastnn']:.1f} / {r.fit_peak_mib['sklearn']:.1f}"
         cells = [
             r.workload,
             r.data,
@@ -497,6 +542,7 @@ def markdown_table(rows: list[Row]) -> str:
             _fmt(r.predict_s.get("sklearn"), ".4f"),
             _fmt(r.predict_s.get("torch"), ".4f"),
             _fmt(r.ratio(r.predict_s, "sklearn"), ".2f", "x"),
+            peak,
             score,
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -557,7 +603,9 @@ def write_results(
         f"# fastnn benchmark suite ({mode})\n\n{table}\n\n"
         f"Medians of {args.repeats} alternating repeats after one warm-up each; "
         f"ratios are time(other) / time(fastnn), fastnn / floor is fastnn's fit "
-        f"time over the BLAS-only GEMM floor. Scores are on the training data. "
+        f"time over the BLAS-only GEMM floor. Fit peak memory is what one fit "
+        f"adds to the resident memory over the loaded data, each in a fresh "
+        f"process. Scores are on the training data. "
         f"Total {total_s:.0f} s.\n\n## Machine\n\n{notes}\n"
     )
     plot_ratios(rows, out / "ratios.png")
@@ -600,6 +648,7 @@ def main() -> None:
                 new = run_predict(w, args.quick, args.repeats, models)
             else:
                 new = [run_fit(w, args.quick, args.repeats, models)]
+                measure_fit_memory(w, args.quick, new[0])
             rows += new
             print(f"{w.name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
     total = time.perf_counter() - start
