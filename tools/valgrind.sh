@@ -39,5 +39,19 @@ clf.input_gradient(X[:20]), clf.input_gradient(X[:20], y[:20])
 reg = MLPRegressor(hidden_layer_sizes=(8,), activation="unit_step", loss="huber",
                    max_iter=3, random_state=0).fit(X, X[:, 0])
 reg.predict(X)
+# A sparse first layer wide enough to run in blocks, fused with the
+# optimizer step; predictions that meet NaN inside the engine's check.
+Xs = sp.random(300, 2500, density=0.02, format="csr", random_state=0)
+for solver in ("adam", "sgd"):
+    MLPClassifier((16,), solver=solver, max_iter=2, random_state=0).fit(Xs, y)
+X_nan = np.asfortranarray(X)
+X_nan[250, 3] = np.nan
+for bad in (X_nan, np.ascontiguousarray(X_nan)):
+    try:
+        reg.predict(bad)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("NaN input was not rejected")
 print("valgrind run finished")
 PY
