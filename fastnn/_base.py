@@ -429,7 +429,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             self._run_epochs(
                 trainer,
                 params,
-                X_train,
                 _engine.InputMatrix(X_train),
                 y_train,
                 sw_train,
@@ -449,7 +448,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         self,
         trainer,
         params,
-        X_rows,
         X_train,
         y_train,
         sw_train,
@@ -472,11 +470,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 task.begin_epoch()
                 epoch_start[:] = params
                 if self.shuffle:
-                    # What sklearn.utils.shuffle does, without its validation
-                    # overhead: the same draws from the same stream.
-                    permutation = np.arange(n_samples)
-                    self._random_state.shuffle(permutation)
-                    sample_idx = sample_idx[permutation]
+                    # sklearn.utils.shuffle draws a permutation of arange(n)
+                    # and indexes with it; shuffling in place makes the same
+                    # swaps from the same draws, without two new arrays.
+                    self._random_state.shuffle(sample_idx)
                 try:
                     loss_sum, _ = trainer.run_epoch(
                         X_train,
@@ -539,9 +536,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             return
         # The last step's effect is only seen by the next loss: look at the
         # outputs of the last batch once more, at negligible cost.
-        last_batch = sample_idx[-trainer.batch_size :]
-        outputs = self._forward_pass_fast(X_rows[last_batch], check_input=False)
-        if not np.isfinite(outputs).all():
+        last_batch = np.ascontiguousarray(sample_idx[-trainer.batch_size :])
+        if not trainer.outputs_finite(X_train, y_train, sw_train, last_batch):
             self._diverged(params, epoch_start, np.inf)
 
     def _diverged(self, params, sound_params, loss) -> None:

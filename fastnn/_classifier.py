@@ -325,7 +325,21 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        return X, self._label_binarizer.transform(y).astype(X.dtype)
+        return X, self._binarize(y, X.dtype)
+
+    def _binarize(self, y, dtype) -> np.ndarray:
+        """Targets as the engine reads them: one column per class, in ``dtype``.
+
+        Multiclass targets are one-hot encoded straight into ``dtype``:
+        LabelBinarizer's integer matrix would be the fit's largest temporary
+        array (8 bytes per sample and class).
+        """
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ != "multiclass":
+            return binarizer.transform(y).astype(dtype)
+        Y = np.zeros((len(y), len(binarizer.classes_)), dtype=dtype)
+        Y[np.arange(len(y)), np.searchsorted(binarizer.classes_, y)] = 1
+        return Y
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

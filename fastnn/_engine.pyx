@@ -747,6 +747,22 @@ cdef class Trainer:
         else:
             _input_gradient[double](self, &inp.c, Y, out)
 
+    def outputs_finite(self, X, Y, sample_weight, const Py_ssize_t[::1] rows):
+        """Whether the network's outputs for ``X[rows]`` are all finite.
+
+        A forward pass through the trainer's own buffers (no dropout), for
+        at most ``batch_size`` rows; ``Y`` and ``sample_weight`` as for
+        :meth:`run_epoch`.
+        """
+        cdef InputMatrix inp = X
+        if rows.shape[0] == 0:
+            return True
+        if rows.shape[0] > self.batch_size:
+            raise ValueError("more rows than the trainer's batch size")
+        if self.dtype == np.float32:
+            return _outputs_finite[float](self, &inp.c, Y, sample_weight, rows)
+        return _outputs_finite[double](self, &inp.c, Y, sample_weight, rows)
+
     def __dealloc__(self):
         free(self.units)
         free(self.coef_offset)
@@ -1172,6 +1188,21 @@ cdef double _batch_pass(Trainer self, const Input *X, const floating[:, :] Y,
     return loss
 
 
+cdef bint _outputs_finite(Trainer self, const Input *X, const floating[:, :] Y,
+                          const floating[::1] sample_weight,
+                          const Py_ssize_t[::1] rows):
+    cdef double sw_sum
+    cdef Py_ssize_t n = rows.shape[0] * self.units[self.n_weight_layers]
+    cdef const floating *out = (<floating**>self.acts)[self.n_weight_layers]
+    with nogil:
+        _batch_pass(self, X, Y, sample_weight, &rows[0], rows.shape[0], False,
+                    False, False, NULL, &sw_sum)
+    if floating is float:
+        return fnn_all_finite_f(out, n)
+    else:
+        return fnn_all_finite_d(out, n)
+
+
 cdef inline double _mean_loss(Trainer self, double weighted_loss,
                               double sw_sum) noexcept nogil:
     """Data term of scikit-learn's loss from the weighted sum of row losses."""
@@ -1430,11 +1461,16 @@ def forward(X, params, layer_units, activations, int n_threads,
     out = np.empty((n_samples, units[len(units) - 1]), dtype=params.dtype)
     if n_samples == 0:
         return out
+    # The buffers hold hidden layers' outputs, and a copy of the input's rows
+    # when BLAS cannot read it in place (see _forward).
     width = int(max(units.max(), 1))
-    # About 4 MiB per buffer and at least 64 rows: enough for BLAS to run at
-    # full speed, bounded however many rows X has.
+    held = [int(u) for u in units[1 : len(units) - 1]]
+    if not inp.c.sparse and not _blas_readable(&inp.c):
+        held.append(n_features)
+    # About 4 MiB of activations per chunk and at least 64 rows: enough for
+    # BLAS to run at full speed, bounded however many rows X has.
     chunk = min(n_samples, max(64, (1 << 19) // width))
-    buf = np.empty((2, chunk * width), dtype=params.dtype)
+    buf = np.empty((2, chunk * max(held, default=0)), dtype=params.dtype)
     if len(activations) != len(units) - 1:
         raise ValueError("need one activation per layer after the input")
     specs = np.empty(len(units), dtype=np.dtype(
@@ -1500,6 +1536,20 @@ cdef bint _checked_forward_layer(const floating *a, Py_ssize_t rows,
     return True
 
 
+cdef inline bint _c_rows(const Input *X) noexcept nogil:
+    """A dense X BLAS reads in place as a row-major matrix."""
+    return not X.sparse and X.col_stride == 1 and X.row_stride >= X.n_cols
+
+
+cdef inline bint _f_cols(const Input *X) noexcept nogil:
+    """A dense X BLAS reads in place as a column-major matrix."""
+    return not X.sparse and X.row_stride == 1 and X.col_stride >= X.n_rows
+
+
+cdef inline bint _blas_readable(const Input *X) noexcept nogil:
+    return _c_rows(X) or _f_cols(X)
+
+
 cdef bint _forward(const Input *X, const floating[::1] params,
                    const Py_ssize_t[::1] units, const fnn_activation *act_spec,
                    int n_threads, Py_ssize_t chunk, floating[:, ::1] buf,
@@ -1517,12 +1567,10 @@ cdef bint _forward(const Input *X, const floating[::1] params,
     cdef bint finite = True
     # BLAS reads a dense X in place when it is a (strided) row- or
     # column-major matrix with a valid leading dimension.
-    cdef bint c_rows = (not X.sparse and X.col_stride == 1
-                        and X.row_stride >= n_features)
-    cdef bint f_cols = (not X.sparse and not c_rows and X.row_stride == 1
-                        and X.col_stride >= n_samples)
-    bufs[0] = &buf[0, 0]
-    bufs[1] = &buf[1, 0]
+    cdef bint c_rows = _c_rows(X)
+    cdef bint f_cols = not c_rows and _f_cols(X)
+    bufs[0] = &buf[0, 0] if buf.shape[1] else NULL
+    bufs[1] = &buf[1, 0] if buf.shape[1] else NULL
 
     with nogil:
         start = 0
