@@ -312,6 +312,9 @@ class Row:
     floor_gemm_gflop: float | None = None
     # Peak resident memory one fit adds (MiB), measured in a fresh process.
     fit_peak_mib: dict[str, float] = field(default_factory=dict)
+    # Every timed repeat, in order: the spread behind the medians.
+    fit_runs_s: dict[str, list[float]] = field(default_factory=dict)
+    predict_runs_s: dict[str, list[float]] = field(default_factory=dict)
 
     def ratio(self, times: dict[str, float], other: str) -> float | None:
         if other in times and "fastnn" in times:
@@ -379,6 +382,8 @@ def run_fit(w: Workload, quick: bool, repeats: int, models: dict) -> Row:
         _shape(X),
         fit_s={k: statistics.median(v) for k, v in fit_t.items()},
         predict_s={k: statistics.median(v) for k, v in pred_t.items()},
+        fit_runs_s=fit_t,
+        predict_runs_s=pred_t,
         score={k: _score(w.task, m, X, y) for k, m in fitted.items() if k in pred_t},
         score_name="accuracy" if w.task == "classification" else "R²",
         repeats=repeats,
@@ -454,6 +459,7 @@ def run_predict(w: Workload, quick: bool, repeats: int, models: dict) -> list[Ro
                 f"{w.name} {tuple(hidden)}",
                 _shape(X),
                 predict_s={k: statistics.median(v) for k, v in pred_t.items()},
+                predict_runs_s=pred_t,
                 score={k: _score(w.task, m, X, y) for k, m in fitted.items()},
                 repeats=repeats,
             )
