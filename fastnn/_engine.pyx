@@ -546,7 +546,7 @@ cdef class Trainer:
     loss : str
         Name from ``LOSS_CODES``.
     n_threads : int
-        Number of OpenMP threads for the element-wise passes.
+        Number of OpenMP threads sharing the blocks of each batch.
     loss_param : float, default=0.0
         The Huber loss's delta.
     dropout : sequence of float, default=None
