@@ -1013,6 +1013,19 @@ cdef void _rows_pass(Trainer self, const Input *X, const Py_ssize_t *batch_rows,
         _backprop_rows(self, params, r0, r1, train)
 
 
+cdef inline void _step_range(Trainer self, floating *params,
+                             const floating *grad, Py_ssize_t lo, Py_ssize_t hi,
+                             double alpha, const _Step *step) noexcept nogil:
+    """The optimizer ``step`` on params[lo:hi], whose raw gradient is grad[0:]."""
+    cdef floating *state0 = <floating*>self.state_ptr[0]
+    cdef floating *state1 = <floating*>self.state_ptr[1]
+    _optimizer_range(params + lo, grad, state0 + lo,
+                     state1 + lo if state1 != NULL else NULL, 0, hi - lo, alpha,
+                     <floating>step.sw_sum, step.solver, step.learning_rate,
+                     step.lr_t, step.momentum, step.nesterov, step.beta_1,
+                     step.beta_2, step.epsilon)
+
+
 cdef void _transpose_batch(Trainer self, const floating *values,
                            const Input *X, const Py_ssize_t *batch_rows,
                            Py_ssize_t rows) noexcept nogil:
@@ -1053,8 +1066,6 @@ cdef double _sparse_gradient_step(Trainer self, floating *params, int t,
     cdef floating *scratch = <floating*>self.scratch + t * SPARSE_CHUNK * n_out
     cdef const floating *delta = (<floating**>self.deltas)[1]
     cdef const floating *entry_value = <const floating*>self.entry_value
-    cdef floating *state0 = <floating*>self.state_ptr[0]
-    cdef floating *state1 = <floating*>self.state_ptr[1]
     cdef Py_ssize_t c0 = f0, c1, f, e, j, lo, hi
     cdef floating v
     cdef floating *g
@@ -1077,11 +1088,7 @@ cdef double _sparse_gradient_step(Trainer self, floating *params, int t,
             sumsq += fnn_sumsq_f(params, lo, hi)
         else:
             sumsq += fnn_sumsq_d(params, lo, hi)
-        _optimizer_range(params + lo, scratch, state0 + lo,
-                         state1 + lo if state1 != NULL else NULL, 0, hi - lo,
-                         step.alpha, <floating>step.sw_sum, step.solver,
-                         step.learning_rate, step.lr_t, step.momentum,
-                         step.nesterov, step.beta_1, step.beta_2, step.epsilon)
+        _step_range(self, params, scratch, lo, hi, step.alpha, step)
         c0 = c1
     return sumsq
 
@@ -1125,18 +1132,10 @@ cdef void _gradient_task(Trainer self, floating *params, const Input *X,
             self.task_sums[t] = fnn_sumsq_f(params, lo, hi)
         else:
             self.task_sums[t] = fnn_sumsq_d(params, lo, hi)
-        _optimizer_range(params, grad, <floating*>self.state_ptr[0],
-                         <floating*>self.state_ptr[1], lo, hi, step.alpha,
-                         <floating>step.sw_sum, step.solver,
-                         step.learning_rate, step.lr_t, step.momentum,
-                         step.nesterov, step.beta_1, step.beta_2, step.epsilon)
+        _step_range(self, params, grad + lo, lo, hi, step.alpha, step)
     if task.k0 == 0:
         lo = self.intercept_offset[l]
-        _optimizer_range(params, grad, <floating*>self.state_ptr[0],
-                         <floating*>self.state_ptr[1], lo, lo + n_out, 0.0,
-                         <floating>step.sw_sum, step.solver,
-                         step.learning_rate, step.lr_t, step.momentum,
-                         step.nesterov, step.beta_1, step.beta_2, step.epsilon)
+        _step_range(self, params, grad + lo, lo, lo + n_out, 0.0, step)
 
 
 cdef double _batch_pass(Trainer self, const Input *X, const floating[:, :] Y,
