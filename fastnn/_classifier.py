@@ -79,10 +79,12 @@ _SHARED_PARAMETERS_DOC = """
         Use Nesterov's momentum with ``'sgd'``.
 
     early_stopping : bool, default=False
-        Stop when the score on a held-out validation split stops improving.
+        Stop when the score on a held-out validation split (or on the
+        ``X_val``, ``y_val`` passed to ``fit``) stops improving.
 
     validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
+        Fraction of the training data held out for early stopping (unused
+        when ``fit`` is given ``X_val`` and ``y_val``).
 
     beta_1, beta_2 : float, default=0.9, 0.999
         Decay rates of Adam's moment estimates.
