@@ -8,7 +8,6 @@ parameters, data and ``random_state`` give the same model.
 
 from __future__ import annotations
 
-import warnings
 from abc import ABCMeta, abstractmethod
 from functools import partial
 from numbers import Integral, Real
@@ -18,13 +17,16 @@ import scipy
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
+    check_consistent_length,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -32,9 +34,17 @@ from . import _engine
 from ._callbacks import CallbackSupportMixin, FitTask, has_listeners, restore, snapshot
 from ._optimizers import AdamState, SGDState
 from ._threads import engine_threads
-from .activations import ACTIVATIONS, Activation, _hidden_activation_specs
+from ._warnings import warn
+from .activations import ACTIVATIONS, Activation, _hidden_activation_specs, _spec
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# scikit-learn's error for a fit that diverged; fastnn's explanation follows
+# it, so that code matching scikit-learn's message keeps working.
+_NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may"
+    " contain large values and need to be preprocessed."
+)
 
 
 class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -222,7 +232,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         # Sigmoid layers get scikit-learn's 'logistic' factor; the output
         # weights take the last hidden layer's.
         hidden = _hidden_activation_specs(self.activation, len(layer_units) - 2)
-        feeding = hidden + hidden[-1:] if hidden else [(self.activation, 0, 0)]
+        if hidden:
+            feeding = hidden + hidden[-1:]
+        else:
+            # Without hidden layers scikit-learn still picks the factor by
+            # the activation's name; aliases must give the same weights.
+            single = isinstance(self.activation, str | Activation)
+            feeding = [_spec(self.activation) if single else ("", 0.0, 0.0)]
         self.coefs_, self.intercepts_ = [], []
         for i, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
             factor = 2.0 if feeding[i][0] == "logistic" else 6.0
@@ -248,19 +264,21 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
-    def _fit(self, X, y, sample_weight=None, incremental: bool = False):
+    def _fit(
+        self, X, y, sample_weight=None, incremental: bool = False, validation=None
+    ):
         # A callback may raise in the middle of training; the estimator then
         # goes back to its state before this call (only paid for when
         # callbacks listen: nothing else can raise after the first epoch).
         state = snapshot(self) if has_listeners(self) else None
         try:
-            return self._fit_unguarded(X, y, sample_weight, incremental)
+            return self._fit_unguarded(X, y, sample_weight, incremental, validation)
         except Exception:
             if state is not None:
                 restore(self, state)
             raise
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental: bool):
+    def _fit_unguarded(self, X, y, sample_weight, incremental: bool, validation):
         hidden_layer_sizes = self.hidden_layer_sizes
         if not hasattr(hidden_layer_sizes, "__iter__"):
             hidden_layer_sizes = [hidden_layer_sizes]
@@ -285,6 +303,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             y = y.reshape((-1, 1))
         # The engine reads targets in the working dtype, one row per sample.
         y = np.ascontiguousarray(y, dtype=X.dtype)
+        if validation is not None:
+            validation = self._validate_validation_set(X, y, *validation)
         self.n_outputs_ = y.shape[1]
         layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
 
@@ -300,21 +320,23 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             self._dropout_seed = None
             self._dropout_step = 0
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
+        if validation is not None:
+            X_val, Y_val, sw_val = validation
+            validation = X_val, Y_val, self._validation_weights(y, Y_val, sw_val)
 
         stochastic = self.solver in _STOCHASTIC_SOLVERS
         n_epochs = (1 if incremental else self.max_iter) if stochastic else 0
         task = FitTask(self, X, y_given, sample_weight, n_epochs)
         if stochastic:
-            self._fit_stochastic(X, y, sample_weight, layer_units, incremental, task)
+            self._fit_stochastic(
+                X, y, sample_weight, layer_units, incremental, task, validation
+            )
         else:
             self._fit_lbfgs(X, y, sample_weight, layer_units)
         task.end()
 
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may"
-                " contain large values and need to be preprocessed."
-            )
+            raise ValueError(_NON_FINITE_WEIGHTS)
         return self
 
     def _apply_class_weight(self, y, sample_weight, incremental: bool):
@@ -352,7 +374,77 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             self.epsilon,
         )
 
-    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental, task):
+    def _validate_validation_set(self, X, y, X_val, y_val, sample_weight_val):
+        """Check a validation set passed to fit; return it in the working dtype.
+
+        The rules and messages are HistGradientBoosting's (scikit-learn 1.7).
+        """
+        if y_val is None and X_val is not None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None and y_val is not None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if X_val is None:
+            raise ValueError(
+                "sample_weight_val is provided, but X_val and y_val were not provided."
+            )
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit while at the same time "
+                "early_stopping is False. When passing X_val and y_val to fit, "
+                "early_stopping should be set to True."
+            )
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "X_val and y_val are used for early stopping, which only the "
+                f"stochastic solvers ('sgd', 'adam') do; solver={self.solver!r}."
+            )
+        X_val = validate_data(
+            self,
+            X_val,
+            accept_sparse=["csr", "csc"],
+            dtype=X.dtype,
+            reset=False,
+        )
+        if sp.issparse(X_val):
+            X_val = X_val.tocsr()
+        y_val = check_array(
+            y_val,
+            ensure_2d=False,
+            dtype=None if is_classifier(self) else "numeric",
+            input_name="y_val",
+            estimator=self,
+        )
+        check_consistent_length(X_val, y_val)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                f"The validation set is too small: X_val has {X_val.shape[0]} "
+                "sample; early stopping needs at least 2."
+            )
+        Y_val = self._encode_validation_targets(_column_or_1d(y_val), X.dtype)
+        if Y_val.ndim == 1:
+            Y_val = Y_val.reshape((-1, 1))
+        Y_val = np.ascontiguousarray(Y_val, dtype=X.dtype)
+        if Y_val.shape[1] != y.shape[1]:
+            raise ValueError(
+                f"y_val has {Y_val.shape[1]} outputs, but y has {y.shape[1]}."
+            )
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(
+                sample_weight_val, X_val, dtype=X.dtype
+            )
+        return X_val, Y_val, sample_weight_val
+
+    def _encode_validation_targets(self, y_val, dtype) -> np.ndarray:
+        """y_val as the training targets are encoded (subclass hook)."""
+        return y_val
+
+    def _validation_weights(self, y, Y_val, sample_weight_val):
+        """Validation sample weights, with class weights where they apply."""
+        return sample_weight_val
+
+    def _fit_stochastic(
+        self, X, y, sample_weight, layer_units, incremental, task, validation=None
+    ):
         params = self._packed_params(X.dtype)
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(params.shape[0], X.dtype)
@@ -362,9 +454,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        if early_stopping:
-            # A multilabel target is not stratified.
-            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+        if validation is not None:
+            # The given set replaces the split: no rows of X are held out.
+            X_train, y_train, sw_train = X, y, sample_weight
+            X_val, y_val, sw_val = validation
+        elif early_stopping:
+            # scikit-learn stratifies single-output classification targets,
+            # binarized to bool (its error messages name those values).
+            stratify = None
+            if is_classifier(self) and self.n_outputs_ == 1:
+                stratify = y.astype(bool)
             arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
             split = train_test_split(
                 *arrays,
@@ -379,6 +478,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
+        else:
+            X_train, y_train, sw_train = X, y, sample_weight
+            X_val = y_val = sw_val = validation_loss_data = None
+        if X_val is not None:
             # The validation loss reads encoded targets, the score labels.
             validation_loss_data = (
                 _engine.InputMatrix(X_val),
@@ -387,9 +490,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             )
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
-        else:
-            X_train, y_train, sw_train = X, y, sample_weight
-            X_val = y_val = sw_val = validation_loss_data = None
 
         n_samples = X_train.shape[0]
         if sw_train is None:
@@ -399,10 +499,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             batch_size = min(200, n_samples)
         else:
             if self.batch_size > n_samples:
-                warnings.warn(
+                warn(
                     "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped",
-                    stacklevel=5,
+                    "sample size. It is going to be clipped"
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
@@ -487,7 +586,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 finally:
                     optimizer.after_epoch(trainer.adam_t)
 
-                if not np.isfinite(loss_sum):
+                if not early_stopping and not np.isfinite(loss_sum):
+                    # With early stopping scikit-learn trains on and ends
+                    # with the best validated (finite) weights: so does fastnn.
                     self._diverged(params, epoch_start, loss_sum / n_samples)
                 self.n_iter_ += 1
                 self.loss_ = loss_sum / n_samples
@@ -525,15 +626,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
-                    warnings.warn(
+                    warn(
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter:d}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=6,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=6)
+            warn("Training interrupted by user.")
             return
+        if early_stopping:
+            return  # the best validated weights are restored, finite or not
         # The last step's effect is only seen by the next loss: look at the
         # outputs of the last batch once more, at negligible cost.
         last_batch = np.ascontiguousarray(sample_idx[-trainer.batch_size :])
@@ -543,8 +645,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _diverged(self, params, sound_params, loss) -> None:
         params[:] = sound_params
         raise ValueError(
-            f"The training loss became non-finite ({loss}) in epoch "
-            f"{self.n_iter_ + 1}: the learning rate (learning_rate_init="
+            f"{_NON_FINITE_WEIGHTS} The training loss became non-finite ({loss}) "
+            f"in epoch {self.n_iter_ + 1}: the learning rate (learning_rate_init="
             f"{self.learning_rate_init}) may be too large, or the data may contain "
             "large values that need scaling (e.g. with StandardScaler). The "
             "weights from the start of that epoch were restored."
@@ -607,9 +709,19 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 jac=True,
                 options=options,
             )
-        self.n_iter_ = _check_lbfgs_result(result, self.max_iter)
-        self.loss_ = float(result.fun)
         params[:] = result.x
+        self.loss_ = float(result.fun)
+        if not np.isfinite(self.loss_):
+            # scikit-learn returns such a model with a convergence warning;
+            # fastnn treats it like a diverging stochastic fit.
+            self.n_iter_ = min(result.nit, self.max_iter)
+            raise ValueError(
+                f"{_NON_FINITE_WEIGHTS} The training loss is non-finite "
+                f"({self.loss_}) after {self.n_iter_} L-BFGS iteration(s): the data "
+                "may contain large values that need scaling (e.g. with "
+                "StandardScaler)."
+            )
+        self.n_iter_ = _check_lbfgs_result(result, self.max_iter)
 
     # -- prediction ---------------------------------------------------------
 
@@ -752,6 +864,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return True
 
 
+def _column_or_1d(y: np.ndarray) -> np.ndarray:
+    """``column_or_1d`` whose warning names the user's call to fit."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        warn(
+            "A column-vector y was passed when a 1d array was expected. Please "
+            "change the shape of y to (n_samples, ), for example using ravel().",
+            DataConversionWarning,
+        )
+        y = column_or_1d(y)
+    return y
+
+
 _SCIPY_HAS_IPRINT = tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15)
 
 # L-BFGS evaluates the full-batch loss over chunks of this many rows, so its
@@ -765,7 +889,7 @@ def _check_lbfgs_result(result, max_iter: int) -> int:
         message = result.message
         if isinstance(message, bytes):
             message = message.decode("latin1")
-        warnings.warn(
+        warn(
             f"lbfgs failed to converge after {result.nit} iteration(s) "
             f"(status={result.status}):\n{message}.\n\n"
             "Increase the number of iterations to improve the convergence "
@@ -773,6 +897,5 @@ def _check_lbfgs_result(result, max_iter: int) -> int:
             "shown in:\n"
             "    https://scikit-learn.org/stable/modules/preprocessing.html",
             ConvergenceWarning,
-            stacklevel=3,
         )
     return min(result.nit, max_iter)

@@ -7,7 +7,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -15,9 +15,9 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseMultilayerPerceptron
+from ._base import BaseMultilayerPerceptron, _column_or_1d
 
 _SHARED_PARAMETERS_DOC = """
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
@@ -79,10 +79,12 @@ _SHARED_PARAMETERS_DOC = """
         Use Nesterov's momentum with ``'sgd'``.
 
     early_stopping : bool, default=False
-        Stop when the score on a held-out validation split stops improving.
+        Stop when the score on a held-out validation split (or on the
+        ``X_val``, ``y_val`` passed to ``fit``) stops improving.
 
     validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
+        Fraction of the training data held out for early stopping (unused
+        when ``fit`` is given ``X_val`` and ``y_val``).
 
     beta_1, beta_2 : float, default=0.9, 0.999
         Decay rates of Adam's moment estimates.
@@ -283,6 +285,38 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         weights = compute_sample_weight(self.class_weight, labels).astype(y.dtype)
         return weights if sample_weight is None else weights * sample_weight
 
+    def _encode_validation_targets(self, y_val, dtype) -> np.ndarray:
+        """y_val binarized like the training targets; its classes must be known."""
+        check_classification_targets(y_val)
+        binarizer = self._label_binarizer
+        multilabel = type_of_target(y_val).startswith("multilabel")
+        if multilabel != binarizer.y_type_.startswith("multilabel"):
+            raise ValueError(
+                f"y_val is {type_of_target(y_val)!r} but y is {binarizer.y_type_!r}: "
+                "the validation targets must be of the kind the model is fitted on."
+            )
+        if not multilabel:
+            known = set(self.classes_.tolist())
+            unseen = [c for c in unique_labels(y_val).tolist() if c not in known]
+            if unseen:
+                raise ValueError(f"y_val contains previously unseen labels: {unseen}")
+        return self._binarize(y_val, dtype)
+
+    def _validation_weights(self, y, Y_val, sample_weight_val):
+        """Validation weights times the class weights used in training."""
+        if self.class_weight is None:
+            return sample_weight_val
+        multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        decode = self._label_binarizer.inverse_transform
+        labels_val = Y_val if multilabel else decode(Y_val)
+        class_weight = self.class_weight
+        if class_weight == "balanced":
+            # The training set's frequencies, as for the training weights.
+            labels = y if multilabel else decode(y)
+            class_weight = _balanced_weights(labels)
+        weights = compute_sample_weight(class_weight, labels_val).astype(y.dtype)
+        return weights if sample_weight_val is None else weights * sample_weight_val
+
     def _output_activation(self) -> str:
         if self._label_binarizer.y_type_ == "multiclass":
             return "softmax"
@@ -298,8 +332,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        y = _column_or_1d(y)
         if y.dtype == object and len({isinstance(v, str) for v in y.ravel()}) > 1:
             # NumPy cannot sort such labels; say what is wrong instead.
             raise ValueError("Mix of label input types (string and number)")
@@ -342,7 +375,16 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return Y
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -355,6 +397,22 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
+
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+                default=None
+            A validation set for early stopping, used instead of holding out
+            ``validation_fraction`` of ``X``; needs ``early_stopping=True`` and
+            a stochastic solver.  In a :class:`~sklearn.pipeline.Pipeline`,
+            ``Pipeline(..., transform_input=["X_val"])`` transforms it like
+            ``X`` (with metadata routing enabled).
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), \
+                default=None
+            The class labels (a label indicator matrix for multilabel) of ``X_val``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples in the validation score and
+            loss.
 
         Returns
         -------
@@ -372,7 +430,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         >>> clf.n_features_in_, clf.classes_
         (2, array([0, 1]))
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        validation = None
+        if X_val is not None or y_val is not None or sample_weight_val is not None:
+            validation = (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -516,3 +577,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _balanced_weights(labels: np.ndarray) -> dict | list[dict]:
+    """'balanced' class weights of training labels, as explicit dicts."""
+    if labels.ndim == 1:
+        classes = np.unique(labels)
+        weights = compute_class_weight("balanced", classes=classes, y=labels)
+        return dict(zip(classes.tolist(), weights.tolist()))
+    return [_balanced_weights(labels[:, k]) for k in range(labels.shape[1])]

@@ -9,9 +9,9 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseMultilayerPerceptron
+from ._base import BaseMultilayerPerceptron, _column_or_1d
 from ._classifier import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
 
 
@@ -139,8 +139,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        y = _column_or_1d(y)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative which is not allowed for "
@@ -148,8 +147,25 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             )
         return X, y
 
+    def _encode_validation_targets(self, y_val, dtype) -> np.ndarray:
+        if self.loss == "poisson" and np.any(y_val < 0):
+            raise ValueError(
+                "Some value(s) of y_val are negative which is not allowed for "
+                "loss='poisson'."
+            )
+        return y_val
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -162,6 +178,22 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
+
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+                default=None
+            A validation set for early stopping, used instead of holding out
+            ``validation_fraction`` of ``X``; needs ``early_stopping=True`` and
+            a stochastic solver.  In a :class:`~sklearn.pipeline.Pipeline`,
+            ``Pipeline(..., transform_input=["X_val"])`` transforms it like
+            ``X`` (with metadata routing enabled).
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), \
+                default=None
+            The target values of ``X_val``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples in the validation score and
+            loss.
 
         Returns
         -------
@@ -179,7 +211,10 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         >>> reg.n_outputs_, reg.out_activation_
         (1, 'identity')
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        validation = None
+        if X_val is not None or y_val is not None or sample_weight_val is not None:
+            validation = (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
