@@ -267,7 +267,15 @@ class SensitivityDisplay:
                     panel.set_title(str(self.column_labels[c]), fontsize="small")
                 if c == 0 and self.row_labels is not None:
                     panel.set_ylabel(str(self.row_labels[r]), fontsize="small")
-            figure.colorbar(self.images_[r, -1], ax=list(axes[r]), shrink=0.8)
+            # The bar takes a share of the whole row: keep it narrow for many
+            # panels.
+            figure.colorbar(
+                self.images_[r, -1],
+                ax=list(axes[r]),
+                shrink=0.8,
+                fraction=0.15 / n_cols,
+                pad=0.1 / n_cols,
+            )
         if self.title is not None:
             if n_rows * n_cols == 1:
                 axes[0, 0].set_title(self.title)
