@@ -33,6 +33,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs/digits-sensitivi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--max-iter", type=int, default=300, help="training epochs")
     args = parser.parse_args()
 
     X, y = load_digits(return_X_y=True)
@@ -44,7 +45,7 @@ def main() -> None:
     # A saturated probability (0 or 1) has no gradient: the L2 penalty keeps
     # the model's probabilities softer, and its maps readable.
     model = MLPClassifier(
-        hidden_layer_sizes=(64,), alpha=1.0, max_iter=300, random_state=0
+        hidden_layer_sizes=(64,), alpha=1.0, max_iter=args.max_iter, random_state=0
     )
     model.fit(X_train, y_train)
     print(f"test accuracy: {model.score(X_test, y_test):.3f}")

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -331,3 +332,27 @@ def test_matplotlib_is_only_needed_to_plot(monkeypatch):
     with pytest.raises(ImportError, match=message):
         SensitivityDisplay.from_estimator(clf, X)
     assert input_sensitivity(clf, X).importances.shape == (5, len(X))
+
+
+def test_digits_example_writes_the_readme_picture(tmp_path):
+    script = Path(__file__).parents[1] / "examples" / "digits_sensitivity.py"
+    output = tmp_path / "map.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            str(script),
+            "--output",
+            str(output),
+            "--max-iter",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
+    image = plt.imread(output)
+    assert image.shape[0] > 100 and image.shape[1] > 500
