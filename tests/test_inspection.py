@@ -292,6 +292,9 @@ def test_binary_classifier_target_picks_the_sign():
             clf, X, target=label, image_shape=(1, 5)
         )
         assert_allclose(disp.images_[0, 0].get_array(), sign * positive[None])
+    disp = SensitivityDisplay.from_estimator(clf, X, image_shape=(1, 5))
+    assert disp.ax_[0, 0].get_title() == "class yes"
+    assert_allclose(disp.images_[0, 0].get_array(), positive[None])
     with pytest.raises(ValueError, match="not one of the classes"):
         SensitivityDisplay.from_estimator(clf, X, target="maybe", image_shape=(1, 5))
 

@@ -8,6 +8,7 @@ and ``figure_``); matplotlib is imported only inside the plotting methods.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from ._sensitivity import _check_inputs, _output_index, _split_model, _summarize
@@ -460,20 +461,19 @@ class SensitivityDisplay:
         quantity = "∂loss/∂x" if y is not None else "∂output/∂x"
         if y is None:
             if target is None:
+                # A binary classifier's one output is classes_[1]'s probability.
                 labels = (
-                    list(model.classes_)
-                    if hasattr(model, "classes_") and model.n_outputs_ > 1
+                    list(model.classes_[-model.n_outputs_ :])
+                    if is_classifier(model)
                     else list(range(model.n_outputs_))
                 )
-                if model.n_outputs_ == 1 and hasattr(model, "classes_"):
-                    labels = [model.classes_[1]]
             else:
                 labels = _as_list(target)
                 picks = [_output_index(estimator, label) for label in labels]
                 gradient = np.stack(
                     [sign * gradient[:, k] for k, sign in picks], axis=1
                 )
-            prefix = "class" if hasattr(model, "classes_") else "output"
+            prefix = "class" if is_classifier(model) else "output"
             columns = [f"{prefix} {label}" for label in labels]
             if gradient.shape[1] == 1:
                 gradient = gradient[:, 0]
