@@ -6,7 +6,7 @@ The row blocks of ``X``, ``y`` and ``sample_weight`` are checked and encoded
 on the workers once (finite values, labels, class weights, the engine's
 dtype) and stay there as futures.  SciPy's L-BFGS-B runs in the client with
 the estimator's own options (:meth:`_minimize_lbfgs`, shared with ``fit``);
-each of its evaluations scatters the flat parameters to every worker, runs
+each of its evaluations sends the flat parameters to the cluster once, runs
 the engine's :meth:`Trainer.gradient_sums` once per block where the block
 lives (GIL released) and adds the blocks' sums pairwise in a tree fixed by
 the block indices.  The client gets O(parameters) back and finishes the sums
@@ -421,13 +421,20 @@ def _block_sums(block: _Block, spec: tuple, params: np.ndarray):
     return weighted_loss, sw_sum, sums.astype(np.float64)
 
 
+def _parameters(params: np.ndarray) -> np.ndarray:
+    return params
+
+
 def _add_sums(a, b):
     return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
 
 def _evaluate(client, futures, spec, params: np.ndarray):
     """Sums over every block, added pairwise in an order fixed by block index."""
-    [params_f] = client.scatter([params], broadcast=True, hash=False)
+    # One copy of the parameters goes out per evaluation, as a task rather
+    # than scattered data: the blocks' workers fetch it, and a worker lost
+    # mid-evaluation takes nothing with it that cannot be recomputed.
+    params_f = client.submit(_parameters, params, pure=False)
     level = [client.submit(_block_sums, f, spec, params_f, pure=False) for f in futures]
     while len(level) > 1:
         paired = [

@@ -28,6 +28,10 @@ PUBLIC = [
     fastnn_onnx.register_converters,
     activations.Activation.spec,
     fastnn_dask.partial_fit_blocks,
+    fastnn_dask.fit,
+    fastnn_dask.predict,
+    fastnn_dask.predict_proba,
+    fastnn_dask.score,
     *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
 ]
 
