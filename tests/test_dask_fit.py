@@ -340,3 +340,29 @@ def test_bad_input_is_refused_before_training(client, make_input, estimator, mes
     ):
         fdask.fit(estimator, X, y)
     assert not hasattr(estimator, "coefs_")  # no weights were drawn
+
+
+def test_example_trains_on_a_scheduler_address(client, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "examples" / "dask_lbfgs_fit.py"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--scheduler",
+            client.scheduler.address,
+            "--n-samples",
+            "3000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "training accuracy" in result.stdout
+    predictions = result.stdout.split("first predictions")[1].splitlines()[0]
+    assert predictions in result.stdout.split("local predictions")[1]
