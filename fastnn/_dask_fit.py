@@ -89,7 +89,6 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
     True
     >>> client.close()
     """
-    client = _current_client()
     if estimator.solver != "lbfgs":
         raise ValueError(
             f"fastnn.dask.fit trains solver='lbfgs' estimators; got "
@@ -98,6 +97,7 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
         )
     estimator._validate_params()
     hidden = estimator._hidden_layer_sizes()
+    client = _current_client()
     X, feature_meta = _rows_array(X, "X", 2)
     y, _ = _rows_array(y, "y", None)
     if sample_weight is not None:
