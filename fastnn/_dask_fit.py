@@ -322,11 +322,51 @@ class _Blocks:
         """Put every block in the engine's form; the raw blocks are let go."""
         self.futures = [
             self.client.submit(
-                _encode_block, xb, yb, swb, estimator, class_weights, dtype, pure=False
+                _encode_block,
+                xb,
+                yb,
+                swb,
+                estimator,
+                class_weights,
+                dtype,
+                pure=False,
+                workers=None if worker is None else [worker],
+                allow_other_workers=True,
             )
-            for xb, yb, swb in zip(self.X_f, self.y_f, self.sw_f)
+            for xb, yb, swb, worker in zip(
+                self.X_f, self.y_f, self.sw_f, self._balanced_placement()
+            )
         ]
         self.X_f = self.y_f = self.sw_f = None
+
+    def _balanced_placement(self) -> list:
+        """A worker for each block: where it is, unless that worker has more
+        than its share of the rows.
+
+        Every evaluation waits for the busiest worker, and the scheduler may
+        have put five blocks of eight on one of two workers; moving the
+        excess once evens the work of every evaluation after it.
+        """
+        workers = sorted(self.client.scheduler_info()["workers"])
+        if len(workers) < 2:
+            return [None] * len(self.X_f)
+        holders = self.client.who_has(self.X_f)
+        rows = np.diff(self.row_starts)
+        share = rows.sum() / len(workers)
+        load = dict.fromkeys(workers, 0)
+        placement: list = [None] * len(rows)
+        for i, future in enumerate(self.X_f):
+            for worker in holders.get(future.key, ()):
+                if worker in load and load[worker] + rows[i] / 2 <= share:
+                    placement[i] = worker
+                    load[worker] += rows[i]
+                    break
+        for i in np.argsort(-rows, kind="stable"):
+            if placement[i] is None:
+                worker = min(workers, key=load.__getitem__)
+                placement[i] = worker
+                load[worker] += rows[i]
+        return placement
 
     def release(self) -> None:
         held = list(self.futures)

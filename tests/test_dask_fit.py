@@ -366,3 +366,23 @@ def test_example_trains_on_a_scheduler_address(client, tmp_path):
     assert "training accuracy" in result.stdout
     predictions = result.stdout.split("first predictions")[1].splitlines()[0]
     assert predictions in result.stdout.split("local predictions")[1]
+
+
+def test_blocks_are_spread_evenly_over_the_workers(client):
+    # Every evaluation waits for the busiest worker: blocks that all start
+    # on one worker are moved until each holds its share of the rows.
+    from collections import Counter
+
+    X, y = _data()
+    first = sorted(client.scheduler_info()["workers"])[0]
+    Xd = client.persist(_as_dask(X, 60), workers=[first])
+    yd = client.persist(_as_dask(y, 60), workers=[first])
+    blocks = fastnn._dask_fit._Blocks(client, Xd, yd, None)
+    try:
+        blocks.summarise(False, "squared_error")
+        blocks.encode(None, None, np.float64)
+        distributed.wait(blocks.futures)
+        places = Counter(w[0] for w in client.who_has(blocks.futures).values())
+    finally:
+        blocks.release()
+    assert sorted(places.values()) == [4, 4]
