@@ -4,7 +4,8 @@ Design
 ------
 The row blocks of ``X``, ``y`` and ``sample_weight`` are checked and encoded
 on the workers once (finite values, labels, class weights, the engine's
-dtype) and stay there as futures.  SciPy's L-BFGS-B runs in the client with
+dtype) and stay there as futures, spread so that no worker holds more than
+its share of the rows.  SciPy's L-BFGS-B runs in the client with
 the estimator's own options (:meth:`_minimize_lbfgs`, shared with ``fit``);
 each of its evaluations sends the flat parameters to the cluster once, runs
 the engine's :meth:`Trainer.gradient_sums` once per block where the block
