@@ -386,3 +386,20 @@ def test_blocks_are_spread_evenly_over_the_workers(client):
     finally:
         blocks.release()
     assert sorted(places.values()) == [4, 4]
+
+
+def test_warm_start_and_class_weight_dict_equal_the_local_fit(client):
+    X, y = _data()
+    params = dict(
+        hidden_layer_sizes=(5,),
+        solver="lbfgs",
+        max_iter=8,
+        warm_start=True,
+        class_weight={0: 2.0, 1: 0.5, 2: 1.0, 3: 3.0},
+        random_state=0,
+    )
+    dist, local = MLPClassifier(**params), MLPClassifier(**params)
+    for _ in range(2):  # the second fit continues from the first
+        fdask.fit(dist, _as_dask(X, 100), _as_dask(y, 100))
+        local.fit(X, y)
+        _assert_same_model(dist, local, 1e-6)
