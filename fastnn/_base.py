@@ -220,10 +220,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     # -- fitting ------------------------------------------------------------
 
-    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype) -> None:
+    def _initialize(self, layer_units: list[int], dtype) -> None:
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_outputs_ = y.shape[1]
+        self.n_outputs_ = layer_units[-1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
 
@@ -279,14 +279,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             raise
 
     def _fit_unguarded(self, X, y, sample_weight, incremental: bool, validation):
-        hidden_layer_sizes = self.hidden_layer_sizes
-        if not hasattr(hidden_layer_sizes, "__iter__"):
-            hidden_layer_sizes = [hidden_layer_sizes]
-        hidden_layer_sizes = list(hidden_layer_sizes)
-        if np.any(np.array(hidden_layer_sizes) <= 0):
-            raise ValueError(
-                f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}."
-            )
+        hidden_layer_sizes = self._hidden_layer_sizes()
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -308,17 +301,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         self.n_outputs_ = y.shape[1]
         layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
 
-        self._random_state = check_random_state(self.random_state)
-        dropout = self._dropout_rates(len(hidden_layer_sizes))
-        if any(dropout) and self.solver == "lbfgs":
-            raise ValueError(
-                "dropout needs a stochastic solver ('sgd' or 'adam'): L-BFGS "
-                "requires a deterministic objective."
-            )
-        if first_pass:
-            self._initialize(y, layer_units, X.dtype)
-            self._dropout_seed = None
-            self._dropout_step = 0
+        self._start_fit(layer_units, X.dtype, first_pass)
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
         if validation is not None:
             X_val, Y_val, sw_val = validation
@@ -338,6 +321,29 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError(_NON_FINITE_WEIGHTS)
         return self
+
+    def _hidden_layer_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return sizes
+
+    def _start_fit(self, layer_units: list[int], dtype, first_pass: bool) -> None:
+        """Seed the random state; on a first pass draw the initial weights."""
+        self._random_state = check_random_state(self.random_state)
+        dropout = self._dropout_rates(len(layer_units) - 2)
+        if any(dropout) and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver ('sgd' or 'adam'): L-BFGS "
+                "requires a deterministic objective."
+            )
+        if first_pass:
+            self._initialize(layer_units, dtype)
+            self._dropout_seed = None
+            self._dropout_step = 0
 
     def _apply_class_weight(self, y, sample_weight, incremental: bool):
         """Combine sample weights with class weights (classifiers only)."""
@@ -686,29 +692,45 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             loss = evaluator.loss_gradient(X_in, y, sample_weight, self.alpha, grad)
             return loss, grad.astype(np.float64)
 
+        with engine_threads() as n_threads:
+            evaluator = self._lbfgs_trainer(
+                layer_units, params, min(X.shape[0], _LBFGS_CHUNK_ROWS), n_threads
+            )
+            self._minimize_lbfgs(loss_and_grad, params)
+
+    def _lbfgs_trainer(self, layer_units, params, batch_size: int, n_threads: int):
+        """An engine trainer that evaluates the L-BFGS objective at ``params``."""
+        return _engine.Trainer(
+            layer_units,
+            params,
+            (),
+            batch_size,
+            self._activation_specs(),
+            self._engine_loss(),
+            n_threads,
+            self._loss_param(),
+        )
+
+    def _minimize_lbfgs(self, loss_and_grad, params: np.ndarray) -> None:
+        """Run SciPy's L-BFGS-B from ``params`` with this estimator's options.
+
+        ``loss_and_grad(x)`` returns the objective and its float64 gradient
+        at ``x``; it is a local evaluation for ``fit`` and a sum over a
+        cluster's blocks for :func:`fastnn.dask.fit`.  The solution is left
+        in ``params``.
+        """
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
         if _SCIPY_HAS_IPRINT:
             # SciPy 1.15 dropped L-BFGS-B's iprint; scikit-learn then prints
             # nothing for verbose L-BFGS fits, and neither does fastnn.
             options["iprint"] = 1 if self.verbose is True or self.verbose >= 1 else -1
-        with engine_threads() as n_threads:
-            evaluator = _engine.Trainer(
-                layer_units,
-                params,
-                (),
-                min(X.shape[0], _LBFGS_CHUNK_ROWS),
-                self._activation_specs(),
-                self._engine_loss(),
-                n_threads,
-                self._loss_param(),
-            )
-            result = scipy.optimize.minimize(
-                loss_and_grad,
-                params.astype(np.float64),
-                method="L-BFGS-B",
-                jac=True,
-                options=options,
-            )
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            options=options,
+        )
         params[:] = result.x
         self.loss_ = float(result.fun)
         if not np.isfinite(self.loss_):

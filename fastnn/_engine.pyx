@@ -714,6 +714,50 @@ cdef class Trainer:
         return _loss_gradient[double](self, &inp.c, Y, sample_weight, order,
                                       alpha, grad_out)
 
+    def gradient_sums(self, X, Y, sample_weight, sums_out):
+        """The sums :meth:`loss_gradient` averages, for adding over row blocks.
+
+        A distributed fit adds these over the blocks of its data and passes
+        the totals to :meth:`mean_loss_gradient`, which finishes them as
+        :meth:`loss_gradient` finishes its own.
+
+        Parameters
+        ----------
+        X : InputMatrix
+            At least one row.
+        Y, sample_weight : ndarray
+            As for :meth:`run_epoch`.
+        sums_out : ndarray, 1-D
+            Receives the raw gradient: the sample-weighted sum over the rows,
+            without the penalty (flat layout, the trainer's dtype).
+
+        Returns
+        -------
+        weighted_loss, sw_sum : float
+            Sum of the sample-weighted per-row losses, sum of the weights.
+        """
+        order = np.arange(X.shape[0], dtype=np.intp)
+        cdef InputMatrix inp = X
+        if self.dtype == np.float32:
+            return _gradient_sums_out[float](self, &inp.c, Y, sample_weight, order,
+                                             sums_out)
+        return _gradient_sums_out[double](self, &inp.c, Y, sample_weight, order,
+                                          sums_out)
+
+    def mean_loss_gradient(self, double weighted_loss, double sw_sum, sums,
+                           double alpha, grad_out):
+        """:meth:`loss_gradient`'s result from :meth:`gradient_sums` totals.
+
+        Averages over the total weight and adds the L2 penalty at the
+        trainer's current parameters; ``sums`` (the trainer's dtype) is read
+        only.  Returns the loss; ``grad_out`` receives the gradient.
+        """
+        if self.dtype == np.float32:
+            return _mean_loss_gradient_out[float](self, weighted_loss, sw_sum, sums,
+                                                  alpha, grad_out)
+        return _mean_loss_gradient_out[double](self, weighted_loss, sw_sum, sums,
+                                               alpha, grad_out)
+
     def evaluate_loss(self, X, Y, sample_weight, double alpha):
         """Loss at the current parameters, without a gradient.
 
@@ -1270,32 +1314,79 @@ cdef tuple _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
     return loss_sum, adam_t
 
 
+cdef double _gradient_sums(Trainer self, const Input *X,
+                           const floating[:, :] Y,
+                           const floating[::1] sample_weight,
+                           const Py_ssize_t[::1] order,
+                           double *sw_total) noexcept nogil:
+    """Sums over the rows ``order``: the sample-weighted per-row losses
+    (returned), the weights (``sw_total``) and the raw gradient (left in the
+    trainer's gradient buffer)."""
+    cdef Py_ssize_t n_samples = order.shape[0]
+    cdef Py_ssize_t start = 0, rows
+    cdef double weighted_loss = 0.0, sw_chunk
+    sw_total[0] = 0.0
+    while start < n_samples:
+        rows = min(self.batch_size, n_samples - start)
+        weighted_loss += _batch_pass(self, X, Y, sample_weight, &order[start],
+                                     rows, True, start > 0, False, NULL,
+                                     &sw_chunk)
+        sw_total[0] += sw_chunk
+        start += rows
+    return weighted_loss
+
+
+cdef double _mean_loss_gradient(Trainer self, double weighted_loss,
+                                double sw_total, const floating *grad,
+                                double alpha,
+                                floating[::1] grad_out) noexcept nogil:
+    """The objective and its gradient from the sums over every row."""
+    cdef Py_ssize_t i
+    cdef double sumsq = 0.0
+    cdef floating *params = <floating*>self.params_ptr
+    cdef floating sw_f = <floating>sw_total
+    for i in range(self.n_coef):
+        sumsq += <double>params[i] * params[i]
+        grad_out[i] = (grad[i] + <floating>alpha * params[i]) / sw_f
+    for i in range(self.n_coef, self.n_params):
+        grad_out[i] = grad[i] / sw_f
+    return _mean_loss(self, weighted_loss, sw_total) + 0.5 * alpha * sumsq / sw_total
+
+
 cdef double _loss_gradient(Trainer self, const Input *X,
                            const floating[:, :] Y,
                            const floating[::1] sample_weight,
                            const Py_ssize_t[::1] order, double alpha,
                            floating[::1] grad_out) except? -1:
-    cdef Py_ssize_t n_samples = order.shape[0]
-    cdef Py_ssize_t start = 0, rows, i
-    cdef double weighted_loss = 0.0, sw_total = 0.0, sw_chunk, sumsq = 0.0
-    cdef floating *params = <floating*>self.params_ptr
-    cdef floating *grad = <floating*>self.grad_ptr
-    cdef floating sw_f
+    cdef double weighted_loss, sw_total, loss
     with nogil:
-        while start < n_samples:
-            rows = min(self.batch_size, n_samples - start)
-            weighted_loss += _batch_pass(self, X, Y, sample_weight, &order[start],
-                                         rows, True, start > 0, False, NULL,
-                                         &sw_chunk)
-            sw_total += sw_chunk
-            start += rows
-        sw_f = <floating>sw_total
-        for i in range(self.n_coef):
-            sumsq += <double>params[i] * params[i]
-            grad_out[i] = (grad[i] + <floating>alpha * params[i]) / sw_f
-        for i in range(self.n_coef, self.n_params):
-            grad_out[i] = grad[i] / sw_f
-    return _mean_loss(self, weighted_loss, sw_total) + 0.5 * alpha * sumsq / sw_total
+        weighted_loss = _gradient_sums(self, X, Y, sample_weight, order, &sw_total)
+        loss = _mean_loss_gradient(self, weighted_loss, sw_total,
+                                   <floating*>self.grad_ptr, alpha, grad_out)
+    return loss
+
+
+cdef tuple _gradient_sums_out(Trainer self, const Input *X,
+                              const floating[:, :] Y,
+                              const floating[::1] sample_weight,
+                              const Py_ssize_t[::1] order,
+                              floating[::1] sums_out):
+    cdef double weighted_loss, sw_total
+    with nogil:
+        weighted_loss = _gradient_sums(self, X, Y, sample_weight, order, &sw_total)
+        memcpy(&sums_out[0], self.grad_ptr, self.n_params * sizeof(floating))
+    return weighted_loss, sw_total
+
+
+cdef double _mean_loss_gradient_out(Trainer self, double weighted_loss,
+                                    double sw_total, const floating[::1] sums,
+                                    double alpha,
+                                    floating[::1] grad_out) except? -1:
+    cdef double loss
+    with nogil:
+        loss = _mean_loss_gradient(self, weighted_loss, sw_total, &sums[0],
+                                   alpha, grad_out)
+    return loss
 
 
 cdef double _loss_only(Trainer self, const Input *X, const floating[:, :] Y,

@@ -1,4 +1,10 @@
-"""Out-of-core training over the blocks of a ``dask.array``.
+"""Training and prediction on Dask: one model over a cluster's data.
+
+:func:`fit` trains one L-BFGS model data-parallel, each evaluation summed
+over the row blocks where they live; :func:`predict`, :func:`predict_proba`
+and :func:`score` evaluate any fitted model block by block on the workers;
+:func:`partial_fit_blocks` feeds the blocks of a ``dask.array`` to a
+stochastic solver's ``partial_fit`` one at a time.
 
 Needs the ``dask`` extra (``pip install "fastnn[dask]"``).  For
 hyper-parameter search on a cluster no helper is needed: fastnn estimators
@@ -11,7 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["partial_fit_blocks"]
+from ._dask_fit import fit
+from ._dask_predict import predict, predict_proba, score
+
+__all__ = ["fit", "partial_fit_blocks", "predict", "predict_proba", "score"]
 
 
 def partial_fit_blocks(

@@ -34,6 +34,10 @@ PUBLIC = [
     fastnn_inspection.SensitivityDisplay.plot,
     fastnn_inspection.SensitivityDisplay.from_estimator,
     fastnn_inspection.SensitivityDisplay.from_sensitivity,
+    fastnn_dask.fit,
+    fastnn_dask.predict,
+    fastnn_dask.predict_proba,
+    fastnn_dask.score,
     *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
 ]
 
