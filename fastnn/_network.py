@@ -28,8 +28,8 @@ from .activations import _hidden_activation_specs
 BLAS_INT_MAX = 2**31 - 1
 
 # Rows per block when an input must be converted before the engine reads it:
-# about 4 Mi elements, so the copy stays bounded whatever the input's size.
-_BLOCK_ELEMENTS = 1 << 22
+# about 1 Mi elements, so the copy stays bounded whatever the input's size.
+_BLOCK_ELEMENTS = 1 << 20
 
 
 def check_blas_sizes(layer_units, batch_size: int = 1) -> None:
