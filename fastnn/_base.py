@@ -192,17 +192,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 f"coefs_ describe layers of {units} units, but the estimator "
                 f"trains {layer_units} (input, hidden_layer_sizes, outputs)."
             )
-        self._set_params_views(flat)
+        self._set_params_views(flat, units)
         return flat
 
-    def _flat_params(self) -> np.ndarray:
-        """A copy of coefs_ and intercepts_ in the engine's flat layout."""
-        return np.concatenate(
-            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
-        )
-
-    def _set_params_views(self, flat: np.ndarray) -> None:
-        units = self._layer_units()
+    def _set_params_views(self, flat: np.ndarray, units: list[int]) -> None:
         coefs, intercepts, start = [], [], 0
         for fan_in, fan_out in zip(units[:-1], units[1:]):
             coefs.append(
