@@ -20,44 +20,43 @@ def partial_fit_blocks(
 ):
     """Train with ``partial_fit`` block by block, one block in memory at a time.
 
-        Each row block of ``X`` (with the matching block of ``y``) is computed —
-        on the cluster when a ``distributed.Client`` is active — and passed to
-        ``estimator.partial_fit``; the blocks are never concatenated.
+    Each row block of ``X`` (with the matching block of ``y``) is computed —
+    on the cluster when a ``distributed.Client`` is active — and passed to
+    ``estimator.partial_fit``; the blocks are never concatenated.
 
-        Parameters
-        ----------
-        estimator : MLPClassifier or MLPRegressor with solver 'sgd' or 'adam'
-            Trained in place.
-        X : dask.array.Array of shape (n_samples, n_features)
-            Chunked along rows only (one chunk across the features); chunks
-            may be NumPy arrays or SciPy sparse matrices.
-        y : dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
-            Chunked along rows like ``X``.
-        classes : array-like, default=None
-            All class labels, required for a classifier's first call.
-        n_epochs : int, default=1
-            Passes over all blocks.
-        **fit_params : dict
-            Passed unchanged to every ``partial_fit`` call.
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor with solver 'sgd' or 'adam'
+        Trained in place.
+    X : dask.array.Array of shape (n_samples, n_features)
+        Chunked along rows only (one chunk across the features); chunks
+        may be NumPy arrays or SciPy sparse matrices.
+    y : dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
+        Chunked along rows like ``X``.
+    classes : array-like, default=None
+        All class labels, required for a classifier's first call.
+    n_epochs : int, default=1
+        Passes over all blocks.
+    **fit_params : dict
+        Passed unchanged to every ``partial_fit`` call.
 
-        Returns
-        -------
-        estimator : the trained estimator
+    Returns
+    -------
+    estimator : the trained estimator
 
-        Examples
-        --------
-        >>> import dask.array as da
-        >>> import numpy as np
-    import scipy.sparse as sp
-        >>> from fastnn import MLPClassifier
-        >>> from fastnn.dask import partial_fit_blocks
-        >>> rng = np.random.RandomState(0)
-        >>> X = da.from_array(rng.normal(size=(600, 4)), chunks=(200, 4))
-        >>> y = (X[:, 0] > 0).astype(int)
-        >>> clf = partial_fit_blocks(MLPClassifier(random_state=0), X, y,
-        ...                          classes=[0, 1], n_epochs=2)
-        >>> len(clf.loss_curve_)
-        6
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from fastnn import MLPClassifier
+    >>> from fastnn.dask import partial_fit_blocks
+    >>> rng = np.random.RandomState(0)
+    >>> X = da.from_array(rng.normal(size=(600, 4)), chunks=(200, 4))
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = partial_fit_blocks(MLPClassifier(random_state=0), X, y,
+    ...                          classes=[0, 1], n_epochs=2)
+    >>> len(clf.loss_curve_)
+    6
     """
     if X.numblocks[1] != 1:
         raise ValueError("X must be chunked along rows only (one column block).")
