@@ -754,6 +754,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        # check_is_fitted would otherwise iterate over vars(self), which a
+        # fit in another thread changes (scikit-learn's callback support
+        # adds and deletes an attribute): the iteration raises RuntimeError.
+        return hasattr(self, "coefs_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
