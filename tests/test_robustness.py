@@ -8,6 +8,7 @@ a timeout, so a regression fails the test instead of stopping the suite.
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 import tracemalloc
 
@@ -36,6 +37,9 @@ def _run_child(script: str, timeout: float = 240) -> str:
             capture_output=True,
             text=True,
             timeout=timeout,
+            # Not the checkout: the child must import the installed fastnn
+            # when one is (tools/asan.sh runs the suite from the sources).
+            cwd=tempfile.gettempdir(),
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"child process hung (no exit within {timeout} s)")
