@@ -338,6 +338,12 @@ def test_input_whose_row_stride_exceeds_int32_predicts_and_fits_correctly(tmp_pa
     assert not path.exists()
 
 
+def test_layers_wider_than_blas_sizes_are_refused_before_any_allocation():
+    model = MLPRegressor(hidden_layer_sizes=(2**31,), max_iter=1)
+    with pytest.raises(ValueError, match="Layer 1 has 2147483648 units"):
+        model.fit(X, Y_REG)
+
+
 # -- the small ones ------------------------------------------------------------
 
 
