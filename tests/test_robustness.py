@@ -321,9 +321,12 @@ try:
     model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
     reference = model.fit(dense, y).predict(dense)
     assert np.array_equal(model.predict(view), reference)
-    assert np.array_equal(model.predict(view.T.T), reference)
     refit = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
     assert np.array_equal(refit.fit(view, y).predict(dense), reference)
+    # Column-major: a column stride beyond int32.
+    columns = mm[:5, :40].T
+    columns[:] = dense
+    assert np.array_equal(model.predict(columns), reference)
     print("ok")
 finally:
     del mm
