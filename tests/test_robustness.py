@@ -57,6 +57,7 @@ import sys
 import warnings
 
 import numpy as np
+import scipy.linalg.blas
 
 from fastnn import MLPClassifier, MLPRegressor
 
@@ -83,6 +84,9 @@ else:  # a fit that fails inside the engine (divergence)
 
 
 def job(seed):
+    # BLAS outside the engine too (SciPy's OpenBLAS, multi-threaded here).
+    a = np.random.RandomState(seed).rand(300, 300)
+    assert np.allclose(scipy.linalg.blas.dgemm(1.0, a, a), a @ a)
     model = MLPClassifier(hidden_layer_sizes=(200,), max_iter=2,
                           random_state=seed).fit(X, y)
     return model.predict_proba(X), clf.predict_proba(X)
