@@ -9,7 +9,6 @@ parameters, data and ``random_state`` give the same model.
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
@@ -30,7 +30,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _engine
+from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, FitTask, has_listeners, restore, snapshot
 from ._optimizers import AdamState, SGDState
 from ._threads import engine_threads
@@ -189,24 +189,23 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _loss_param(self) -> float:
         return float(getattr(self, "huber_delta", 0.0))
 
-    def _packed_params(self, dtype) -> np.ndarray:
+    def _packed_params(self, dtype, layer_units: list[int]) -> np.ndarray:
         """Copy coefs_ and intercepts_ into one flat array and make them views.
 
         The flat layout is the engine's (and scikit-learn's ``_pack``): every
         coefficient matrix raveled, then every intercept vector.
         """
-        flat = self._flat_params().astype(dtype, copy=False)
-        self._set_params_views(flat)
+        # Edited or stale coefs_ must fit the layers about to be trained.
+        flat, units, _ = _network.snapshot(self, None, dtype)
+        if units != layer_units:
+            raise ValueError(
+                f"coefs_ describe layers of {units} units, but the estimator "
+                f"trains {layer_units} (input, hidden_layer_sizes, outputs)."
+            )
+        self._set_params_views(flat, units)
         return flat
 
-    def _flat_params(self) -> np.ndarray:
-        """A copy of coefs_ and intercepts_ in the engine's flat layout."""
-        return np.concatenate(
-            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
-        )
-
-    def _set_params_views(self, flat: np.ndarray) -> None:
-        units = self._layer_units()
+    def _set_params_views(self, flat: np.ndarray, units: list[int]) -> None:
         coefs, intercepts, start = [], [], 0
         for fan_in, fan_out in zip(units[:-1], units[1:]):
             coefs.append(
@@ -239,14 +238,17 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             # the activation's name; aliases must give the same weights.
             single = isinstance(self.activation, str | Activation)
             feeding = [_spec(self.activation) if single else ("", 0.0, 0.0)]
-        self.coefs_, self.intercepts_ = [], []
+        # Built aside and assigned at once: a predict in another thread reads
+        # these lists and must not see them half filled.
+        coefs, intercepts = [], []
         for i, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
             factor = 2.0 if feeding[i][0] == "logistic" else 6.0
             bound = np.sqrt(factor / (fan_in + fan_out))
             coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
             intercept = self._random_state.uniform(-bound, bound, fan_out)
-            self.coefs_.append(coef.astype(dtype, copy=False))
-            self.intercepts_.append(intercept.astype(dtype, copy=False))
+            coefs.append(coef.astype(dtype, copy=False))
+            intercepts.append(intercept.astype(dtype, copy=False))
+        self.coefs_, self.intercepts_ = coefs, intercepts
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [b.copy() for b in self.intercepts_]
 
@@ -286,6 +288,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
         y_given = y
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if not first_pass:
+            # Warm starts and partial fits keep the model's precision, as
+            # scikit-learn's in-place updates do.
+            X = X.astype(_network.model_dtype(self), copy=False)
         if sp.issparse(X):
             # The engine reads rows of CSR input in place.
             X = X.tocsr()
@@ -300,6 +306,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             validation = self._validate_validation_set(X, y, *validation)
         self.n_outputs_ = y.shape[1]
         layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
+        batch_rows = self.batch_size if isinstance(self.batch_size, Integral) else 1
+        _network.check_blas_sizes(layer_units, min(batch_rows, n_samples))
 
         self._start_fit(layer_units, X.dtype, first_pass)
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
@@ -451,7 +459,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _fit_stochastic(
         self, X, y, sample_weight, layer_units, incremental, task, validation=None
     ):
-        params = self._packed_params(X.dtype)
+        params = self._packed_params(X.dtype, layer_units)
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(params.shape[0], X.dtype)
         optimizer = self._optimizer
@@ -681,7 +689,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 self.best_loss_ = self.loss_curve_[-1]
 
     def _fit_lbfgs(self, X, y, sample_weight, layer_units):
-        params = self._packed_params(X.dtype)
+        params = self._packed_params(X.dtype, layer_units)
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0], dtype=X.dtype)
         grad = np.empty_like(params)
@@ -761,26 +769,25 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             )
             if sp.issparse(X):
                 self._assert_finite(X.data)
-        validated = X
-        dtype = self.coefs_[0].dtype
-        if X.dtype != dtype:
-            X = X.astype(dtype)
-        if sp.issparse(X):
-            X = X.tocsr()
-        forward = partial(
-            _engine.forward,
-            _engine.InputMatrix(X),
-            self._flat_params(),
-            self._layer_units(),
-            self._activation_specs(),
-        )
+        # One snapshot of the network for the whole call (see _network).
+        dtype = _network.compute_dtype(X, _network.model_dtype(self))
+        params, units, specs = _network.snapshot(self, X.shape[1], dtype)
+        check_finite = check_input and not sp.issparse(X)
+        out = None
         with engine_threads() as n_threads:
-            out = forward(n_threads, check_finite=check_input and not sp.issparse(X))
-            if out is None:
-                # scikit-learn's error; it passes only if the input was
-                # finite until cast to the model's dtype.
-                self._assert_finite(validated)
-                out = forward(n_threads)
+            for start, stop, block in _network.engine_blocks(X, dtype):
+                forward = (_engine.InputMatrix(block), params, units, specs)
+                part = _engine.forward(*forward, n_threads, check_finite=check_finite)
+                if part is None:
+                    # The engine found a NaN or an infinity: scikit-learn's
+                    # error.
+                    self._assert_finite(X)
+                    part = _engine.forward(*forward, n_threads)
+                if start == 0 and stop == X.shape[0]:
+                    return part
+                if out is None:
+                    out = np.empty((X.shape[0], part.shape[1]), dtype=part.dtype)
+                out[start:stop] = part
         return out
 
     def _assert_finite(self, X) -> None:
@@ -827,20 +834,21 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        dtype = self.coefs_[0].dtype
+        # As predict: one snapshot of the network, in the wider precision.
+        dtype = _network.compute_dtype(X, _network.model_dtype(self))
+        params, units, specs = _network.snapshot(self, X.shape[1], dtype)
         X = X.astype(dtype, copy=False)
         Y = None if y is None else self._encode_targets(y, X.shape[0], dtype)
-        params = self._flat_params()
         n_rows = 1 if Y is not None else self.n_outputs_
         out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
         if X.shape[0]:
             with engine_threads() as n_threads:
                 trainer = _engine.Trainer(
-                    self._layer_units(),
+                    units,
                     params,
                     (),
                     min(X.shape[0], 1024),
-                    self._activation_specs(),
+                    specs,
                     self._engine_loss(),
                     n_threads,
                     self._loss_param(),
@@ -857,6 +865,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 f"[{n_samples}, {len(y)}]"
             )
         if is_classifier(self):
+            # LabelBinarizer would encode an unknown label as all zeros.
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unseen):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has "
+                    f"{unique_labels(y)}."
+                )
             y = self._label_binarizer.transform(y)
         Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=dtype)
         if Y.shape[1] != self.n_outputs_:
@@ -871,6 +887,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        # check_is_fitted would otherwise iterate over vars(self), which a
+        # fit in another thread changes (scikit-learn's callback support
+        # adds and deletes an attribute): the iteration raises RuntimeError.
+        return hasattr(self, "coefs_")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -486,7 +486,7 @@ def _evaluate(client, futures, spec, params: np.ndarray):
 
 
 def _fit_lbfgs(estimator, blocks: _Blocks, layer_units, dtype) -> None:
-    params = estimator._packed_params(dtype)
+    params = estimator._packed_params(dtype, layer_units)
     spec = (
         layer_units,
         estimator._activation_specs(),

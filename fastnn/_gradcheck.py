@@ -11,7 +11,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from . import _engine
+from . import _engine, _network
 from ._threads import engine_threads
 
 
@@ -59,6 +59,12 @@ def check_gradients(
         Around 1e-8 or less means the gradients agree; the unit step's
         surrogate gradient, for one, does not.
 
+    Raises
+    ------
+    ValueError
+        When the objective or a gradient is not finite at these weights:
+        nothing can then be said of the gradients.
+
     Examples
     --------
     >>> import numpy as np
@@ -81,25 +87,25 @@ def check_gradients(
     n_samples = X.shape[0]
     Y = estimator._encode_targets(y, n_samples, np.float64)
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-    params = estimator._flat_params().astype(np.float64)
-    n_coef = sum(c.size for c in estimator.coefs_)
+    params, units, specs = _network.snapshot(estimator, X.shape[1], np.float64)
+    n_coef = sum(a * b for a, b in zip(units[:-1], units[1:]))
     alpha = float(estimator.alpha)
     loss_name = estimator._engine_loss()
 
     with engine_threads() as n_threads:
         trainer = _engine.Trainer(
-            estimator._layer_units(),
+            units,
             params,
             (),
             min(n_samples, 1024),
-            estimator._activation_specs(),
+            specs,
             loss_name,
             n_threads,
             estimator._loss_param(),
         )
         X_in = _engine.InputMatrix(X)
         backprop = np.empty_like(params)
-        trainer.loss_gradient(X_in, Y, sw, alpha, backprop)
+        loss = trainer.loss_gradient(X_in, Y, sw, alpha, backprop)
 
         def objective() -> float:
             value = trainer.evaluate_loss(X_in, Y, sw, alpha)
@@ -126,5 +132,15 @@ def check_gradients(
             numeric[n] = (upper - lower) / (2 * epsilon)
 
     analytic = backprop[indices]
+    if not (np.isfinite(loss) and np.isfinite(analytic).all()):
+        raise ValueError(
+            f"The objective is not finite at the estimator's weights (loss={loss})"
+            ": gradients cannot be compared."
+        )
+    if not np.isfinite(numeric).all():
+        raise ValueError(
+            "The objective is not finite within epsilon of the estimator's "
+            f"weights (epsilon={epsilon}): gradients cannot be compared."
+        )
     scale = max(np.abs(analytic).max(), np.abs(numeric).max())
     return float(np.abs(analytic - numeric).max() / scale) if scale > 0 else 0.0

@@ -4,10 +4,19 @@ The engine parallelises with OpenMP and calls BLAS from inside its threads,
 so BLAS must run single-threaded meanwhile: OpenBLAS's and OpenMP's worker
 threads both busy-wait, and running both teams at once was measured ten
 times slower than either alone.
+
+Fork: GNU libgomp's thread pool does not survive ``fork()`` (the child
+inherits the pool's bookkeeping but not its threads, so the next parallel
+region waits for them forever).  A one-thread region never wakes the pool
+and was verified safe in a forked child after the parent ran a team, so a
+forked child runs the engine on one thread: same results (they never depend
+on the thread count), no hang, no environment variable to set.  OpenBLAS
+re-initialises itself in the child through its own atfork handler.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +34,20 @@ from ._openmp import effective_n_threads
 _lock = threading.Lock()
 _active_calls = 0
 _limit = None
+_forked = False
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _active_calls, _limit, _forked
+    # Another thread may have held the lock (or been inside an engine call)
+    # at the moment of the fork; that thread does not exist in the child.
+    _lock = threading.Lock()
+    _active_calls = 0
+    _limit = None
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @cache
@@ -39,7 +62,7 @@ def _controller() -> ThreadpoolController:
 def engine_threads() -> Iterator[int]:
     """Pin BLAS to one thread and yield the OpenMP thread count to use."""
     global _active_calls, _limit
-    n_threads = effective_n_threads()
+    n_threads = 1 if _forked else effective_n_threads()
     with _lock:
         if _active_calls == 0:
             _limit = _controller().limit(limits=1, user_api="blas")

@@ -16,6 +16,7 @@ pickle, import on the workers and honour each worker's thread limits, so
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._dask_fit import fit
 from ._dask_predict import predict, predict_proba, score
@@ -37,7 +38,8 @@ def partial_fit_blocks(
     estimator : MLPClassifier or MLPRegressor with solver 'sgd' or 'adam'
         Trained in place.
     X : dask.array.Array of shape (n_samples, n_features)
-        Chunked along rows only (one chunk across the features).
+        Chunked along rows only (one chunk across the features); chunks
+        may be NumPy arrays or SciPy sparse matrices.
     y : dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
         Chunked along rows like ``X``.
     classes : array-like, default=None
@@ -72,7 +74,9 @@ def partial_fit_blocks(
     is_classifier = hasattr(estimator, "predict_proba")
     for _ in range(n_epochs):
         for i in range(X.numblocks[0]):
-            X_block = np.asarray(X.blocks[i].compute())
+            X_block = X.blocks[i].compute()
+            if not sp.issparse(X_block):  # SciPy sparse blocks go in as they are
+                X_block = np.asarray(X_block)
             y_block = np.asarray(y.blocks[i].compute())
             if (
                 is_classifier

@@ -7,6 +7,11 @@
 #   bash tools/asan.sh              # whole suite
 #   bash tools/asan.sh -k parity    # extra pytest arguments
 #
+# The suite includes tests/test_robustness.py: a refit racing a predict,
+# hand-edited weights, fork and 64-bit strides, each in a child process that
+# inherits the preloaded sanitizer (a report aborts the child and fails the
+# test).
+#
 # The build happens in a scratch copy of the tracked files: setuptools
 # reuses up-to-date objects in build/, so building in place would let
 # sanitized objects leak into a later ordinary install (or the reverse).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # A short fit and predict of every estimator kind under valgrind's memcheck,
+# hand-edited weights and a refit racing a predict in another thread,
 # against the installed fastnn.  Exits non-zero on any memory error reported
 # in fastnn's own code.
 set -euo pipefail
@@ -53,5 +54,49 @@ for bad in (X_nan, np.ascontiguousarray(X_nan)):
         pass
     else:
         raise AssertionError("NaN input was not rejected")
+# Hand-edited weights: a consistent pruning is used, inconsistent edits
+# must be refused before the engine reads past a buffer.
+edited = MLPClassifier((16, 8), max_iter=3, random_state=0).fit(X, y)
+edited.coefs_[0], edited.intercepts_[0] = edited.coefs_[0][:, :10], edited.intercepts_[0][:10]
+edited.coefs_[1] = edited.coefs_[1][:10]
+edited.predict_proba(X)
+for edit in (lambda m: m.coefs_.__setitem__(1, m.coefs_[1][:4]),
+             lambda m: m.intercepts_.__setitem__(2, m.intercepts_[2][:1]),
+             lambda m: m.coefs_.pop()):
+    edit(edited)
+    try:
+        edited.predict_proba(X)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("an inconsistent edit was not refused")
+# A refit with another architecture while another thread predicts.
+import sys
+import threading
+
+sys.setswitchinterval(1e-5)
+racing = MLPClassifier((16,), max_iter=1, random_state=0).fit(X, y)
+refits_done = threading.Event()
+
+
+def refit():
+    for i in range(12):
+        racing.set_params(hidden_layer_sizes=[(16,), (4, 32)][i % 2]).fit(X, y)
+    refits_done.set()
+
+
+def predict():
+    while not refits_done.is_set():
+        try:
+            assert racing.predict_proba(X).shape == (300, 3)
+        except ValueError:
+            pass
+
+
+threads = [threading.Thread(target=refit), threading.Thread(target=predict)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 print("valgrind run finished")
 PY

@@ -1,0 +1,151 @@
+"""The fitted network as the engine reads it, checked before every call.
+
+The engine trusts the sizes it is given (it reads raw buffers without the
+GIL), so everything that could make it read past a buffer is checked here,
+in Python, once per call:
+
+* ``coefs_`` and ``intercepts_`` are plain lists that users edit (prune a
+  unit, replace a layer) and that a refit in another thread replaces while
+  a predict runs.  A call takes one snapshot of both lists, derives every
+  size from the arrays it holds and copies them into the flat parameter
+  array the engine reads; an inconsistent snapshot raises a ``ValueError``
+  naming the layer, so a predict sees one whole model or raises.
+* BLAS takes 32-bit sizes and leading dimensions: layer widths and batch
+  sizes must fit, and an input whose strides do not is copied in bounded
+  row blocks before BLAS sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+
+from .activations import _hidden_activation_specs
+
+# Largest size or leading dimension BLAS (LP64, 32-bit ints) accepts.
+BLAS_INT_MAX = 2**31 - 1
+
+# Rows per block when an input must be converted before the engine reads it:
+# about 1 Mi elements, so the copy stays bounded whatever the input's size.
+_BLOCK_ELEMENTS = 1 << 20
+
+
+def check_blas_sizes(layer_units, batch_size: int = 1) -> None:
+    """Refuse layer widths or batch sizes that BLAS's 32-bit ints cannot hold."""
+    for i, units in enumerate(layer_units):
+        if units > BLAS_INT_MAX:
+            raise ValueError(
+                f"Layer {i} has {units} units; BLAS handles at most "
+                f"{BLAS_INT_MAX} per layer."
+            )
+    if batch_size > BLAS_INT_MAX:
+        raise ValueError(
+            f"batch_size={batch_size} exceeds BLAS's limit of {BLAS_INT_MAX} rows."
+        )
+
+
+def model_dtype(estimator) -> np.dtype:
+    """The fitted model's precision: float32 if every parameter array is."""
+    arrays = list(estimator.coefs_) + list(estimator.intercepts_)
+    if arrays and all(np.asarray(a).dtype == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def snapshot(estimator, n_features: int | None, dtype) -> tuple:
+    """One consistent view of the fitted network.
+
+    Parameters
+    ----------
+    estimator : fitted MLPClassifier or MLPRegressor
+    n_features : int or None
+        Width the first layer must take (the input's columns), if known.
+    dtype : float32 or float64
+        Precision of the returned parameters.
+
+    Returns
+    -------
+    params : ndarray, 1-D
+        A private copy of the parameters in the engine's flat layout.
+    layer_units : list of int
+    activations : list of (str, float, float)
+        The engine's activation specs, output layer last.
+    """
+    # Both lists are read once: the refit of another thread may replace
+    # either at any moment, and everything below uses only these copies.
+    coefs = list(estimator.coefs_)
+    intercepts = list(estimator.intercepts_)
+    out_activation = estimator.out_activation_
+    if not coefs or len(coefs) != len(intercepts):
+        raise ValueError(
+            "coefs_ and intercepts_ must hold one array per layer; got "
+            f"{len(coefs)} and {len(intercepts)}."
+        )
+    coefs = [np.asarray(c, dtype=dtype) for c in coefs]
+    intercepts = [np.ravel(np.asarray(b, dtype=dtype)) for b in intercepts]
+    for i, coef in enumerate(coefs):
+        if coef.ndim != 2:
+            raise ValueError(
+                f"coefs_[{i}] must be a 2-D array; got shape {coef.shape}."
+            )
+        if i == 0 and n_features is not None and coef.shape[0] != n_features:
+            raise ValueError(
+                f"coefs_[0] has {coef.shape[0]} rows, but X has {n_features} features."
+            )
+        if i > 0 and coef.shape[0] != coefs[i - 1].shape[1]:
+            raise ValueError(
+                f"coefs_[{i}] has {coef.shape[0]} rows, but coefs_[{i - 1}] has "
+                f"{coefs[i - 1].shape[1]} columns: the layers do not chain."
+            )
+        if intercepts[i].shape != (coef.shape[1],):
+            raise ValueError(
+                f"intercepts_[{i}] has {intercepts[i].size} values, but "
+                f"coefs_[{i}] has {coef.shape[1]} columns."
+            )
+    n_outputs = getattr(estimator, "n_outputs_", coefs[-1].shape[1])
+    if coefs[-1].shape[1] != n_outputs:
+        raise ValueError(
+            f"coefs_[{len(coefs) - 1}] has {coefs[-1].shape[1]} columns, but the "
+            f"model has {n_outputs} outputs."
+        )
+    layer_units = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+    check_blas_sizes(layer_units)
+    hidden = _hidden_activation_specs(estimator.activation, len(coefs) - 1)
+    activations = [*hidden, (out_activation, 1.0, 0.0)]
+    params = np.concatenate([c.ravel() for c in coefs] + intercepts)
+    return params, layer_units, activations
+
+
+def compute_dtype(X, model: np.dtype) -> np.dtype:
+    """Precision of a prediction: the wider of the input's and the model's.
+
+    A float32 model predicts float64 input in float64, as scikit-learn does
+    (NumPy promotes the products), so values beyond float32's range give
+    scikit-learn's finite answers and the input is never cast.
+    """
+    return np.promote_types(X.dtype, model)
+
+
+def engine_blocks(X, dtype) -> Iterator[tuple[int, int, object]]:
+    """``(start, stop, block)``: X as the engine may read it.
+
+    X itself (one block) when it is in ``dtype`` and BLAS can take its
+    strides; otherwise bounded row blocks, each cast to ``dtype`` and made
+    contiguous, so no whole-input copy is ever made.
+    """
+    n_samples, n_features = X.shape
+    if sp.issparse(X):
+        # Sparse data are cast as a whole: a copy of the stored values only.
+        yield 0, n_samples, X.astype(dtype, copy=False).tocsr()
+        return
+    item = X.dtype.itemsize
+    strides_fit = all(abs(s) // item <= BLAS_INT_MAX for s in X.strides)
+    if X.dtype == dtype and strides_fit:
+        yield 0, n_samples, X
+        return
+    rows = max(1, _BLOCK_ELEMENTS // max(1, n_features))
+    for start in range(0, max(n_samples, 1), rows):
+        stop = min(n_samples, start + rows)
+        yield start, stop, np.ascontiguousarray(X[start:stop], dtype=dtype)
