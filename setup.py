@@ -64,9 +64,13 @@ class BuildExtWithOpenMP(build_ext):
         super().build_extensions()
 
 
+# The engine, one extension per module (see fastnn/_engine/__init__.py).
+ENGINE_MODULES = ["_kernels", "_input", "_layers", "_batch", "_trainer", "_predict"]
+
+
 def _extension(name):
     return Extension(
-        f"fastnn.{name}",
+        f"fastnn.{name.replace('/', '.')}",
         [f"fastnn/{name}.pyx"],
         include_dirs=["csrc", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
@@ -75,7 +79,8 @@ def _extension(name):
 
 setup(
     ext_modules=cythonize(
-        [_extension("_engine"), _extension("_openmp")],
+        [_extension(f"_engine/{m}") for m in ENGINE_MODULES]
+        + [_extension("_openmp")],
         compiler_directives={"language_level": 3},
     ),
     cmdclass={"build_ext": BuildExtWithOpenMP},
