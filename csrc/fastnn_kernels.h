@@ -54,7 +54,8 @@ enum fnn_activation_code {
     FNN_ELU = 10,           /* x if x > 0 else p0 (exp(x) - 1) */
     FNN_SOFTPLUS = 11,      /* log(1 + exp(x)) */
     FNN_GELU = 12,          /* x Phi(x), exact (erf) form */
-    FNN_SILU = 13           /* x / (1 + exp(-x)) */
+    FNN_SILU = 13,          /* x / (1 + exp(-x)) */
+    FNN_HARD_TANH = 14      /* x clipped to [p0, p1] = [min_val, max_val] */
 };
 
 /* An activation and its two parameters (unused ones are ignored). */

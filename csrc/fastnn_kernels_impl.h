@@ -88,6 +88,12 @@ static inline void FNN_NAME(fnn_bias_activation)(FNN_T *z, const FNN_T *b,
             z[j] = s / ((FNN_T)1 + FNN_EXPF(-s));
         }
         break;
+    case FNN_HARD_TANH:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = s <= p0 ? p0 : (s >= p1 ? p1 : s);
+        }
+        break;
     case FNN_IDENTITY:
         for (j = 0; j < n; j++)
             z[j] += b[j];
@@ -190,6 +196,10 @@ static inline void FNN_NAME(fnn_activation_backward)(FNN_T *delta,
             FNN_T sig = (FNN_T)1 / ((FNN_T)1 + FNN_EXPF(-pre[j]));
             delta[j] *= sig * ((FNN_T)1 + pre[j] * ((FNN_T)1 - sig));
         }
+        break;
+    case FNN_HARD_TANH:
+        for (j = 0; j < n; j++)
+            delta[j] = (a[j] > p0 && a[j] < p1) ? delta[j] : 0;
         break;
     case FNN_IDENTITY: /* f' = 1 */
         break;

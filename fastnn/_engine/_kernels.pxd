@@ -31,6 +31,7 @@ cdef extern from "fastnn_kernels.h" nogil:
         FNN_SOFTPLUS
         FNN_GELU
         FNN_SILU
+        FNN_HARD_TANH
     cpdef enum fnn_loss_code:
         FNN_SQUARED_ERROR
         FNN_BINARY_LOG_LOSS
