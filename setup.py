@@ -79,8 +79,7 @@ def _extension(name):
 
 setup(
     ext_modules=cythonize(
-        [_extension(f"_engine/{m}") for m in ENGINE_MODULES]
-        + [_extension("_openmp")],
+        [_extension(f"_engine/{m}") for m in ENGINE_MODULES] + [_extension("_openmp")],
         compiler_directives={"language_level": 3},
     ),
     cmdclass={"build_ext": BuildExtWithOpenMP},

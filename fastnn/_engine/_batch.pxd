@@ -74,6 +74,7 @@ cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
                        floating *state0, floating *state1,
                        double *sw_sum) noexcept nogil
 cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
+cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
 cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
                         Py_ssize_t r0, Py_ssize_t r1, bint train) noexcept nogil
 cdef double mean_loss(Workspace ws, double weighted_loss,

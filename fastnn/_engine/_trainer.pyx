@@ -23,6 +23,7 @@ from ._batch cimport (
     backprop_rows,
     batch_pass,
     mean_loss,
+    plan_tasks,
     row_blocks,
 )
 from ._input cimport Input, InputMatrix
@@ -211,6 +212,17 @@ cdef class Trainer(Workspace):
         if self.dtype == np.float32:
             return _outputs_finite[float](self, &inp.c, Y, sample_weight, rows)
         return _outputs_finite[double](self, &inp.c, Y, sample_weight, rows)
+
+    def _batch_blocks(self, X, Py_ssize_t rows):
+        """(row blocks, gradient blocks) of a batch of ``rows`` rows of X.
+
+        For the tests: how a batch would be cut, under the current block
+        count.
+        """
+        cdef InputMatrix inp = self._input(X)
+        if not 0 < rows <= self.batch_size:
+            raise ValueError("rows must be between 1 and the batch size")
+        return row_blocks(self, &inp.c, rows), plan_tasks(self, &inp.c, rows)
 
     def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
                   int solver, double learning_rate, double alpha,
