@@ -95,6 +95,16 @@ class Activation(BaseEstimator):
         return (self.name, *map(float, self._kernel_params()))
 
 
+def _increasing(activation: Activation, lo: str, hi: str) -> tuple[float, float]:
+    """The bounds ``lo < hi`` of an activation's range, or a ValueError."""
+    a, b = getattr(activation, lo), getattr(activation, hi)
+    if not a < b:
+        raise ValueError(
+            f"{type(activation).__name__} needs {lo} < {hi}, got {lo}={a}, {hi}={b}."
+        )
+    return a, b
+
+
 class Identity(Activation):
     """f(x) = x; f'(x) = 1.
 
@@ -200,12 +210,7 @@ class PiecewiseLinear(Activation):
         self.x_max = x_max
 
     def _kernel_params(self):
-        if not self.x_min < self.x_max:
-            raise ValueError(
-                f"PiecewiseLinear needs x_min < x_max, got x_min={self.x_min}, "
-                f"x_max={self.x_max}."
-            )
-        return self.x_min, self.x_max
+        return _increasing(self, "x_min", "x_max")
 
     @staticmethod
     def onnx(g, x, p0, p1):
@@ -417,12 +422,7 @@ class HardTanh(Activation):
         self.max_val = max_val
 
     def _kernel_params(self):
-        if not self.min_val < self.max_val:
-            raise ValueError(
-                f"HardTanh needs min_val < max_val, got min_val={self.min_val}, "
-                f"max_val={self.max_val}."
-            )
-        return self.min_val, self.max_val
+        return _increasing(self, "min_val", "max_val")
 
     @staticmethod
     def onnx(g, x, p0, p1):

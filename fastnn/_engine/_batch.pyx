@@ -26,7 +26,6 @@ from libc.string cimport memcpy, memset
 
 from ._input cimport Input
 from ._kernels cimport (
-    FNN_IDENTITY,
     FNN_SQUARED_ERROR,
     GATHER_AHEAD,
     MAX_BLOCKS,
@@ -35,6 +34,7 @@ from ._kernels cimport (
     PARALLEL_MIN_FLOPS,
     SPARSE_CHUNK,
     Step,
+    activation_spec,
     fnn_activation,
     fnn_dropout_scale,
     fnn_needs_preactivation,
@@ -56,7 +56,7 @@ from ._layers cimport (
 
 import numpy as np
 
-from ._kernels import ACTIVATION_CODES, LOSS_CODES
+from ._kernels import LOSS_CODES
 
 cdef enum:
     # Buffers start on a cache line, as separately allocated arrays would.
@@ -76,34 +76,11 @@ def _check_params(params, dtype, n, what):
 
 
 cdef class Workspace:
-    """Network description and preallocated buffers for one fit.
+    """The network's description and every buffer of its batches.
 
-    Parameters
-    ----------
-    layer_units : sequence of int
-        Width of every layer, input first and output last.
-    params : ndarray, 1-D, C-contiguous, float32 or float64
-        Flat parameters (see ``fastnn._engine``); updated in place.  Its
-        dtype is the workspace's.
-    optimizer_state : tuple of ndarray
-        ``(velocities,)`` for SGD or ``(first_moments, second_moments)`` for
-        Adam, flat arrays like ``params``; updated in place.
-    batch_size : int
-        Largest minibatch the buffers must hold.
-    activations : sequence of (str, float, float)
-        Name (from ``ACTIVATION_CODES``) and two parameters of the
-        activation of every layer after the input, the output layer's last.
-    loss : str
-        Name from ``LOSS_CODES``.
-    n_threads : int
-        Number of OpenMP threads sharing the blocks of each batch.
-    loss_param : float, default=0.0
-        The Huber loss's delta.
-    dropout : sequence of float, default=None
-        Dropout rate of every hidden layer (inverted dropout, training
-        passes only).
-    dropout_seed, dropout_step : int, default=0
-        Seed of the dropout masks and batches already trained with them.
+    Built as a :class:`~fastnn._engine.Trainer`, which documents the
+    parameters; the arrays it is given are checked against each other
+    (dtype, size) here, once.
     """
 
     def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
@@ -155,9 +132,10 @@ cdef class Workspace:
                 self.dropout[l] = rate
         if len(activations) != n_layers - 1:
             raise ValueError("need one activation per layer after the input")
-        self.act_spec[0] = activation_spec(("identity", 0.0, 0.0))
+        self.act_spec[0] = activation_spec("identity", 0.0, 0.0)
         for l in range(1, n_layers):
-            self.act_spec[l] = activation_spec(activations[l - 1])
+            name, p0, p1 = activations[l - 1]
+            self.act_spec[l] = activation_spec(name, p0, p1)
 
         for l in range(n_layers):
             self.units[l] = layer_units[l]
@@ -230,18 +208,6 @@ cdef Py_ssize_t _place(Py_ssize_t *end, Py_ssize_t align, Py_ssize_t size):
     cdef Py_ssize_t start = end[0]
     end[0] = (start + size + align - 1) // align * align
     return start
-
-
-cdef fnn_activation activation_spec(spec) except *:
-    """(name, p0, p1) from Python -> the C description of an activation."""
-    cdef fnn_activation act
-    name, p0, p1 = spec
-    if name not in ACTIVATION_CODES:
-        raise ValueError(f"unknown activation {name!r}")
-    act.code = ACTIVATION_CODES[name]
-    act.p0 = p0
-    act.p1 = p1
-    return act
 
 
 cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil:

@@ -122,6 +122,9 @@ cdef struct Step:
     double sw_sum
 
 
+cdef fnn_activation activation_spec(str name, double p0, double p1) except *
+
+
 cdef inline Py_ssize_t split(Py_ssize_t n, int part, int n_parts) noexcept nogil:
     """Start of the ``part``-th of ``n_parts`` contiguous blocks of ``n`` items."""
     return n * part // n_parts

@@ -30,11 +30,12 @@ def needs_preactivation(int code):
     return bool(fnn_needs_preactivation(code))
 
 
-cdef fnn_activation _spec(str activation, double p0, double p1) except *:
+cdef fnn_activation activation_spec(str name, double p0, double p1) except *:
+    """The C description of activation ``name`` with parameters p0, p1."""
     cdef fnn_activation act
-    if activation not in ACTIVATION_CODES:
-        raise ValueError(f"unknown activation {activation!r}")
-    act.code = ACTIVATION_CODES[activation]
+    if name not in ACTIVATION_CODES:
+        raise ValueError(f"unknown activation {name!r}")
+    act.code = ACTIVATION_CODES[name]
     act.p0 = p0
     act.p1 = p1
     return act
@@ -46,7 +47,7 @@ def bias_activation(floating[:, ::1] Z, const floating[::1] b, str activation,
 
     Returns the pre-activations ``Z + b`` as the kernel stores them.
     """
-    cdef fnn_activation act = _spec(activation, p0, p1)
+    cdef fnn_activation act = activation_spec(activation, p0, p1)
     if b.shape[0] != Z.shape[1]:
         raise ValueError("b must have one value per column of Z")
     pre = np.empty_like(np.asarray(Z))
@@ -61,7 +62,7 @@ def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A,
                         double p0=1.0, double p1=0.0):
     """In place: ``delta <- delta * f'(.)`` given outputs ``A`` and
     pre-activations ``pre`` (test hook)."""
-    cdef fnn_activation act = _spec(activation, p0, p1)
+    cdef fnn_activation act = activation_spec(activation, p0, p1)
     if A.shape[0] != delta.shape[0] or A.shape[1] != delta.shape[1] \
             or pre.shape[0] != delta.shape[0] or pre.shape[1] != delta.shape[1]:
         raise ValueError("delta, A and pre must have the same shape")

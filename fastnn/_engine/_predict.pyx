@@ -13,8 +13,8 @@ from cython.parallel cimport prange
 
 from ._input cimport Input, InputMatrix, blas_readable, c_rows, f_cols
 from ._kernels cimport (
-    FNN_IDENTITY,
     MAX_BLOCKS,
+    activation_spec,
     all_finite,
     fnn_activation,
     split,
@@ -28,8 +28,6 @@ from ._layers cimport (
 )
 
 import numpy as np
-
-from ._kernels import ACTIVATION_CODES
 
 _SPEC_DTYPE = np.dtype([("code", np.intc), ("p0", np.float64), ("p1", np.float64)],
                        align=True)
@@ -97,13 +95,10 @@ def forward(X, params, layer_units, activations, int n_threads,
     # many rows X has.
     chunk = min(n_samples, max(64, (1 << 19) // width))
     buf = np.empty((2, chunk * max(held, default=0)), dtype=params.dtype)
-    specs = np.empty(len(units), dtype=_SPEC_DTYPE)
-    specs[0] = (FNN_IDENTITY, 0.0, 0.0)
-    for l, spec in enumerate(activations, start=1):
-        if spec[0] not in ACTIVATION_CODES:
-            raise ValueError(f"unknown activation {spec[0]!r}")
-        specs[l] = (ACTIVATION_CODES[spec[0]], spec[1], spec[2])
-    cdef fnn_activation[::1] act_spec = specs
+    cdef fnn_activation[::1] act_spec = np.empty(len(units), dtype=_SPEC_DTYPE)
+    act_spec[0] = activation_spec("identity", 0.0, 0.0)
+    for l, (name, p0, p1) in enumerate(activations, start=1):
+        act_spec[l] = activation_spec(name, p0, p1)
     cdef bint finite
     if params.dtype == np.float32:
         finite = _forward[float](&inp.c, params, units, &act_spec[0],
