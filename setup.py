@@ -1,6 +1,6 @@
 """Build script for fastnn's Cython/C extensions.
 
-Every ``fastnn/*.pyx`` is an extension, built with the same flags.  The
+Every ``.pyx`` under ``fastnn/`` is an extension, built with the same flags.  The
 ``.pyx`` files are the one source: the C that Cython generates from them is
 build output, never shipped in the sdist (see ``MANIFEST.in``), so a build
 needs Cython, as ``pyproject.toml``'s build requirements say.  Cython and
@@ -131,12 +131,16 @@ def _extension(path: str) -> Extension:
         name,
         [path],
         include_dirs=["csrc"],
-        depends=sorted(glob.glob("csrc/*.h") + glob.glob("fastnn/*.pxd")),
+        depends=sorted(
+            glob.glob("csrc/*.h") + glob.glob("fastnn/**/*.pxd", recursive=True)
+        ),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
 
 
 setup(
-    ext_modules=[_extension(p) for p in sorted(glob.glob("fastnn/*.pyx"))],
+    ext_modules=[
+        _extension(p) for p in sorted(glob.glob("fastnn/**/*.pyx", recursive=True))
+    ],
     cmdclass={"build_ext": BuildExtWithOpenMP},
 )

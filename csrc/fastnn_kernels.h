@@ -5,13 +5,20 @@
  * Design
  * ------
  * The Cython engine owns the loops over rows (and their threading); the
- * functions here process one contiguous row, so the switch on the activation
- * or loss code is hoisted out of the inner loop and the compiler can
- * vectorise it.  Everything is `static inline` and touches no global state,
- * so it is safe to call from any OpenMP thread without the GIL.
+ * functions here process one contiguous row.  The activation kernels switch
+ * on the code once per row, outside their loops, so the compiler vectorises
+ * each case; the loss kernel switches per element, which is cheap next to
+ * its logarithms.  Everything is `static inline` and touches no global
+ * state, so it is safe to call from any OpenMP thread without the GIL.
  *
- * Derivatives are taken from the stored *output* of the activation (as
- * scikit-learn does), which saves keeping the pre-activations around.
+ * Derivatives are taken from the stored *output* of the activation where
+ * that is possible (as scikit-learn does); the activations whose derivative
+ * needs the pre-activation are listed by fnn_needs_preactivation, and the
+ * engine keeps the pre-activations of those layers only.
+ *
+ * Every switch names each code it handles; `default:` writes NaN, so a code
+ * a switch misses shows up as a non-finite result (which training and the
+ * tests catch) rather than as a silently wrong model.
  */
 #ifndef FASTNN_KERNELS_H
 #define FASTNN_KERNELS_H
@@ -31,22 +38,24 @@
 #define M_2_SQRTPI 1.12837916709551257390
 #endif
 
-/* Activation codes, shared with fastnn/_engine.pyx. */
-enum {
+/* Activation codes, shared with Python through fastnn/_engine/_kernels.pxd
+ * (FNN_NAME is the activation "name"). */
+enum fnn_activation_code {
     FNN_IDENTITY = 0,
     FNN_LOGISTIC = 1,       /* 1 / (1 + exp(-p0 x)), p0 = beta (1: logistic) */
     FNN_TANH = 2,
     FNN_RELU = 3,
     FNN_EXP = 4,            /* output only (Poisson regression) */
     FNN_SOFTMAX = 5,        /* output only (multiclass) */
-    FNN_PIECEWISE = 6,      /* 0 / linear / 1 between p0 = x_min, p1 = x_max */
+    FNN_PIECEWISE_LINEAR = 6, /* 0 / linear / 1 between p0 = x_min, p1 = x_max */
     FNN_GAUSSIAN = 7,       /* normal density, p0 = mu, p1 = sigma */
     FNN_UNIT_STEP = 8,      /* 1 if x >= 0 else 0; surrogate derivative */
     FNN_LEAKY_RELU = 9,     /* x if x > 0 else p0 x */
     FNN_ELU = 10,           /* x if x > 0 else p0 (exp(x) - 1) */
     FNN_SOFTPLUS = 11,      /* log(1 + exp(x)) */
     FNN_GELU = 12,          /* x Phi(x), exact (erf) form */
-    FNN_SILU = 13           /* x / (1 + exp(-x)) */
+    FNN_SILU = 13,          /* x / (1 + exp(-x)) */
+    FNN_HARD_TANH = 14      /* x clipped to [p0, p1] = [min_val, max_val] */
 };
 
 /* An activation and its two parameters (unused ones are ignored). */
@@ -66,7 +75,7 @@ static inline int fnn_needs_preactivation(int code)
 /* Loss codes.  The first four pair with their canonical output activation,
  * so the output delta is (prediction - target) * sample_weight; the others
  * go through the output activation's derivative. */
-enum {
+enum fnn_loss_code {
     FNN_SQUARED_ERROR = 0,   /* identity output */
     FNN_BINARY_LOG_LOSS = 1, /* logistic output, binary or multilabel */
     FNN_LOG_LOSS = 2,        /* softmax output */

@@ -36,7 +36,7 @@ static inline void FNN_NAME(fnn_bias_activation)(FNN_T *z, const FNN_T *b,
         for (j = 0; j < n; j++)
             z[j] = FNN_EXPF(z[j] + b[j]);
         break;
-    case FNN_PIECEWISE: {
+    case FNN_PIECEWISE_LINEAR: {
         const FNN_T m = (FNN_T)1 / (p1 - p0);
         for (j = 0; j < n; j++) {
             FNN_T s = z[j] + b[j];
@@ -88,9 +88,19 @@ static inline void FNN_NAME(fnn_bias_activation)(FNN_T *z, const FNN_T *b,
             z[j] = s / ((FNN_T)1 + FNN_EXPF(-s));
         }
         break;
-    default: /* FNN_IDENTITY */
+    case FNN_HARD_TANH:
+        for (j = 0; j < n; j++) {
+            FNN_T s = z[j] + b[j];
+            z[j] = s <= p0 ? p0 : (s >= p1 ? p1 : s);
+        }
+        break;
+    case FNN_IDENTITY:
         for (j = 0; j < n; j++)
             z[j] += b[j];
+        break;
+    default: /* softmax has its own kernel; anything else is a bug */
+        for (j = 0; j < n; j++)
+            z[j] = (FNN_T)NAN;
     }
 }
 
@@ -145,7 +155,7 @@ static inline void FNN_NAME(fnn_activation_backward)(FNN_T *delta,
         for (j = 0; j < n; j++)
             delta[j] = a[j] == 0 ? 0 : delta[j];
         break;
-    case FNN_PIECEWISE: {
+    case FNN_PIECEWISE_LINEAR: {
         const FNN_T m = (FNN_T)1 / (p1 - p0);
         for (j = 0; j < n; j++)
             delta[j] = (a[j] > 0 && a[j] < 1) ? delta[j] * m : 0;
@@ -187,8 +197,15 @@ static inline void FNN_NAME(fnn_activation_backward)(FNN_T *delta,
             delta[j] *= sig * ((FNN_T)1 + pre[j] * ((FNN_T)1 - sig));
         }
         break;
-    default: /* FNN_IDENTITY: f' = 1 */
+    case FNN_HARD_TANH:
+        for (j = 0; j < n; j++)
+            delta[j] = (a[j] > p0 && a[j] < p1) ? delta[j] : 0;
         break;
+    case FNN_IDENTITY: /* f' = 1 */
+        break;
+    default: /* output-only activations never reach the backward pass */
+        for (j = 0; j < n; j++)
+            delta[j] = (FNN_T)NAN;
     }
 }
 
@@ -267,9 +284,13 @@ static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
             }
             break;
         }
-        default: /* FNN_SQUARED_ERROR: halved (and averaged) by the caller */
+        case FNN_SQUARED_ERROR: /* halved (and averaged) by the caller */
             total += (double)(r * r);
             delta[j] = r * sw;
+            break;
+        default:
+            total = NAN;
+            delta[j] = (FNN_T)NAN;
         }
     }
     return total;

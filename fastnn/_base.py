@@ -588,7 +588,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                     # swaps from the same draws, without two new arrays.
                     self._random_state.shuffle(sample_idx)
                 try:
-                    loss_sum, _ = trainer.run_epoch(
+                    loss_sum = trainer.run_epoch(
                         X_train,
                         y_train,
                         sw_train,

@@ -2,9 +2,10 @@
 """The one place that talks to the OpenMP runtime.
 
 Every thread count in fastnn comes from :func:`effective_n_threads`, which
-honours ``OMP_NUM_THREADS`` and threadpoolctl's limits the way
-scikit-learn's own OpenMP code does.  Without OpenMP the build is serial and
-reports one thread.
+honours ``OMP_NUM_THREADS`` and threadpoolctl's limits as scikit-learn's
+own OpenMP code does, but caps them at the *logical* CPUs the process may
+run on (scikit-learn caps at physical, cgroup-aware cores).  Without OpenMP
+the build is serial and reports one thread.
 """
 
 import os

@@ -13,7 +13,34 @@ import numpy as np
 from ._engine import SOLVER_ADAM, SOLVER_SGD
 
 
-class SGDState:
+class _OptimizerState:
+    """What every optimizer keeps between epochs: flat state arrays laid
+    out like the parameters (updated in place by the engine) and a
+    schedule that runs in Python between epochs."""
+
+    solver_code: int
+    arrays: tuple[np.ndarray, ...]
+
+    def astype(self, dtype: np.dtype) -> None:
+        self.arrays = tuple(a.astype(dtype, copy=False) for a in self.arrays)
+
+    def epoch_kwargs(self) -> dict:
+        """Keyword arguments of ``Trainer.run_epoch`` for the next epoch."""
+        raise NotImplementedError
+
+    def after_epoch(self, adam_t: int) -> None:
+        pass
+
+    def iteration_ends(self, time_step: int) -> None:
+        pass
+
+    def trigger_stopping(self, msg: str, verbose: bool) -> bool:
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGDState(_OptimizerState):
     """Velocities and learning-rate schedule of SGD with momentum."""
 
     solver_code = SOLVER_SGD
@@ -34,10 +61,7 @@ class SGDState:
         self.momentum = momentum
         self.nesterov = nesterov
         self.power_t = power_t
-        self.arrays: tuple[np.ndarray, ...] = (np.zeros(n_params, dtype=dtype),)
-
-    def astype(self, dtype: np.dtype) -> None:
-        self.arrays = tuple(a.astype(dtype, copy=False) for a in self.arrays)
+        self.arrays = (np.zeros(n_params, dtype=dtype),)
 
     def epoch_kwargs(self) -> dict:
         return dict(
@@ -45,9 +69,6 @@ class SGDState:
             momentum=self.momentum,
             nesterov=self.nesterov,
         )
-
-    def after_epoch(self, adam_t: int) -> None:
-        pass
 
     def iteration_ends(self, time_step: int) -> None:
         if self.lr_schedule == "invscaling":
@@ -70,8 +91,12 @@ class SGDState:
         return False
 
 
-class AdamState:
-    """First and second moments and step count of Adam."""
+class AdamState(_OptimizerState):
+    """First and second moments and step count of Adam.
+
+    The bias-corrected step size is computed by the engine, batch by batch,
+    from ``learning_rate_init`` and the step count.
+    """
 
     solver_code = SOLVER_ADAM
 
@@ -85,15 +110,11 @@ class AdamState:
         epsilon: float,
     ) -> None:
         self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
         self.arrays = (np.zeros(n_params, dtype=dtype), np.zeros(n_params, dtype=dtype))
-
-    def astype(self, dtype: np.dtype) -> None:
-        self.arrays = tuple(a.astype(dtype, copy=False) for a in self.arrays)
 
     def epoch_kwargs(self) -> dict:
         return dict(
@@ -106,17 +127,3 @@ class AdamState:
 
     def after_epoch(self, adam_t: int) -> None:
         self.t = adam_t
-        if adam_t > 0:
-            self.learning_rate = (
-                self.learning_rate_init
-                * np.sqrt(1 - self.beta_2**adam_t)
-                / (1 - self.beta_1**adam_t)
-            )
-
-    def iteration_ends(self, time_step: int) -> None:
-        pass
-
-    def trigger_stopping(self, msg: str, verbose: bool) -> bool:
-        if verbose:
-            print(msg + " Stopping.")
-        return True

@@ -10,24 +10,68 @@ are computed by fastnn's C kernels; the formulas are in each docstring.
 
 from __future__ import annotations
 
+import math
 from numbers import Real
+from typing import Any
 
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+
+from ._engine import ActivationCode, needs_preactivation
 
 
 class Activation(BaseEstimator):
     """Base class: an activation function and its parameters.
 
-    Subclasses set ``name`` (the engine's kernel) and return their numeric
-    parameters from ``_kernel_params``.
+    Each subclass is the one Python definition of an activation: ``code``
+    names its C kernels (``csrc/fastnn_kernels_impl.h``, where the math
+    is), ``_kernel_params`` gives their two numeric parameters and ``onnx``
+    writes the same function as ONNX nodes.  The engine's name of the
+    activation, the names ``activation=`` accepts and the ONNX converter are
+    all derived from the subclasses.
     """
 
+    code: ActivationCode = ActivationCode.FNN_IDENTITY
     name: str = ""
+    # Other names ``activation=`` accepts for the defaults.
+    aliases: tuple[str, ...] = ()
+    # Output-only activations (chosen by the loss) are not offered for
+    # hidden layers.
+    hidden: bool = True
     _parameter_constraints: dict = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.code.name[len("FNN_") :].lower()
+
+    @property
+    def needs_preactivation(self) -> bool:
+        """Whether the derivative reads the pre-activation (then kept).
+
+        Returns
+        -------
+        needs : bool
+
+        Examples
+        --------
+        >>> from fastnn.activations import GELU, Tanh
+        >>> GELU().needs_preactivation, Tanh().needs_preactivation
+        (True, False)
+        """
+        return needs_preactivation(self.code)
 
     def _kernel_params(self) -> tuple[float, float]:
         return 0.0, 0.0
+
+    @staticmethod
+    def onnx(g: Any, x: str, p0: float, p1: float) -> str:
+        """ONNX nodes computing the activation of ``x`` with kernel
+        parameters ``p0, p1``; returns the output's name.
+
+        ``g`` is the converter's graph builder (``fastnn.onnx``): ``g.op``
+        adds a node, ``g.const`` a constant in the model's dtype.
+        """
+        return g.op("Identity", [x])
 
     def spec(self) -> tuple[str, float, float]:
         """Validated ``(kernel name, p0, p1)`` for the engine.
@@ -51,6 +95,16 @@ class Activation(BaseEstimator):
         return (self.name, *map(float, self._kernel_params()))
 
 
+def _increasing(activation: Activation, lo: str, hi: str) -> tuple[float, float]:
+    """The bounds ``lo < hi`` of an activation's range, or a ValueError."""
+    a, b = getattr(activation, lo), getattr(activation, hi)
+    if not a < b:
+        raise ValueError(
+            f"{type(activation).__name__} needs {lo} < {hi}, got {lo}={a}, {hi}={b}."
+        )
+    return a, b
+
+
 class Identity(Activation):
     """f(x) = x; f'(x) = 1.
 
@@ -61,7 +115,7 @@ class Identity(Activation):
     ('identity', 0.0, 0.0)
     """
 
-    name = "identity"
+    code = ActivationCode.FNN_IDENTITY
 
 
 class Sigmoid(Activation):
@@ -81,7 +135,8 @@ class Sigmoid(Activation):
     ('logistic', 2.0, 0.0)
     """
 
-    name = "logistic"
+    code = ActivationCode.FNN_LOGISTIC
+    aliases = ("sigmoid",)
     _parameter_constraints = {"beta": [Interval(Real, 0, None, closed="neither")]}
 
     def __init__(self, beta: float = 1.0):
@@ -89,6 +144,10 @@ class Sigmoid(Activation):
 
     def _kernel_params(self):
         return self.beta, 0.0
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Sigmoid", [x if p0 == 1 else g.op("Mul", [x, g.const(p0)])])
 
 
 class Tanh(Activation):
@@ -101,7 +160,11 @@ class Tanh(Activation):
     ('tanh', 0.0, 0.0)
     """
 
-    name = "tanh"
+    code = ActivationCode.FNN_TANH
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Tanh", [x])
 
 
 class ReLU(Activation):
@@ -114,7 +177,11 @@ class ReLU(Activation):
     ('relu', 0.0, 0.0)
     """
 
-    name = "relu"
+    code = ActivationCode.FNN_RELU
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Relu", [x])
 
 
 class PiecewiseLinear(Activation):
@@ -135,7 +202,7 @@ class PiecewiseLinear(Activation):
     ('piecewise_linear', 0.0, 2.0)
     """
 
-    name = "piecewise_linear"
+    code = ActivationCode.FNN_PIECEWISE_LINEAR
     _parameter_constraints = {"x_min": [Real], "x_max": [Real]}
 
     def __init__(self, x_min: float = -1.0, x_max: float = 1.0):
@@ -143,12 +210,12 @@ class PiecewiseLinear(Activation):
         self.x_max = x_max
 
     def _kernel_params(self):
-        if not self.x_min < self.x_max:
-            raise ValueError(
-                f"PiecewiseLinear needs x_min < x_max, got x_min={self.x_min}, "
-                f"x_max={self.x_max}."
-            )
-        return self.x_min, self.x_max
+        return _increasing(self, "x_min", "x_max")
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        ramp = g.op("Div", [g.op("Sub", [x, g.const(p0)]), g.const(p1 - p0)])
+        return g.op("Clip", [ramp, g.const(0.0, []), g.const(1.0, [])])
 
 
 class Gaussian(Activation):
@@ -170,7 +237,7 @@ class Gaussian(Activation):
     ('gaussian', 0.5, 2.0)
     """
 
-    name = "gaussian"
+    code = ActivationCode.FNN_GAUSSIAN
     _parameter_constraints = {
         "mu": [Real],
         "sigma": [Interval(Real, 0, None, closed="neither")],
@@ -182,6 +249,12 @@ class Gaussian(Activation):
 
     def _kernel_params(self):
         return self.mu, self.sigma
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        u = g.op("Div", [g.op("Sub", [x, g.const(p0)]), g.const(p1)])
+        e = g.op("Exp", [g.op("Mul", [g.op("Mul", [u, u]), g.const(-0.5)])])
+        return g.op("Mul", [e, g.const(1.0 / (math.sqrt(2 * math.pi) * p1))])
 
 
 class UnitStep(Activation):
@@ -199,7 +272,12 @@ class UnitStep(Activation):
     ('unit_step', 0.0, 0.0)
     """
 
-    name = "unit_step"
+    code = ActivationCode.FNN_UNIT_STEP
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        step = g.op("GreaterOrEqual", [x, g.const(0.0)])
+        return g.op("Cast", [step], to=g.proto)
 
 
 class LeakyReLU(Activation):
@@ -217,7 +295,7 @@ class LeakyReLU(Activation):
     ('leaky_relu', 0.1, 0.0)
     """
 
-    name = "leaky_relu"
+    code = ActivationCode.FNN_LEAKY_RELU
     _parameter_constraints = {"slope": [Interval(Real, 0, None, closed="left")]}
 
     def __init__(self, slope: float = 0.01):
@@ -225,6 +303,10 @@ class LeakyReLU(Activation):
 
     def _kernel_params(self):
         return self.slope, 0.0
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("LeakyRelu", [x], alpha=p0)
 
 
 class ELU(Activation):
@@ -242,7 +324,7 @@ class ELU(Activation):
     ('elu', 0.5, 0.0)
     """
 
-    name = "elu"
+    code = ActivationCode.FNN_ELU
     _parameter_constraints = {"alpha": [Interval(Real, 0, None, closed="neither")]}
 
     def __init__(self, alpha: float = 1.0):
@@ -250,6 +332,10 @@ class ELU(Activation):
 
     def _kernel_params(self):
         return self.alpha, 0.0
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Elu", [x], alpha=p0)
 
 
 class Softplus(Activation):
@@ -262,7 +348,11 @@ class Softplus(Activation):
     ('softplus', 0.0, 0.0)
     """
 
-    name = "softplus"
+    code = ActivationCode.FNN_SOFTPLUS
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Softplus", [x])
 
 
 class GELU(Activation):
@@ -278,7 +368,13 @@ class GELU(Activation):
     ('gelu', 0.0, 0.0)
     """
 
-    name = "gelu"
+    code = ActivationCode.FNN_GELU
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        cdf = g.op("Erf", [g.op("Mul", [x, g.const(1 / math.sqrt(2))])])
+        half = g.op("Mul", [g.op("Add", [cdf, g.const(1.0)]), g.const(0.5)])
+        return g.op("Mul", [x, half])
 
 
 class SiLU(Activation):
@@ -293,24 +389,82 @@ class SiLU(Activation):
     ('silu', 0.0, 0.0)
     """
 
-    name = "silu"
+    code = ActivationCode.FNN_SILU
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Mul", [x, g.op("Sigmoid", [x])])
 
 
-# Names accepted by ``activation=``, with their default parameters.
+class HardTanh(Activation):
+    """tanh's piecewise linear cousin: f(x) = min(max(x, min_val), max_val).
+
+    f'(x) = 1 strictly between ``min_val`` and ``max_val``, else 0.
+
+    Parameters
+    ----------
+    min_val, max_val : float, default=-1.0, 1.0
+        Where the output saturates; min_val < max_val.
+
+    Examples
+    --------
+    >>> from fastnn.activations import HardTanh
+    >>> HardTanh(min_val=0.0, max_val=6.0).spec()
+    ('hard_tanh', 0.0, 6.0)
+    """
+
+    code = ActivationCode.FNN_HARD_TANH
+    aliases = ("hardtanh",)
+    _parameter_constraints = {"min_val": [Real], "max_val": [Real]}
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        self.min_val = min_val
+        self.max_val = max_val
+
+    def _kernel_params(self):
+        return _increasing(self, "min_val", "max_val")
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Clip", [x, g.const(p0, []), g.const(p1, [])])
+
+
+class _Exp(Activation):
+    """f(x) = exp(x): the output of Poisson regression (not a hidden option)."""
+
+    code = ActivationCode.FNN_EXP
+    hidden = False
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Exp", [x])
+
+
+class _Softmax(Activation):
+    """Softmax over a row: the output of multiclass classification."""
+
+    code = ActivationCode.FNN_SOFTMAX
+    hidden = False
+
+    @staticmethod
+    def onnx(g, x, p0, p1):
+        return g.op("Softmax", [x], axis=1)
+
+
+def _subclasses(cls: type) -> list[type[Activation]]:
+    return [c for sub in cls.__subclasses__() for c in [sub, *_subclasses(sub)]]
+
+
+# Every activation by its engine name (one class per C code), and the
+# names accepted by ``activation=``, with their default parameters.
+ACTIVATION_CLASSES: dict[str, type[Activation]] = {
+    c.name: c for c in _subclasses(Activation)
+}
 ACTIVATIONS: dict[str, type[Activation]] = {
-    "identity": Identity,
-    "logistic": Sigmoid,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "piecewise_linear": PiecewiseLinear,
-    "gaussian": Gaussian,
-    "unit_step": UnitStep,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-    "softplus": Softplus,
-    "gelu": GELU,
-    "silu": SiLU,
+    name: c
+    for c in ACTIVATION_CLASSES.values()
+    if c.hidden
+    for name in (c.name, *c.aliases)
 }
 
 

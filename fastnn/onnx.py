@@ -11,12 +11,11 @@ regressors a ``(n_samples, n_outputs)`` tensor.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ._classifier import MLPClassifier
 from ._regressor import MLPRegressor
+from .activations import ACTIVATION_CLASSES
 
 __all__ = ["register_converters", "to_onnx"]
 
@@ -158,37 +157,9 @@ class _Graph:
 
 def _activation(g: _Graph, x: str, name: str, p0: float, p1: float) -> str:
     """ONNX nodes computing fastnn's activation ``name`` of ``x``."""
-    if name == "identity":
-        return g.op("Identity", [x])
-    if name == "logistic":
-        return g.op("Sigmoid", [x if p0 == 1 else g.op("Mul", [x, g.const(p0)])])
-    if name in ("tanh", "relu", "softplus"):
-        return g.op({"tanh": "Tanh", "relu": "Relu", "softplus": "Softplus"}[name], [x])
-    if name == "exp":
-        return g.op("Exp", [x])
-    if name == "softmax":
-        return g.op("Softmax", [x], axis=1)
-    if name == "leaky_relu":
-        return g.op("LeakyRelu", [x], alpha=p0)
-    if name == "elu":
-        return g.op("Elu", [x], alpha=p0)
-    if name == "piecewise_linear":
-        ramp = g.op("Div", [g.op("Sub", [x, g.const(p0)]), g.const(p1 - p0)])
-        return g.op("Clip", [ramp, g.const(0.0, []), g.const(1.0, [])])
-    if name == "gaussian":
-        u = g.op("Div", [g.op("Sub", [x, g.const(p0)]), g.const(p1)])
-        e = g.op("Exp", [g.op("Mul", [g.op("Mul", [u, u]), g.const(-0.5)])])
-        return g.op("Mul", [e, g.const(1.0 / (math.sqrt(2 * math.pi) * p1))])
-    if name == "unit_step":
-        step = g.op("GreaterOrEqual", [x, g.const(0.0)])
-        return g.op("Cast", [step], to=g.proto)
-    if name == "gelu":
-        cdf = g.op("Erf", [g.op("Mul", [x, g.const(1 / math.sqrt(2))])])
-        half = g.op("Mul", [g.op("Add", [cdf, g.const(1.0)]), g.const(0.5)])
-        return g.op("Mul", [x, half])
-    if name == "silu":
-        return g.op("Mul", [x, g.op("Sigmoid", [x])])
-    raise ValueError(f"no ONNX conversion for activation {name!r}")
+    if name not in ACTIVATION_CLASSES:
+        raise ValueError(f"no ONNX conversion for activation {name!r}")
+    return ACTIVATION_CLASSES[name].onnx(g, x, p0, p1)
 
 
 def _outputs(scope, operator, container) -> tuple[_Graph, str]:

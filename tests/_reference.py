@@ -42,6 +42,8 @@ def activation(name: str, z: np.ndarray, p0: float = 1.0, p1: float = 0.0):
         return z * norm.cdf(z)
     if name == "silu":
         return z * expit(z)
+    if name == "hard_tanh":
+        return np.clip(z, p0, p1)
     raise ValueError(name)
 
 
@@ -72,6 +74,8 @@ def activation_derivative(name: str, z: np.ndarray, p0: float = 1.0, p1: float =
         return norm.cdf(z) + z * norm.pdf(z)
     if name == "silu":
         return expit(z) * (1 + z * (1 - expit(z)))
+    if name == "hard_tanh":
+        return ((z > p0) & (z < p1)).astype(z.dtype)
     raise ValueError(name)
 
 
@@ -102,6 +106,7 @@ HIDDEN_ACTIVATIONS = [
     ("softplus", 0.0, 0.0),
     ("gelu", 0.0, 0.0),
     ("silu", 0.0, 0.0),
+    ("hard_tanh", -0.8, 1.2),
 ]
 
 

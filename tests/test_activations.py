@@ -14,12 +14,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from fastnn import MLPClassifier, MLPRegressor
+from fastnn import MLPClassifier, MLPRegressor, _engine
 from fastnn.activations import (
+    ACTIVATION_CLASSES,
     ACTIVATIONS,
     ELU,
     GELU,
+    Activation,
     Gaussian,
+    HardTanh,
     LeakyReLU,
     PiecewiseLinear,
     Sigmoid,
@@ -91,10 +94,75 @@ def test_invalid_activation_parameters_are_rejected(digits, activation, paramete
         MLPClassifier(activation=activation, max_iter=1).fit(X, y)
 
 
-def test_piecewise_linear_needs_an_increasing_ramp(digits):
+def test_hard_tanh_aliases_and_defaults_train_the_same_model(digits):
     X, y = digits
-    with pytest.raises(ValueError, match="x_min < x_max"):
-        MLPClassifier(activation=PiecewiseLinear(1, 0), max_iter=1).fit(X, y)
+    kwargs = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    models = [
+        MLPClassifier(activation=a, **kwargs).fit(X, y)
+        for a in ("hard_tanh", "hardtanh", HardTanh(), HardTanh(-1.0, 1.0))
+    ]
+    for other in models[1:]:
+        for p, q in zip(models[0].coefs_, other.coefs_):
+            assert_array_equal(p, q)
+    wider = MLPClassifier(activation=HardTanh(-2.0, 2.0), **kwargs).fit(X, y)
+    assert not np.array_equal(models[0].coefs_[0], wider.coefs_[0])
+
+
+def test_hard_tanh_on_0_1_is_the_unit_ramp(digits):
+    # Two kernels, one function: clip(x, 0, 1) is the piecewise linear unit
+    # with x_min = 0, x_max = 1, forward and backward, to the bit.
+    X, y = digits
+    kwargs = dict(hidden_layer_sizes=(16, 8), max_iter=5, random_state=0)
+    a = MLPClassifier(activation=HardTanh(0.0, 1.0), **kwargs).fit(X, y)
+    b = MLPClassifier(activation=PiecewiseLinear(0.0, 1.0), **kwargs).fit(X, y)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(p, q)
+
+
+def test_every_engine_code_has_one_activation_class():
+    # The C enum is the list of kernels; each needs its Python class (with
+    # its ONNX lowering), and the engine's names are derived from both.
+    assert sorted(ACTIVATION_CLASSES) == sorted(_engine.ACTIVATION_CODES)
+    for name, cls in ACTIVATION_CLASSES.items():
+        assert cls.name == name
+        assert cls.code == _engine.ACTIVATION_CODES[name]
+        if name != "identity":
+            assert cls.onnx is not Activation.onnx, name
+    assert set(ACTIVATIONS) - {"sigmoid", "hardtanh"} == {
+        n for n, c in ACTIVATION_CLASSES.items() if c.hidden
+    }
+    needs = {n for n, c in ACTIVATION_CLASSES.items() if c().needs_preactivation}
+    assert needs == {"gaussian", "unit_step", "gelu", "silu"}
+
+
+def test_unknown_activation_codes_are_refused_by_the_engine():
+    Z = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        _engine.bias_activation(Z, np.zeros(3), "swish")
+    params = np.zeros(3 * 2 + 2 * 1 + 2 + 1)
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        _engine.Trainer(
+            [3, 2, 1],
+            params,
+            (),
+            4,
+            [("swish", 0, 0), ("identity", 0, 0)],
+            "squared_error",
+            1,
+        )
+
+
+@pytest.mark.parametrize(
+    "activation, message",
+    [
+        (PiecewiseLinear(1, 0), "PiecewiseLinear needs x_min < x_max"),
+        (HardTanh(1, 1), "HardTanh needs min_val < max_val"),
+    ],
+)
+def test_ranges_must_increase(digits, activation, message):
+    X, y = digits
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier(activation=activation, max_iter=1).fit(X, y)
 
 
 def test_activation_parameters_clone_pickle_and_set(digits):

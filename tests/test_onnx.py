@@ -10,6 +10,7 @@ from fastnn.activations import (  # noqa: E402
     ACTIVATIONS,
     ELU,
     Gaussian,
+    HardTanh,
     LeakyReLU,
     PiecewiseLinear,
     Sigmoid,
@@ -25,6 +26,7 @@ ACTIVATION_VALUES = [
     Gaussian(0.3, 1.5),
     LeakyReLU(0.2),
     ELU(0.5),
+    HardTanh(-0.5, 2.0),
     ["gelu", "tanh"],
 ]
 TASKS = ["multiclass", "binary", "strings", "multilabel", "regression", "poisson"]

@@ -40,7 +40,7 @@ def _run(args, **kwargs):
 
 
 def _pyx_sources():
-    return sorted((ROOT / "fastnn").glob("*.pyx"))
+    return sorted((ROOT / "fastnn").rglob("*.pyx"))
 
 
 def _prange_index_types(text: str) -> list[tuple[str, str | None]]:
@@ -99,8 +99,9 @@ def test_sdist_builds_serially_outside_the_tree_with_identical_results(tmp_path)
         names = tar.getnames()
         tar.extractall(tmp_path / "unpacked", filter="data")
     assert not [n for n in names if n.endswith((".c", ".so", ".pyd"))], names
-    for pyx in _pyx_sources():
-        assert any(n.endswith(f"fastnn/{pyx.name}") for n in names)
+    for source in _pyx_sources() + sorted((ROOT / "fastnn").rglob("*.pxd")):
+        relative = source.relative_to(ROOT).as_posix()
+        assert any(n.endswith(f"/{relative}") for n in names), relative
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], timeout=120)

@@ -1,0 +1,78 @@
+"""Training and prediction engine of fastnn.
+
+Design
+------
+Python (``fastnn._base``) validates the input, draws the random numbers and
+runs the loop over epochs; it calls :meth:`Trainer.run_epoch` once per epoch.
+One call runs every minibatch of the epoch (gather rows by the given index
+order, forward, loss, backward, optimizer step) without the GIL and without
+allocating: every buffer is made when the :class:`Trainer` is built.
+
+All parameters live in one flat array laid out as scikit-learn's ``_pack``
+does (every ``coefs_[i]`` raveled, then every ``intercepts_[i]``); the
+estimator's ``coefs_`` and ``intercepts_`` are views into it.  The gradient
+and the optimizer state are flat arrays of the same layout, so an optimizer
+step is one fused pass over memory.
+
+Threads: BLAS runs single-threaded inside the engine and the work is cut
+into blocks that OpenMP threads share: a training batch is one parallel
+region (row blocks through every layer, then blocks of every weight
+gradient with their optimizer step; see ``_batch``), a prediction splits
+each layer's rows.  Blocks depend on the sizes (and the machine's logical
+CPU count), never on the number of threads, and reductions (bias gradients,
+losses, squared norms) are summed in a fixed order: results are bitwise
+identical for any number of threads.
+
+The entry points (``InputMatrix``, ``Trainer`` and its methods,
+``forward``, the kernel hooks) check that their arrays agree with each other
+in dtype and shape and raise ``TypeError``/``ValueError`` otherwise; the
+values themselves (finite, non-empty, valid labels) are the Python layer's
+to validate.  Below the entry points nothing raises.
+
+Modules, each depending only on those above it:
+
+``_kernels``  the C element kernels, their codes and float/double wrappers
+``_input``    the input matrix, dense or CSR, read in place
+``_layers``   one layer's forward, backward and gradient products
+``_batch``    the workspace and one minibatch (one parallel region)
+``_trainer``  ``Trainer``: epochs, full-batch loss and gradient, input
+              gradients
+``_predict``  ``forward``: chunked prediction
+"""
+
+from ._batch import Workspace
+from ._input import InputMatrix
+from ._kernels import (
+    ACTIVATION_CODES,
+    LOSS_CODES,
+    ActivationCode,
+    LossCode,
+    activation_backward,
+    bias_activation,
+    needs_preactivation,
+    optimizer_step,
+    output_loss_delta,
+)
+from ._layers import GEMM_BLOCK_COUNT, _set_gemm_blocks
+from ._predict import forward
+from ._trainer import SOLVER_ADAM, SOLVER_SGD, Trainer
+
+__all__ = [
+    "ACTIVATION_CODES",
+    "GEMM_BLOCK_COUNT",
+    "LOSS_CODES",
+    "SOLVER_ADAM",
+    "SOLVER_SGD",
+    "ActivationCode",
+    "InputMatrix",
+    "LossCode",
+    "Trainer",
+    "Workspace",
+    "_set_gemm_blocks",
+    "activation_backward",
+    "bias_activation",
+    "forward",
+    "needs_preactivation",
+    "optimizer_step",
+    "output_loss_delta",
+]

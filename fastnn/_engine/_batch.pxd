@@ -1,0 +1,81 @@
+# cython: language_level=3
+"""One minibatch: the workspace it runs in and the parallel region that runs it.
+
+Holds: ``Workspace`` (the network's description and the offsets of every
+buffer in one flat typed array), the modes of a batch pass and
+``batch_pass``.
+May call: ``_layers``, ``_kernels``, ``_input``.
+"""
+
+from cython cimport floating
+
+from ._input cimport Input
+from ._kernels cimport Step, fnn_activation
+
+
+cdef enum Pass:
+    # What a batch pass computes beyond the outputs and the loss:
+    FORWARD = 0           # nothing (outputs, per-row losses, output deltas)
+    GRADIENT = 1          # the raw gradient, overwriting the gradient buffer
+    GRADIENT_ADD = 2      # the raw gradient, added to the gradient buffer
+    TRAIN = 3             # dropout, the raw gradient and the optimizer step
+
+
+cdef struct Task:
+    # One phase-2 block of a batch (see ``_batch.pyx``): rows k0:k1 of the
+    # coefficient matrix of ``layer``.
+    int layer
+    Py_ssize_t k0, k1
+
+
+cdef class Workspace:
+    cdef readonly int n_weight_layers
+    cdef readonly Py_ssize_t batch_size
+    cdef readonly object dtype
+    cdef int loss, n_threads
+    cdef double loss_param
+    cdef double *dropout      # dropout[l]: rate of hidden layer l (0: none)
+    cdef unsigned long long dropout_seed
+    # Batches trained with dropout so far: the masks' counter.
+    cdef public long dropout_step
+    cdef fnn_activation *act_spec  # act_spec[l]: activation of layer l >= 1
+    cdef Py_ssize_t *units
+    cdef Py_ssize_t *coef_offset
+    cdef Py_ssize_t *intercept_offset
+    cdef Py_ssize_t n_coef, n_params
+    # Every buffer of a batch lives in ``work`` (an ndarray of the dtype),
+    # at these offsets; -1 where a layer has none.
+    cdef readonly object params     # the flat parameters, updated in place
+    cdef readonly tuple state       # the optimizer's flat state arrays
+    cdef object work
+    cdef Py_ssize_t *act_off       # acts[l]: batch_size x units[l]; acts[0] is the batch
+    cdef Py_ssize_t *delta_off     # deltas[l]: batch_size x units[l], l >= 1
+    cdef Py_ssize_t *pre_off       # pre-activations, where f' needs them
+    cdef Py_ssize_t *undropped_off # f(z) before dropout, for f'
+    cdef Py_ssize_t grad_off, y_off
+    # A sparse batch by feature (see ``transpose_batch``): the stored
+    # entries of feature f are entry_row/entry_value[feature_end[f - 1]:
+    # feature_end[f]]; scratch holds gradient rows for the fused step.
+    cdef Py_ssize_t entry_value_off, scratch_off, entry_capacity
+    cdef Py_ssize_t[::1] feature_end
+    cdef Py_ssize_t[::1] entry_row
+    cdef Task *tasks          # the current batch's phase-2 blocks
+    cdef double *task_sums    # squared norms of their coefficients
+    cdef int n_tasks
+    cdef double *row_loss
+
+    cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features)
+
+
+cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
+                       const floating[::1] sample_weight,
+                       const Py_ssize_t *batch_rows, Py_ssize_t rows, Pass mode,
+                       floating *work, floating *params, Step *step,
+                       floating *state0, floating *state1,
+                       double *sw_sum) noexcept nogil
+cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
+cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
+cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
+                        Py_ssize_t r0, Py_ssize_t r1, bint train) noexcept nogil
+cdef double mean_loss(Workspace ws, double weighted_loss,
+                      double sw_sum) noexcept nogil

@@ -1,0 +1,533 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False, nonecheck=False
+"""One minibatch (see ``_batch.pxd`` for what this module holds).
+
+A batch is one OpenMP parallel region in two phases.  Phase 1 gives each
+thread whole row blocks: gather, forward through every layer, loss and
+output deltas, and the deltas back down to the first hidden layer all
+depend on the block's own rows only, so no thread waits for another.
+Phase 2 (after the one barrier) splits every layer's weight gradient into
+blocks of its rows, each of which needs the deltas of the whole batch;
+when training, the thread that computed a gradient block also takes the
+optimizer step on those parameters while they are in its cache.
+
+Row blocks and gradient blocks are functions of the sizes only (see
+``_layers.gemm_blocks``), never of the thread count, and reductions are
+summed in block order afterwards: results are bitwise identical for any
+number of threads.
+
+May call: ``_layers``, ``_kernels``, ``_input``.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy, memset
+
+from ._input cimport Input
+from ._kernels cimport (
+    FNN_SQUARED_ERROR,
+    GATHER_AHEAD,
+    MAX_BLOCKS,
+    MIN_BLOCK_ROWS,
+    PARALLEL_MIN_ELEMENTS,
+    PARALLEL_MIN_FLOPS,
+    SPARSE_CHUNK,
+    Step,
+    activation_spec,
+    fnn_activation,
+    fnn_dropout_scale,
+    fnn_needs_preactivation,
+    fnn_prefetch_bytes,
+    optimizer_range,
+    output_loss_delta_row,
+    split,
+    sumsq,
+)
+from ._layers cimport (
+    backward_rows,
+    block_count,
+    column_sums,
+    forward_rows,
+    gemm_blocks,
+    sparse_forward_rows,
+    weight_gradient_rows,
+)
+
+import numpy as np
+
+from ._kernels import LOSS_CODES
+
+cdef enum:
+    # Buffers start on a cache line, as separately allocated arrays would.
+    ALIGN_BYTES = 64
+
+
+def _check_params(params, dtype, n, what):
+    if not isinstance(params, np.ndarray) or params.ndim != 1:
+        raise TypeError(f"{what} must be a 1-D ndarray")
+    if params.dtype != dtype:
+        raise TypeError(f"{what} is {params.dtype}, the trainer is {dtype}")
+    if params.shape[0] != n:
+        raise ValueError(f"{what} has {params.shape[0]} values, the network "
+                         f"has {n} parameters")
+    if not params.flags.c_contiguous or not params.flags.writeable:
+        raise ValueError(f"{what} must be C-contiguous and writeable")
+
+
+cdef class Workspace:
+    """The network's description and every buffer of its batches.
+
+    Built as a :class:`~fastnn._engine.Trainer`, which documents the
+    parameters; the arrays it is given are checked against each other
+    (dtype, size) here, once.
+    """
+
+    def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
+                  activations, str loss, int n_threads, double loss_param=0.0,
+                  dropout=None, unsigned long long dropout_seed=0,
+                  long dropout_step=0):
+        cdef Py_ssize_t l, offset
+        cdef int n_layers = len(layer_units)
+        if n_layers < 2:
+            raise ValueError("need at least an input and an output layer")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.n_weight_layers = n_layers - 1
+        self.batch_size = batch_size
+        self.dtype = getattr(params, "dtype", None)
+        if self.dtype != np.float32 and self.dtype != np.float64:
+            raise TypeError(f"params must be float32 or float64, got {self.dtype}")
+        if loss not in LOSS_CODES:
+            raise ValueError(f"unknown loss {loss!r}")
+        self.loss = LOSS_CODES[loss]
+        self.loss_param = loss_param
+        self.n_threads = max(1, n_threads)
+
+        self.units = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.coef_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.intercept_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.act_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.delta_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.pre_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.undropped_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.act_spec = <fnn_activation*>malloc(n_layers * sizeof(fnn_activation))
+        self.dropout = <double*>calloc(n_layers, sizeof(double))
+        self.tasks = <Task*>malloc(n_layers * MAX_BLOCKS * sizeof(Task))
+        self.task_sums = <double*>malloc(n_layers * MAX_BLOCKS * sizeof(double))
+        self.row_loss = <double*>malloc(batch_size * sizeof(double))
+        if (self.units == NULL or self.coef_offset == NULL
+                or self.intercept_offset == NULL or self.act_off == NULL
+                or self.delta_off == NULL or self.pre_off == NULL
+                or self.undropped_off == NULL or self.act_spec == NULL
+                or self.dropout == NULL or self.tasks == NULL
+                or self.task_sums == NULL or self.row_loss == NULL):
+            raise MemoryError()
+        self.dropout_seed = dropout_seed
+        self.dropout_step = dropout_step
+        if dropout is not None:
+            if len(dropout) != n_layers - 2:
+                raise ValueError("need one dropout rate per hidden layer")
+            for l, rate in enumerate(dropout, start=1):
+                self.dropout[l] = rate
+        if len(activations) != n_layers - 1:
+            raise ValueError("need one activation per layer after the input")
+        self.act_spec[0] = activation_spec("identity", 0.0, 0.0)
+        for l in range(1, n_layers):
+            name, p0, p1 = activations[l - 1]
+            self.act_spec[l] = activation_spec(name, p0, p1)
+
+        for l in range(n_layers):
+            self.units[l] = layer_units[l]
+            if self.units[l] < 1:
+                raise ValueError(f"layer {l} has {self.units[l]} units")
+        offset = 0
+        for l in range(n_layers - 1):
+            self.coef_offset[l] = offset
+            offset += self.units[l] * self.units[l + 1]
+        self.n_coef = offset
+        for l in range(n_layers - 1):
+            self.intercept_offset[l] = offset
+            offset += self.units[l + 1]
+        self.n_params = offset
+        _check_params(params, self.dtype, self.n_params, "params")
+        if len(optimizer_state) > 2:
+            raise ValueError("at most two optimizer state arrays")
+        for state in optimizer_state:
+            _check_params(state, self.dtype, self.n_params, "optimizer state")
+        self.params = params
+        self.state = tuple(optimizer_state)
+        self.work = self._layout(0, 0)
+
+    cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features):
+        """Place every buffer in a new zeroed work array and return it.
+
+        ``sparse_capacity`` is how many stored entries a sparse batch may
+        hold (0: dense input only).
+        """
+        cdef int l, n_layers = self.n_weight_layers + 1
+        cdef Py_ssize_t end = 0
+        cdef Py_ssize_t align = ALIGN_BYTES // self.dtype.itemsize
+        self.grad_off = _place(&end, align, self.n_params)
+        for l in range(n_layers):
+            self.act_off[l] = _place(&end, align, self.batch_size * self.units[l])
+            self.delta_off[l] = self.pre_off[l] = self.undropped_off[l] = -1
+            if l > 0:
+                self.delta_off[l] = _place(&end, align, self.batch_size * self.units[l])
+            if self.dropout[l] > 0:
+                self.undropped_off[l] = _place(&end, align, self.batch_size * self.units[l])
+            if l > 0 and fnn_needs_preactivation(self.act_spec[l].code):
+                self.pre_off[l] = _place(&end, align, self.batch_size * self.units[l])
+        self.y_off = _place(&end, align, self.batch_size * self.units[n_layers - 1])
+        self.entry_capacity = sparse_capacity
+        self.entry_value_off = self.scratch_off = -1
+        if sparse_capacity:
+            self.entry_value_off = _place(&end, align, sparse_capacity)
+            self.scratch_off = _place(&end, align, MAX_BLOCKS * SPARSE_CHUNK * self.units[1])
+            self.feature_end = np.zeros(n_features + 1, dtype=np.intp)
+            self.entry_row = np.zeros(sparse_capacity, dtype=np.intp)
+        return np.zeros(max(end, 1), dtype=self.dtype)
+
+    def __dealloc__(self):
+        free(self.units)
+        free(self.coef_offset)
+        free(self.intercept_offset)
+        free(self.act_off)
+        free(self.delta_off)
+        free(self.pre_off)
+        free(self.undropped_off)
+        free(self.act_spec)
+        free(self.dropout)
+        free(self.tasks)
+        free(self.task_sums)
+        free(self.row_loss)
+
+
+cdef Py_ssize_t _place(Py_ssize_t *end, Py_ssize_t align, Py_ssize_t size):
+    """Offset of a new buffer of ``size`` elements after ``end[0]``."""
+    cdef Py_ssize_t start = end[0]
+    end[0] = (start + size + align - 1) // align * align
+    return start
+
+
+cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil:
+    """Row blocks of a batch for phase 1: powers of two of >= 64 rows.
+
+    Fewer than about 100 rows per GEMM costs BLAS efficiency (measured
+    with OpenBLAS: 50 rows ran at 75% of the speed of 200).
+    """
+    cdef Py_ssize_t macs = 0
+    cdef int l, nb = 1, most = block_count()
+    for l in range(ws.n_weight_layers):
+        macs += ((X.row_nnz if l == 0 else ws.units[l]) * ws.units[l + 1])
+    if rows * macs < PARALLEL_MIN_FLOPS:
+        return 1
+    while nb * 2 <= most and rows >= nb * 2 * MIN_BLOCK_ROWS:
+        nb *= 2
+    return nb
+
+
+cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil:
+    """Fill ``ws.tasks`` with the phase-2 blocks of a batch; their number."""
+    cdef int l, b, nb, n = 0
+    cdef Py_ssize_t n_in, n_out
+    for l in range(ws.n_weight_layers):
+        n_in = ws.units[l]
+        n_out = ws.units[l + 1]
+        if l == 0 and X.sparse:
+            # Zeroing the gradient and the optimizer step dominate.
+            nb = block_count() if n_in * n_out >= PARALLEL_MIN_ELEMENTS else 1
+        else:
+            nb = gemm_blocks(rows, n_in, n_out)
+        for b in range(nb):
+            ws.tasks[n].layer = l
+            ws.tasks[n].k0 = split(n_in, b, nb)
+            ws.tasks[n].k1 = split(n_in, b + 1, nb)
+            n += 1
+    return n
+
+
+cdef void dropout_rows(Workspace ws, floating *x, floating *save,
+                       Py_ssize_t layer, Py_ssize_t r0,
+                       Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of x *= this batch's inverted-dropout mask of ``layer``.
+
+    x is first copied to ``save`` unless NULL.  The same call on the layer's
+    deltas applies the same mask backward.
+    """
+    cdef Py_ssize_t n = ws.units[layer], r, j
+    cdef double rate = ws.dropout[layer]
+    for r in range(r0, r1):
+        for j in range(n):
+            if save != NULL:
+                save[r * n + j] = x[r * n + j]
+            x[r * n + j] *= <floating>fnn_dropout_scale(
+                ws.dropout_seed, ws.dropout_step, r, layer, j, rate)
+
+
+cdef inline floating *buffer(floating *work, Py_ssize_t offset) noexcept nogil:
+    """The buffer at ``offset`` in the work array; NULL where there is none."""
+    return work + offset if offset >= 0 else NULL
+
+
+cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
+                        Py_ssize_t r0, Py_ssize_t r1, bint train) noexcept nogil:
+    """Rows r0:r1 of the deltas, from the output's down to layer 1's.
+
+    The first layer's input gradient is not computed: training never
+    needs it.
+    """
+    cdef int l
+    cdef const floating *a
+    for l in range(ws.n_weight_layers - 1, 0, -1):
+        # With dropout, f' from the outputs before dropout, then the mask.
+        a = work + (ws.undropped_off[l] if train and ws.dropout[l] > 0
+                    else ws.act_off[l])
+        backward_rows(work + ws.delta_off[l + 1], ws.units[l + 1],
+                      params + ws.coef_offset[l], ws.units[l], a,
+                      buffer(work, ws.pre_off[l]), ws.act_spec[l],
+                      work + ws.delta_off[l], r0, r1)
+        if train and ws.dropout[l] > 0:
+            dropout_rows(ws, work + ws.delta_off[l], <floating*>NULL, l, r0, r1)
+
+
+cdef void rows_pass(Workspace ws, const Input *X, const Py_ssize_t *batch_rows,
+                    const floating *Y, Py_ssize_t y_rs, Py_ssize_t y_cs,
+                    const floating *sample_weight, floating *work,
+                    const floating *params, Py_ssize_t r0, Py_ssize_t r1,
+                    bint backward, bint train) noexcept nogil:
+    """Phase 1 for batch rows r0:r1 (see the module docstring)."""
+    cdef int l, L = ws.n_weight_layers
+    cdef Py_ssize_t r, j, src
+    cdef Py_ssize_t n_in = ws.units[0], n_out = ws.units[L]
+    cdef floating *x_batch = work + ws.act_off[0]
+    cdef floating *y_batch = work + ws.y_off
+    cdef floating *out = work + ws.act_off[L]
+    cdef floating *out_delta = work + ws.delta_off[L]
+    cdef const floating *x_values = <const floating*>X.values
+    cdef const floating *x_row
+
+    # Gather targets, and dense inputs (sparse ones are read in place).
+    # Rows are scattered over X: each is requested a few rows ahead, so its
+    # first cache misses overlap the copy of the rows before it.
+    for r in range(r0, r1):
+        src = batch_rows[r]
+        if not X.sparse:
+            x_row = x_values + src * X.row_stride
+            if X.col_stride == 1:
+                if r + GATHER_AHEAD < r1:
+                    fnn_prefetch_bytes(
+                        x_values + batch_rows[r + GATHER_AHEAD] * X.row_stride,
+                        n_in * sizeof(floating))
+                memcpy(x_batch + r * n_in, x_row, n_in * sizeof(floating))
+            else:
+                for j in range(n_in):
+                    x_batch[r * n_in + j] = x_row[j * X.col_stride]
+        for j in range(n_out):
+            y_batch[r * n_out + j] = Y[src * y_rs + j * y_cs]
+
+    for l in range(L):
+        if l == 0 and X.sparse:
+            sparse_forward_rows(X, batch_rows, 0, params,
+                                params + ws.intercept_offset[0], ws.units[1],
+                                ws.act_spec[1], work + ws.act_off[1],
+                                buffer(work, ws.pre_off[1]), r0, r1)
+        else:
+            forward_rows(work + ws.act_off[l], ws.units[l], False, ws.units[l],
+                         params + ws.coef_offset[l],
+                         params + ws.intercept_offset[l], ws.units[l + 1],
+                         ws.act_spec[l + 1], work + ws.act_off[l + 1],
+                         buffer(work, ws.pre_off[l + 1]), r0, r1)
+        if train and ws.dropout[l + 1] > 0:
+            dropout_rows(ws, work + ws.act_off[l + 1],
+                         work + ws.undropped_off[l + 1], l + 1, r0, r1)
+
+    for r in range(r0, r1):
+        ws.row_loss[r] = output_loss_delta_row(
+            out + r * n_out, y_batch + r * n_out, out_delta + r * n_out, n_out,
+            sample_weight[batch_rows[r]], ws.loss, <floating>ws.loss_param)
+    if backward:
+        backprop_rows(ws, work, params, r0, r1, train)
+
+
+cdef void transpose_batch(Workspace ws, floating *work, const Input *X,
+                          const Py_ssize_t *batch_rows,
+                          Py_ssize_t rows) noexcept nogil:
+    """Sort the stored entries of a CSR batch by feature (counting sort).
+
+    Stable: each feature's entries stay in batch order, the order in which
+    a row-by-row scatter would add them.
+    """
+    cdef const floating *values = <const floating*>X.values
+    cdef Py_ssize_t *end = &ws.feature_end[0]
+    cdef Py_ssize_t *entry_row = &ws.entry_row[0]
+    cdef floating *entry_value = work + ws.entry_value_off
+    cdef Py_ssize_t r, k, f, pos
+    memset(end, 0, (X.n_cols + 1) * sizeof(Py_ssize_t))
+    for r in range(rows):
+        for k in range(X.indptr[batch_rows[r]], X.indptr[batch_rows[r] + 1]):
+            end[X.indices[k] + 1] += 1
+    for f in range(1, X.n_cols + 1):
+        end[f] += end[f - 1]
+    # end[f] is now where feature f starts; filling moves it to its end.
+    for r in range(rows):
+        for k in range(X.indptr[batch_rows[r]], X.indptr[batch_rows[r] + 1]):
+            pos = end[X.indices[k]]
+            end[X.indices[k]] = pos + 1
+            entry_row[pos] = r
+            entry_value[pos] = values[k]
+
+
+cdef double sparse_gradient(Workspace ws, floating *work, floating *params,
+                            int t, Py_ssize_t f0, Py_ssize_t f1,
+                            bint accumulate, const Step *step,
+                            floating *state0, floating *state1) noexcept nogil:
+    """Gradient of the first layer's rows f0:f1 for CSR input, from the
+    batch sorted by feature (see ``transpose_batch``).
+
+    Without a ``step`` the rows go to the gradient buffer (added to it when
+    ``accumulate``).  With one, each row is summed into a small scratch
+    block and stepped on at once, so the gradient never goes to memory: on
+    a wide sparse layer the optimizer pass is bound by memory traffic; the
+    squared norm of the rows before the step is returned.
+    """
+    cdef Py_ssize_t n_out = ws.units[1]
+    cdef floating *scratch = work + ws.scratch_off + t * SPARSE_CHUNK * n_out
+    cdef const floating *delta = work + ws.delta_off[1]
+    cdef const floating *entry_value = work + ws.entry_value_off
+    cdef const Py_ssize_t *end = &ws.feature_end[0]
+    cdef const Py_ssize_t *entry_row = &ws.entry_row[0]
+    cdef Py_ssize_t c0 = f0, c1, f, e, j, lo, hi
+    cdef floating v
+    cdef floating *block
+    cdef floating *g
+    cdef const floating *d
+    cdef double norm = 0.0
+    while c0 < f1:
+        c1 = min(c0 + SPARSE_CHUNK, f1)
+        lo = c0 * n_out
+        hi = c1 * n_out
+        block = scratch if step != NULL else work + ws.grad_off + lo
+        if step != NULL or not accumulate:
+            memset(block, 0, (c1 - c0) * n_out * sizeof(floating))
+        for f in range(c0, c1):
+            g = block + (f - c0) * n_out
+            for e in range(end[f - 1] if f > 0 else 0, end[f]):
+                v = entry_value[e]
+                d = delta + entry_row[e] * n_out
+                for j in range(n_out):
+                    g[j] += v * d[j]
+        if step != NULL:
+            norm += sumsq(params, lo, hi)
+            optimizer_range(params + lo, scratch, state0 + lo,
+                            state1 + lo if state1 != NULL else NULL, hi - lo,
+                            <floating>step.sw_sum, step, step.alpha)
+        c0 = c1
+    return norm
+
+
+cdef void gradient_task(Workspace ws, const Input *X, Py_ssize_t rows, int t,
+                        bint accumulate, floating *work, floating *params,
+                        const Step *step, floating *state0,
+                        floating *state1) noexcept nogil:
+    """Phase 2: one block of a layer's raw gradient, and its optimizer step.
+
+    The block with ``k0 == 0`` also does the layer's intercepts.  With a
+    ``step``, the squared norm of the block's coefficients before the step
+    goes to ``ws.task_sums[t]``.
+    """
+    cdef Task task = ws.tasks[t]
+    cdef int l = task.layer
+    cdef Py_ssize_t n_in = ws.units[l], n_out = ws.units[l + 1]
+    cdef Py_ssize_t lo, hi
+    cdef floating *grad = work + ws.grad_off
+    cdef floating *delta = work + ws.delta_off[l + 1]
+    if task.k0 == 0:
+        column_sums(delta, rows, n_out, grad + ws.intercept_offset[l],
+                    accumulate)
+    # The penalty term of this batch's loss uses the weights the batch was
+    # evaluated with: norms are taken before the step.
+    if l == 0 and X.sparse:
+        ws.task_sums[t] = sparse_gradient(ws, work, params, t, task.k0,
+                                          task.k1, accumulate, step, state0,
+                                          state1)
+    else:
+        weight_gradient_rows(work + ws.act_off[l], rows, n_in, delta, n_out,
+                             grad + ws.coef_offset[l], task.k0, task.k1,
+                             accumulate)
+        if step != NULL:
+            lo = ws.coef_offset[l] + task.k0 * n_out
+            hi = ws.coef_offset[l] + task.k1 * n_out
+            ws.task_sums[t] = sumsq(params, lo, hi)
+            optimizer_range(params + lo, grad + lo, state0 + lo,
+                            state1 + lo if state1 != NULL else NULL, hi - lo,
+                            <floating>step.sw_sum, step, step.alpha)
+    if step != NULL and task.k0 == 0:
+        lo = ws.intercept_offset[l]
+        optimizer_range(params + lo, grad + lo, state0 + lo,
+                        state1 + lo if state1 != NULL else NULL, n_out,
+                        <floating>step.sw_sum, step, 0.0)
+
+
+cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
+                       const floating[::1] sample_weight,
+                       const Py_ssize_t *batch_rows, Py_ssize_t rows, Pass mode,
+                       floating *work, floating *params, Step *step,
+                       floating *state0, floating *state1,
+                       double *sw_sum) noexcept nogil:
+    """Forward (and backward) pass over the rows ``batch_rows[:rows]``.
+
+    ``mode`` says what is computed beyond the outputs, the per-row losses
+    and the output deltas (see ``Pass``): the raw gradients (``a.T @ delta``
+    and column sums of ``delta``, with ``delta`` already multiplied by the
+    sample weights) go to the gradient buffer; ``TRAIN`` also applies
+    dropout and takes the optimizer ``step`` (which must then not be NULL).
+    Returns the weighted sum of the per-row losses and stores the sum of
+    the weights in ``sw_sum``.
+    """
+    cdef Py_ssize_t r, b
+    cdef int t
+    cdef bint backward = mode != FORWARD
+    cdef bint accumulate = mode == GRADIENT_ADD
+    cdef bint train = mode == TRAIN
+    cdef int nb = row_blocks(ws, X, rows)
+    cdef int n_tasks = plan_tasks(ws, X, rows) if backward else 0
+    cdef int nt = ws.n_threads if nb > 1 or n_tasks > 1 else 1
+    cdef double loss = 0.0, weight_sum = 0.0
+    cdef const floating *y = &Y[0, 0]
+    cdef Py_ssize_t y_rs = Y.strides[0] // sizeof(floating)
+    cdef Py_ssize_t y_cs = Y.strides[1] // sizeof(floating)
+    cdef const floating *sw = &sample_weight[0]
+    if not train:
+        step = NULL
+
+    ws.n_tasks = n_tasks
+    if X.sparse and backward:
+        transpose_batch(ws, work, X, batch_rows, rows)
+    for r in range(rows):
+        weight_sum += sw[batch_rows[r]]
+    if step != NULL:
+        step.sw_sum = weight_sum
+    with parallel(num_threads=nt):
+        for b in prange(nb, schedule="static"):
+            rows_pass(ws, X, batch_rows, y, y_rs, y_cs, sw, work, params,
+                      split(rows, b, nb), split(rows, b + 1, nb), backward,
+                      train)
+        for t in prange(n_tasks, schedule="static", chunksize=1):
+            gradient_task(ws, X, rows, t, accumulate, work, params, step,
+                          state0, state1)
+    # Per-row losses are summed in row order.
+    for r in range(rows):
+        loss += sw[batch_rows[r]] * ws.row_loss[r]
+    sw_sum[0] = weight_sum
+    return loss
+
+
+cdef double mean_loss(Workspace ws, double weighted_loss,
+                      double sw_sum) noexcept nogil:
+    """Data term of scikit-learn's loss from the weighted sum of row losses."""
+    cdef double loss = weighted_loss / sw_sum
+    if ws.loss == FNN_SQUARED_ERROR:
+        # scikit-learn halves it and averages over the outputs too.
+        loss *= 0.5 / ws.units[ws.n_weight_layers]
+    return loss

@@ -1,0 +1,249 @@
+# cython: language_level=3
+"""The C element kernels, as the rest of the engine calls them.
+
+Holds: the declarations of ``csrc/fastnn_kernels.h`` (activation and loss
+codes, the per-row kernels), one inline wrapper per kernel that picks its
+float or double version from the fused type (so no other module writes
+``floating is float``), BLAS's gemm, the sizes that govern how work is cut
+into blocks, and the row-by-row forms of the activation kernels.
+May call: ``csrc/fastnn_kernels.h`` and SciPy's BLAS, nothing else.
+"""
+
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+
+cdef extern from "fastnn_kernels.h" nogil:
+    # Exposed to Python by _kernels.pyx (the names, lower-cased without
+    # the prefix, are the engine's activation and loss names).
+    cpdef enum fnn_activation_code:
+        FNN_IDENTITY
+        FNN_LOGISTIC
+        FNN_TANH
+        FNN_RELU
+        FNN_EXP
+        FNN_SOFTMAX
+        FNN_PIECEWISE_LINEAR
+        FNN_GAUSSIAN
+        FNN_UNIT_STEP
+        FNN_LEAKY_RELU
+        FNN_ELU
+        FNN_SOFTPLUS
+        FNN_GELU
+        FNN_SILU
+        FNN_HARD_TANH
+    cpdef enum fnn_loss_code:
+        FNN_SQUARED_ERROR
+        FNN_BINARY_LOG_LOSS
+        FNN_LOG_LOSS
+        FNN_POISSON
+        FNN_PROBA_SQUARED_ERROR
+        FNN_PROBA_SQUARED_ERROR_SOFTMAX
+        FNN_ABSOLUTE_ERROR
+        FNN_HUBER
+    ctypedef struct fnn_activation:
+        int code
+        double p0
+        double p1
+    bint fnn_needs_preactivation(int code)
+    double fnn_dropout_scale(unsigned long long seed, unsigned long long step,
+                             unsigned long long row, unsigned long long layer,
+                             unsigned long long unit, double rate)
+    void fnn_prefetch_bytes(const void *p, size_t bytes)
+    void fnn_bias_activation_d(double *z, const double *b, Py_ssize_t n,
+                               fnn_activation act, double *pre)
+    void fnn_bias_activation_f(float *z, const float *b, Py_ssize_t n,
+                               fnn_activation act, float *pre)
+    void fnn_bias_softmax_d(double *z, const double *b, Py_ssize_t n)
+    void fnn_bias_softmax_f(float *z, const float *b, Py_ssize_t n)
+    void fnn_activation_backward_d(double *delta, const double *a, const double *pre,
+                                   Py_ssize_t n, fnn_activation act)
+    void fnn_activation_backward_f(float *delta, const float *a, const float *pre,
+                                   Py_ssize_t n, fnn_activation act)
+    double fnn_output_loss_delta_d(const double *p, const double *y, double *delta,
+                                   Py_ssize_t n, double sw, int loss, double param)
+    double fnn_output_loss_delta_f(const float *p, const float *y, float *delta,
+                                   Py_ssize_t n, float sw, int loss, float param)
+    void fnn_adam_step_d(double *w, double *m, double *v, const double *graw,
+                         Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
+                         double beta_1, double one_minus_beta_1, double beta_2,
+                         double one_minus_beta_2, double lr, double epsilon)
+    void fnn_adam_step_f(float *w, float *m, float *v, const float *graw,
+                         Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
+                         float beta_1, float one_minus_beta_1, float beta_2,
+                         float one_minus_beta_2, float lr, float epsilon)
+    void fnn_sgd_step_d(double *w, double *velocity, const double *graw,
+                        Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
+                        double momentum, int nesterov, double lr)
+    void fnn_sgd_step_f(float *w, float *velocity, const float *graw,
+                        Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
+                        float momentum, int nesterov, float lr)
+    void fnn_sparse_row_product_d(double *z, const double *values,
+                                  const Py_ssize_t *indices, Py_ssize_t nnz,
+                                  const double *w, Py_ssize_t n)
+    void fnn_sparse_row_product_f(float *z, const float *values,
+                                  const Py_ssize_t *indices, Py_ssize_t nnz,
+                                  const float *w, Py_ssize_t n)
+    bint fnn_all_finite_d(const double *x, Py_ssize_t n)
+    bint fnn_all_finite_f(const float *x, Py_ssize_t n)
+    double fnn_sumsq_d(const double *w, Py_ssize_t lo, Py_ssize_t hi)
+    double fnn_sumsq_f(const float *w, Py_ssize_t lo, Py_ssize_t hi)
+
+
+cdef enum:
+    # Passes smaller than this run on one thread: below it, waking the
+    # OpenMP team costs more than the work (elements for element-wise
+    # passes, multiply-adds for GEMMs).
+    PARALLEL_MIN_ELEMENTS = 32768
+    PARALLEL_MIN_FLOPS = 65536
+    # Large products are cut into at most this many blocks (see
+    # _layers.gemm_blocks).  Not more: BLAS slows down on thin blocks
+    # (measured with OpenBLAS: 50-row blocks of a 200-row batch ran 25%
+    # slower than 100-row blocks).
+    MAX_BLOCKS = 8
+    # Smallest row block of a batch's forward and backward passes.
+    MIN_BLOCK_ROWS = 64
+    # Features per step of the fused sparse gradient and optimizer pass.
+    SPARSE_CHUNK = 32
+    # Rows a batch gather requests ahead of the one it copies.
+    GATHER_AHEAD = 2
+
+
+cdef enum Solver:
+    SGD = 0
+    ADAM = 1
+
+
+cdef struct Step:
+    # One optimizer step, as optimizer_range takes it.
+    int solver
+    bint nesterov
+    double learning_rate, lr_t, alpha, momentum, beta_1, beta_2, epsilon
+    double sw_sum
+
+
+cdef fnn_activation activation_spec(str name, double p0, double p1) except *
+
+
+cdef inline Py_ssize_t split(Py_ssize_t n, int part, int n_parts) noexcept nogil:
+    """Start of the ``part``-th of ``n_parts`` contiguous blocks of ``n`` items."""
+    return n * part // n_parts
+
+
+cdef inline int threads_for(Py_ssize_t n_elements, int n_threads) noexcept nogil:
+    return n_threads if n_elements >= PARALLEL_MIN_ELEMENTS else 1
+
+
+cdef inline void gemm(char transa, char transb, int m, int n, int k,
+                      floating alpha, const floating *a, int lda,
+                      const floating *b, int ldb, floating beta,
+                      floating *c, int ldc) noexcept nogil:
+    """Column-major C <- alpha * op(A) @ op(B) + beta * C."""
+    if floating is float:
+        sgemm(&transa, &transb, &m, &n, &k, &alpha, <float*>a, &lda,
+              <float*>b, &ldb, &beta, c, &ldc)
+    else:
+        dgemm(&transa, &transb, &m, &n, &k, &alpha, <double*>a, &lda,
+              <double*>b, &ldb, &beta, c, &ldc)
+
+
+cdef inline void bias_activation_rows(floating *z, const floating *b,
+                                      Py_ssize_t rows, Py_ssize_t n,
+                                      fnn_activation act,
+                                      floating *pre) noexcept nogil:
+    """Rows of z <- f(z + b); the pre-activations go to ``pre`` unless NULL."""
+    cdef Py_ssize_t r
+    for r in range(rows):
+        if act.code == FNN_SOFTMAX:
+            if floating is float:
+                fnn_bias_softmax_f(z + r * n, b, n)
+            else:
+                fnn_bias_softmax_d(z + r * n, b, n)
+        elif floating is float:
+            fnn_bias_activation_f(z + r * n, b, n, act,
+                                  pre + r * n if pre != NULL else NULL)
+        else:
+            fnn_bias_activation_d(z + r * n, b, n, act,
+                                  pre + r * n if pre != NULL else NULL)
+
+
+cdef inline void activation_backward_rows(floating *delta, const floating *a,
+                                          const floating *pre, Py_ssize_t rows,
+                                          Py_ssize_t n,
+                                          fnn_activation act) noexcept nogil:
+    """Rows of delta *= f'(.), from the outputs ``a`` (and ``pre``)."""
+    cdef Py_ssize_t r
+    if act.code == FNN_IDENTITY:
+        return
+    for r in range(rows):
+        if floating is float:
+            fnn_activation_backward_f(delta + r * n, a + r * n,
+                                      pre + r * n if pre != NULL else NULL, n, act)
+        else:
+            fnn_activation_backward_d(delta + r * n, a + r * n,
+                                      pre + r * n if pre != NULL else NULL, n, act)
+
+
+cdef inline double output_loss_delta_row(const floating *p, const floating *y,
+                                     floating *delta, Py_ssize_t n,
+                                     floating sw, int loss,
+                                     floating param) noexcept nogil:
+    if floating is float:
+        return fnn_output_loss_delta_f(p, y, delta, n, sw, loss, param)
+    else:
+        return fnn_output_loss_delta_d(p, y, delta, n, sw, loss, param)
+
+
+cdef inline void sparse_row_product(floating *z, const floating *values,
+                                    const Py_ssize_t *indices, Py_ssize_t nnz,
+                                    const floating *w,
+                                    Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fnn_sparse_row_product_f(z, values, indices, nnz, w, n)
+    else:
+        fnn_sparse_row_product_d(z, values, indices, nnz, w, n)
+
+
+cdef inline bint all_finite(const floating *x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return fnn_all_finite_f(x, n)
+    else:
+        return fnn_all_finite_d(x, n)
+
+
+cdef inline double sumsq(const floating *w, Py_ssize_t lo,
+                         Py_ssize_t hi) noexcept nogil:
+    if floating is float:
+        return fnn_sumsq_f(w, lo, hi)
+    else:
+        return fnn_sumsq_d(w, lo, hi)
+
+
+cdef inline void optimizer_range(floating *params, const floating *grad,
+                                 floating *state0, floating *state1,
+                                 Py_ssize_t n, floating sw_sum,
+                                 const Step *step, double alpha) noexcept nogil:
+    """The optimizer ``step`` on params[0:n], whose raw gradient is grad[0:n].
+
+    ``alpha`` is the L2 penalty (``step.alpha``, or 0 for intercepts).
+    """
+    if n <= 0:
+        return
+    if step.solver == ADAM:
+        if floating is float:
+            fnn_adam_step_f(params, state0, state1, grad, 0, n, <float>alpha,
+                            sw_sum, <float>step.beta_1,
+                            <float>(1.0 - step.beta_1), <float>step.beta_2,
+                            <float>(1.0 - step.beta_2), <float>step.lr_t,
+                            <float>step.epsilon)
+        else:
+            fnn_adam_step_d(params, state0, state1, grad, 0, n, alpha, sw_sum,
+                            step.beta_1, 1.0 - step.beta_1, step.beta_2,
+                            1.0 - step.beta_2, step.lr_t, step.epsilon)
+    elif floating is float:
+        fnn_sgd_step_f(params, state0, grad, 0, n, <float>alpha, sw_sum,
+                       <float>step.momentum, step.nesterov,
+                       <float>step.learning_rate)
+    else:
+        fnn_sgd_step_d(params, state0, grad, 0, n, alpha, sw_sum,
+                       step.momentum, step.nesterov, step.learning_rate)

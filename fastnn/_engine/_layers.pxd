@@ -1,0 +1,53 @@
+# cython: language_level=3
+"""Layer passes: one layer's forward, backward and weight-gradient products.
+
+Holds: the passes over a range of rows (what one thread runs on one block),
+the passes over all rows of a layer (blocks shared among threads), their
+sparse first-layer twins, and the number of blocks a product is cut into.
+May call: ``_kernels`` (BLAS and the element kernels) and ``_input``.
+"""
+
+from cython cimport floating
+
+from ._input cimport Input
+from ._kernels cimport fnn_activation
+
+
+cdef int block_count() noexcept nogil
+cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil
+
+cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
+                       Py_ssize_t n_in, const floating *w, const floating *b,
+                       Py_ssize_t n_out, fnn_activation act, floating *z,
+                       floating *pre, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
+cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
+                        const floating *w, Py_ssize_t n_in, const floating *a,
+                        const floating *pre, fnn_activation act, floating *out,
+                        Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
+cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
+                               Py_ssize_t n_in, const floating *delta,
+                               Py_ssize_t n_out, floating *g, Py_ssize_t k0,
+                               Py_ssize_t k1, bint accumulate) noexcept nogil
+cdef void column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
+                      floating *out, bint accumulate) noexcept nogil
+
+cdef void forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
+                        bint a_col_major, Py_ssize_t lda, const floating *w,
+                        const floating *b, Py_ssize_t n_out, fnn_activation act,
+                        floating *z, floating *pre, int n_threads) noexcept nogil
+cdef void backward_layer(const floating *delta, Py_ssize_t rows,
+                         Py_ssize_t n_out, const floating *w, Py_ssize_t n_in,
+                         const floating *a, const floating *pre,
+                         fnn_activation act, floating *out,
+                         int n_threads) noexcept nogil
+
+cdef void sparse_forward_rows(const Input *X, const Py_ssize_t *row_ids,
+                              Py_ssize_t first_row, const floating *w,
+                              const floating *b, Py_ssize_t n_out,
+                              fnn_activation act, floating *z, floating *pre,
+                              Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
+cdef void sparse_forward_layer(const Input *X, Py_ssize_t first_row,
+                               Py_ssize_t rows, const floating *w,
+                               const floating *b, Py_ssize_t n_out,
+                               fnn_activation act, floating *z,
+                               int n_threads) noexcept nogil

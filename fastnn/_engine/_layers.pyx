@@ -1,0 +1,208 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False, nonecheck=False
+"""Layer passes (see ``_layers.pxd`` for what this module holds).
+
+Matrices are row-major (C order).  BLAS is column-major, so a row-major
+product C = A @ B is computed as the column-major product C.T = B.T @ A.T,
+which only swaps the operands.
+
+BLAS runs single-threaded inside the engine (the Python layer pins it).
+Every pass is written for a range of rows: training hands each OpenMP thread
+whole row blocks of the batch (see ``_batch``), prediction splits each
+layer's rows the same way.  A thread runs the GEMM for its rows and then the
+element-wise work on them while they are in its cache.  One threading
+runtime at a time: OpenBLAS's and OpenMP's busy-waiting threads never
+compete for the cores.
+
+May call: ``_kernels``, ``_input``.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memset
+
+from ._input cimport Input
+from ._kernels cimport (
+    MAX_BLOCKS,
+    PARALLEL_MIN_FLOPS,
+    activation_backward_rows,
+    bias_activation_rows,
+    fnn_activation,
+    gemm,
+    sparse_row_product,
+    split,
+)
+
+import os
+
+
+def _machine_blocks():
+    """As many blocks as the machine has logical CPUs, rounded down to a
+    power of two, at most MAX_BLOCKS."""
+    cpus = os.cpu_count() or 1
+    blocks = 1
+    while blocks * 2 <= min(cpus, MAX_BLOCKS):
+        blocks *= 2
+    return blocks
+
+
+GEMM_BLOCK_COUNT = _machine_blocks()
+cdef int GEMM_BLOCKS = GEMM_BLOCK_COUNT
+
+
+def _set_gemm_blocks(int n):
+    """Cut every large product into ``n`` blocks from now on (tests only).
+
+    Returns the previous count.  ``n`` is a power of two up to 8.
+    """
+    global GEMM_BLOCKS
+    if n not in (1, 2, 4, 8) or n > MAX_BLOCKS:
+        raise ValueError(f"the block count must be 1, 2, 4 or 8, got {n}")
+    previous = GEMM_BLOCKS
+    GEMM_BLOCKS = n
+    return previous
+
+
+cdef int block_count() noexcept nogil:
+    """Blocks of a large product (and most row blocks of a batch)."""
+    return GEMM_BLOCKS
+
+
+cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Into how many blocks a product is split: a function of its size only.
+
+    BLAS may pick a different kernel (and summation order) for a different
+    block size, so the blocks must not depend on the thread count if
+    results are to be identical for any number of threads.  (They depend on
+    the machine's CPU count, as BLAS kernels depend on its CPU model.)
+    """
+    return GEMM_BLOCKS if m * n * k >= PARALLEL_MIN_FLOPS else 1
+
+
+cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
+                       Py_ssize_t n_in, const floating *w, const floating *b,
+                       Py_ssize_t n_out, fnn_activation act, floating *z,
+                       floating *pre, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of row-major z (. x n_out) <- f(a @ w + b).
+
+    Pre-activations go to ``pre`` unless NULL.  ``a`` is row-major with
+    leading dimension ``lda``, or column-major (an F-ordered input read in
+    place) when ``a_col_major``.  In column-major terms z.T = w.T @ a.T, so
+    w and a swap places in the gemm call.
+    """
+    if r1 <= r0:
+        return
+    gemm(c'N', c'T' if a_col_major else c'N', <int>n_out, <int>(r1 - r0),
+         <int>n_in, <floating>1, w, <int>n_out,
+         a + (r0 if a_col_major else r0 * lda), <int>lda,
+         <floating>0, z + r0 * n_out, <int>n_out)
+    bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
+                         pre + r0 * n_out if pre != NULL else NULL)
+
+
+cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
+                        const floating *w, Py_ssize_t n_in, const floating *a,
+                        const floating *pre, fnn_activation act, floating *out,
+                        Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of row-major out (. x n_in) <- (delta @ w.T) * f'(.).
+
+    ``a`` holds the layer's outputs and ``pre`` its pre-activations (NULL
+    when the derivative does not need them).
+    """
+    if r1 <= r0:
+        return
+    gemm(c'T', c'N', <int>n_in, <int>(r1 - r0), <int>n_out, <floating>1,
+         w, <int>n_out, delta + r0 * n_out, <int>n_out, <floating>0,
+         out + r0 * n_in, <int>n_in)
+    activation_backward_rows(out + r0 * n_in, a + r0 * n_in,
+                             pre + r0 * n_in if pre != NULL else NULL,
+                             r1 - r0, n_in, act)
+
+
+cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
+                               Py_ssize_t n_in, const floating *delta,
+                               Py_ssize_t n_out, floating *g, Py_ssize_t k0,
+                               Py_ssize_t k1, bint accumulate) noexcept nogil:
+    """Rows k0:k1 of row-major g (n_in x n_out) <- a.T @ delta (+ g).
+
+    The raw product over all ``rows`` of the batch: every element is one
+    complete dot product, whatever the split.  Averaging and regularisation
+    come with the optimizer step.
+    """
+    if k1 <= k0:
+        return
+    gemm(c'N', c'T', <int>n_out, <int>(k1 - k0), <int>rows, <floating>1,
+         delta, <int>n_out, a + k0, <int>n_in,
+         <floating>(1 if accumulate else 0), g + k0 * n_out, <int>n_out)
+
+
+cdef void column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
+                      floating *out, bint accumulate) noexcept nogil:
+    """out[j] <- (out[j] +) sum_r delta[r, j], rows added in order."""
+    cdef Py_ssize_t r, j
+    if not accumulate:
+        memset(out, 0, n * sizeof(floating))
+    for r in range(rows):
+        for j in range(n):
+            out[j] += delta[r * n + j]
+
+
+cdef void forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
+                        bint a_col_major, Py_ssize_t lda, const floating *w,
+                        const floating *b, Py_ssize_t n_out, fnn_activation act,
+                        floating *z, floating *pre, int n_threads) noexcept nogil:
+    """All rows of ``forward_rows``, in blocks shared among the threads."""
+    cdef int t, nb = gemm_blocks(rows, n_in, n_out)
+    for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        forward_rows(a, lda, a_col_major, n_in, w, b, n_out, act, z, pre,
+                     split(rows, t, nb), split(rows, t + 1, nb))
+
+
+cdef void backward_layer(const floating *delta, Py_ssize_t rows,
+                         Py_ssize_t n_out, const floating *w, Py_ssize_t n_in,
+                         const floating *a, const floating *pre,
+                         fnn_activation act, floating *out,
+                         int n_threads) noexcept nogil:
+    """All rows of ``backward_rows``, in blocks shared among the threads."""
+    cdef int t, nb = gemm_blocks(rows, n_in, n_out)
+    for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        backward_rows(delta, n_out, w, n_in, a, pre, act, out,
+                      split(rows, t, nb), split(rows, t + 1, nb))
+
+
+cdef void sparse_forward_rows(const Input *X, const Py_ssize_t *row_ids,
+                              Py_ssize_t first_row, const floating *w,
+                              const floating *b, Py_ssize_t n_out,
+                              fnn_activation act, floating *z, floating *pre,
+                              Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of row-major z (. x n_out) <- f(X[rows] @ w + b), CSR X.
+
+    Row r of the block is X's row ``row_ids[r]``, or ``first_row + r`` when
+    ``row_ids`` is NULL.  Each output row accumulates ``value * w[column]``
+    over the row's stored entries in stored order, as SciPy's product does.
+    """
+    cdef const floating *values = <const floating*>X.values
+    cdef Py_ssize_t r, src, start
+    if r1 <= r0:
+        return
+    for r in range(r0, r1):
+        src = row_ids[r] if row_ids != NULL else first_row + r
+        start = X.indptr[src]
+        memset(z + r * n_out, 0, n_out * sizeof(floating))
+        sparse_row_product(z + r * n_out, values + start, X.indices + start,
+                           X.indptr[src + 1] - start, w, n_out)
+    bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
+                         pre + r0 * n_out if pre != NULL else NULL)
+
+
+cdef void sparse_forward_layer(const Input *X, Py_ssize_t first_row,
+                               Py_ssize_t rows, const floating *w,
+                               const floating *b, Py_ssize_t n_out,
+                               fnn_activation act, floating *z,
+                               int n_threads) noexcept nogil:
+    """All rows of ``sparse_forward_rows`` (consecutive rows of X)."""
+    # Rows are independent here (no BLAS), so any split gives the same sums.
+    cdef int t, nt = n_threads if gemm_blocks(rows, X.row_nnz, n_out) > 1 else 1
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        sparse_forward_rows(X, NULL, first_row, w, b, n_out, act, z, NULL,
+                            split(rows, t, nt), split(rows, t + 1, nt))

@@ -1,0 +1,174 @@
+"""The engine's entry points: arguments checked against the trainer, and
+every GEMM block count giving scikit-learn's results at any thread count."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn.neural_network as sk
+from numpy.testing import assert_allclose, assert_array_equal
+from threadpoolctl import threadpool_limits
+
+from fastnn import MLPClassifier, MLPRegressor, _engine
+
+UNITS = [5, 4, 3]
+N_PARAMS = 5 * 4 + 4 * 3 + 4 + 3
+ACTS = [("tanh", 0.0, 0.0), ("softmax", 0.0, 0.0)]
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _trainer(dtype=np.float64, state=2, **kwargs):
+    params = np.zeros(N_PARAMS, dtype=dtype)
+    arrays = tuple(np.zeros(N_PARAMS, dtype=dtype) for _ in range(state))
+    return _engine.Trainer(UNITS, params, arrays, 8, ACTS, "log_loss", 1, **kwargs)
+
+
+def _data(dtype=np.float64, n=10):
+    X = np.ones((n, UNITS[0]), dtype=dtype)
+    Y = np.zeros((n, UNITS[-1]), dtype=dtype)
+    return _engine.InputMatrix(X), Y, np.ones(n, dtype=dtype)
+
+
+def test_an_input_of_the_other_dtype_is_refused():
+    trainer = _trainer(np.float32)
+    X, Y, sw = _data(np.float64)
+    with pytest.raises(TypeError, match="X is float64, the trainer is float32"):
+        trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_ADAM, 0.1, 0.0)
+    with pytest.raises(TypeError, match="X is float64, the trainer is float32"):
+        trainer.evaluate_loss(X, Y, sw, 0.0)
+    X32 = _engine.InputMatrix(np.ones((10, 5), dtype=np.float32))
+    with pytest.raises(TypeError, match="Y is float64, the trainer is float32"):
+        trainer.loss_gradient(X32, Y, sw.astype(np.float32), 0.0, np.empty(N_PARAMS))
+    with pytest.raises(TypeError, match="sample_weight is float64"):
+        trainer.evaluate_loss(X32, Y.astype(np.float32), sw, 0.0)
+    with pytest.raises(TypeError, match="grad_out is float64"):
+        trainer.loss_gradient(
+            X32, Y.astype(np.float32), sw.astype(np.float32), 0.0, np.empty(N_PARAMS)
+        )
+    with pytest.raises(TypeError, match="X is float64, params are float32"):
+        _engine.forward(X, np.zeros(N_PARAMS, np.float32), UNITS, ACTS, 1)
+
+
+def test_shapes_that_do_not_fit_the_network_are_refused():
+    trainer = _trainer()
+    X, Y, sw = _data()
+    wide = _engine.InputMatrix(np.ones((10, 6)))
+    with pytest.raises(ValueError, match="X has 6 features, the network takes 5"):
+        trainer.evaluate_loss(wide, Y, sw, 0.0)
+    with pytest.raises(ValueError, match="X has 6 features, the network takes 5"):
+        _engine.forward(wide, np.zeros(N_PARAMS), UNITS, ACTS, 1)
+    with pytest.raises(ValueError, match=r"Y has shape \(10, 2\), expected \(10, 3\)"):
+        trainer.evaluate_loss(X, Y[:, :2], sw, 0.0)
+    with pytest.raises(ValueError, match="sample_weight has shape"):
+        trainer.evaluate_loss(X, Y, sw[:9], 0.0)
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        trainer.loss_gradient(X, Y, sw, 0.0, np.empty(N_PARAMS + 1))
+    with pytest.raises(ValueError, match="the row order holds a row X does not have"):
+        trainer.run_epoch(X, Y, sw, np.arange(11), _engine.SOLVER_ADAM, 0.1, 0.0)
+    with pytest.raises(ValueError, match="optimizer state does not match"):
+        trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_SGD, 0.1, 0.0)
+    with pytest.raises(ValueError, match="params has 40 values"):
+        _engine.forward(X, np.zeros(N_PARAMS + 1), UNITS, ACTS, 1)
+    with pytest.raises(TypeError, match="InputMatrix"):
+        trainer.evaluate_loss(np.ones((10, 5)), Y, sw, 0.0)
+
+
+def test_a_trainer_refuses_parameters_that_do_not_fit():
+    with pytest.raises(ValueError, match="params has 40 values"):
+        _engine.Trainer(UNITS, np.zeros(N_PARAMS + 1), (), 8, ACTS, "log_loss", 1)
+    with pytest.raises(TypeError, match="optimizer state is float32"):
+        _engine.Trainer(
+            UNITS,
+            np.zeros(N_PARAMS),
+            (np.zeros(N_PARAMS, np.float32),),
+            8,
+            ACTS,
+            "log_loss",
+            1,
+        )
+    with pytest.raises(TypeError, match="params must be float32 or float64"):
+        _engine.Trainer(UNITS, np.zeros(N_PARAMS, int), (), 8, ACTS, "log_loss", 1)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        _engine.Trainer(UNITS, np.zeros(N_PARAMS), (), 8, ACTS, "hinge", 1)
+    with pytest.raises(TypeError, match="float32 or float64 input"):
+        _engine.InputMatrix(np.ones((3, 5), dtype=np.int64))
+
+
+def test_a_matching_call_still_runs():
+    trainer = _trainer()
+    X, Y, sw = _data()
+    Y[:, 0] = 1
+    loss = trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_ADAM, 0.1, 0.0)
+    assert np.isfinite(loss) and trainer.adam_t == 2
+
+
+@pytest.fixture(params=[1, 2, 4, 8])
+def gemm_blocks(request):
+    previous = _engine._set_gemm_blocks(request.param)
+    yield request.param
+    _engine._set_gemm_blocks(previous)
+
+
+def test_block_count_setter_refuses_other_counts():
+    for bad in (0, 3, 16):
+        with pytest.raises(ValueError, match="1, 2, 4 or 8"):
+            _engine._set_gemm_blocks(bad)
+
+
+def test_the_forced_count_cuts_every_batch(gemm_blocks):
+    units = [24, 40, 24, 3]
+    n = sum(a * b + b for a, b in zip(units, units[1:]))
+    acts = [("relu", 0, 0), ("relu", 0, 0), ("softmax", 0, 0)]
+    trainer = _engine.Trainer(units, np.zeros(n), (), 512, acts, "log_loss", 1)
+    X = _engine.InputMatrix(np.ones((512, 24)))
+    # Row blocks keep at least 64 rows; the two large weight gradients are
+    # cut into the forced count, the small last one (512 x 24 x 3
+    # multiply-adds) is not.
+    assert trainer._batch_blocks(X, 512) == (gemm_blocks, 2 * gemm_blocks + 1)
+    assert trainer._batch_blocks(X, 128) == (min(gemm_blocks, 2), 2 * gemm_blocks + 1)
+    assert trainer._batch_blocks(X, 1) == (1, 3)
+
+
+def _fits(fit, n_threads_list=(1, 2, 3)):
+    models = []
+    for n_threads in n_threads_list:
+        with threadpool_limits(n_threads, user_api="openmp"):
+            models.append(fit())
+    for other in models[1:]:
+        for a, b in zip(
+            models[0].coefs_ + models[0].intercepts_, other.coefs_ + other.intercepts_
+        ):
+            assert_array_equal(a, b)
+    return models[0]
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_every_block_count_matches_sklearn_at_any_thread_count(gemm_blocks, solver):
+    # Batches of 512 rows split into up to 8 row blocks of 64, and every
+    # product is over the threshold that cuts it into ``gemm_blocks``.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1100, 24))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
+    params = dict(
+        hidden_layer_sizes=(40, 24),
+        solver=solver,
+        batch_size=512,
+        max_iter=3,
+        random_state=0,
+    )
+    ours = _fits(lambda: MLPClassifier(**params).fit(X, y))
+    ref = sk.MLPClassifier(**params).fit(X, y)
+    for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_):
+        assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
+
+
+def test_every_block_count_matches_sklearn_on_sparse_input(gemm_blocks):
+    rng = np.random.RandomState(1)
+    X = sp.random(700, 300, density=0.05, format="csr", random_state=rng)
+    y = X @ rng.normal(size=300)
+    params = dict(hidden_layer_sizes=(64,), batch_size=512, max_iter=3, random_state=0)
+    ours = _fits(lambda: MLPRegressor(**params).fit(X, y))
+    ref = sk.MLPRegressor(**params).fit(X, y)
+    for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_):
+        assert_allclose(b, a, rtol=1e-9, atol=1e-12)

@@ -1,0 +1,172 @@
+"""Check that two fastnn source trees train bitwise-identical models.
+
+    python tools/compare_builds.py OLD_TREE NEW_TREE
+
+Both trees must be built in place (``python setup.py build_ext --inplace``).
+Each tree fits the same small workloads -- the benchmark suite's kinds at a
+few hundred rows: float32 and float64, dense (C- and F-ordered) and CSR
+input, sgd / adam / lbfgs, dropout, several activations and losses, early
+stopping, several GEMM block counts where the tree can force them -- in a
+subprocess with only that tree on ``PYTHONPATH``, and the coefficients,
+intercepts, loss curves and predictions are compared byte for byte.  Exits
+with status 1 and names the cases that differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Run in each tree's own interpreter process: prints one JSON object,
+# case name -> SHA-256 of everything the fit produced.
+_WORKER = r"""
+import hashlib, json, sys, warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+import fastnn
+from fastnn import MLPClassifier, MLPRegressor
+
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.normal(size=(600, 40))
+y_class = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+y_reg = X[:, 0] - 2 * X[:, 1] + 0.1 * rng.normal(size=600)
+dense = rng.binomial(1, 0.05, size=(600, 2000)) * rng.uniform(0.5, 2, size=(600, 2000))
+X_sparse = sp.csr_matrix(dense)
+y_sparse = (dense[:, :50].sum(axis=1) > 0.5).astype(int)
+
+CASES = []
+for dtype in ("float32", "float64"):
+    for solver in ("sgd", "adam", "lbfgs"):
+        CASES.append((f"clf-dense-{solver}-{dtype}", "clf", "dense", dtype,
+                      dict(hidden_layer_sizes=(64, 32), solver=solver)))
+        CASES.append((f"reg-dense-{solver}-{dtype}", "reg", "dense", dtype,
+                      dict(hidden_layer_sizes=(48,), solver=solver)))
+        CASES.append((f"clf-sparse-{solver}-{dtype}", "clf", "sparse", dtype,
+                      dict(hidden_layer_sizes=(64,), solver=solver)))
+    CASES.append((f"clf-fortran-adam-{dtype}", "clf", "fortran", dtype,
+                  dict(hidden_layer_sizes=(32,), solver="adam")))
+    CASES.append((f"clf-dropout-adam-{dtype}", "clf", "dense", dtype,
+                  dict(hidden_layer_sizes=(64, 64), solver="adam",
+                       dropout=0.2)))
+    CASES.append((f"clf-sparse-dropout-sgd-{dtype}", "clf", "sparse", dtype,
+                  dict(hidden_layer_sizes=(64, 16), solver="sgd", dropout=0.1)))
+    for act in ("logistic", "tanh", "gelu", "silu", "gaussian", "unit_step",
+                "elu", "softplus", "piecewise_linear", "leaky_relu"):
+        CASES.append((f"clf-{act}-adam-{dtype}", "clf", "dense", dtype,
+                      dict(hidden_layer_sizes=(32, 16), solver="adam",
+                           activation=act)))
+    for loss in ("huber", "absolute_error", "poisson"):
+        CASES.append((f"reg-{loss}-{dtype}", "reg", "dense", dtype,
+                      dict(hidden_layer_sizes=(32,), solver="adam", loss=loss)))
+    CASES.append((f"clf-early-stopping-sgd-{dtype}", "clf", "dense", dtype,
+                  dict(hidden_layer_sizes=(32,), solver="sgd",
+                       early_stopping=True)))
+
+
+def data(kind, task, dtype):
+    if kind == "sparse":
+        return X_sparse.astype(dtype), y_sparse
+    Xd = X.astype(dtype)
+    if kind == "fortran":
+        Xd = np.asfortranarray(Xd)
+    return Xd, (y_class if task == "clf" else y_reg)
+
+
+def targets(task, params, y):
+    # Poisson regression wants counts.
+    return np.exp(y / 4) if params.get("loss") == "poisson" else y
+
+
+def fingerprint(model, Xd):
+    h = hashlib.sha256()
+    for a in list(model.coefs_) + list(model.intercepts_):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(np.asarray(getattr(model, "loss_curve_", []), dtype=float).tobytes())
+    h.update(np.ascontiguousarray(model.predict(Xd)).tobytes())
+    if hasattr(model, "predict_proba"):
+        h.update(np.ascontiguousarray(model.predict_proba(Xd)).tobytes())
+    return h.hexdigest()
+
+
+def supported(params):
+    est = MLPClassifier()
+    return all(k in est.get_params() for k in params)
+
+
+engine = fastnn._engine
+force = getattr(engine, "_set_gemm_blocks", None)
+blocks = [int(b) for b in sys.argv[1].split(",")] if force and sys.argv[1] else [None]
+out = {}
+for b in blocks:
+    if b is not None:
+        force(b)
+    for name, task, kind, dtype, params in CASES:
+        if not supported(params):
+            continue
+        Xd, yd = data(kind, task, dtype)
+        cls = MLPClassifier if task == "clf" else MLPRegressor
+        est = cls(max_iter=8, random_state=0, **params)
+        est.fit(Xd, targets(task, params, yd))
+        out[f"{name}@{b or 'machine'}"] = fingerprint(est, Xd)
+print(json.dumps(out))
+"""
+
+
+def _run(tree: Path, blocks: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    proc = subprocess.run(
+        [sys.executable, "-c", _WORKER, blocks],
+        env=env,
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        sys.exit(f"{tree}: the workloads failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("old", type=Path)
+    parser.add_argument("new", type=Path)
+    parser.add_argument(
+        "--blocks",
+        default="",
+        help="GEMM block counts to force in trees that can (comma-separated); "
+        "by default every tree uses its machine's count.  A tree that cannot "
+        "force them is compared under each count the other forces",
+    )
+    args = parser.parse_args()
+    old = _run(args.old.resolve(), args.blocks)
+    new = _run(args.new.resolve(), args.blocks)
+
+    def case(key: str) -> str:
+        return key.rsplit("@", 1)[0]
+
+    old_by_case = {case(k): v for k, v in old.items()}
+    compared = differ = 0
+    for key, digest in sorted(new.items()):
+        ref = old.get(key, old_by_case.get(case(key)))
+        if ref is None:
+            continue
+        compared += 1
+        if ref != digest:
+            differ += 1
+            print(f"DIFFERS  {key}")
+    print(f"{compared} fits compared, {differ} differ")
+    digest = hashlib.sha256(json.dumps(new, sort_keys=True).encode()).hexdigest()
+    print(f"fingerprint of the new tree's results: {digest[:16]}")
+    sys.exit(1 if differ or not compared else 0)
+
+
+if __name__ == "__main__":
+    main()
