@@ -321,10 +321,16 @@ def test_display_rejects_bad_arguments():
         SensitivityDisplay.from_estimator(reg, X, target=2)
 
 
-def test_matplotlib_is_only_needed_to_plot(monkeypatch):
+def test_matplotlib_is_only_needed_to_plot(monkeypatch, tmp_path):
     code = "import sys, fastnn.inspection; print('matplotlib' in sys.modules)"
+    # Outside the checkout, so that the child imports the fastnn under test
+    # (an installed build) rather than the uncompiled sources in the cwd.
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     assert out.stdout.strip() == "False"
 
