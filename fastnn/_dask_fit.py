@@ -331,7 +331,7 @@ class _Blocks:
                 dtype,
                 pure=False,
                 workers=None if worker is None else [worker],
-                allow_other_workers=True,
+                allow_other_workers=worker is not None,
             )
             for xb, yb, swb, worker in zip(
                 self.X_f, self.y_f, self.sw_f, self._balanced_placement()

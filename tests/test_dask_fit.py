@@ -110,6 +110,23 @@ def test_one_block_is_bitwise_the_local_fit(client):
         assert_array_equal(a, b)
 
 
+def test_a_one_worker_cluster_trains_the_local_model():
+    # One worker: no block is placed anywhere, nothing is balanced.
+    X, y = _data()
+    params = dict(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30, random_state=0)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as one,
+    ):
+        with one.as_current():
+            dist = fdask.fit(
+                MLPClassifier(**params), _as_dask(X, 100), _as_dask(y, 100)
+            )
+    _assert_same_model(dist, MLPClassifier(**params).fit(X, y), rtol=1e-6)
+
+
 def test_float32_input_trains_a_float32_model(client):
     X, _ = _data()
     X = X.astype(np.float32)
