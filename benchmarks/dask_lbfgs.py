@@ -141,7 +141,7 @@ def _empty_evaluation_s(client, args) -> float:
         est._engine_loss(),
         est._loss_param(),
     )
-    params = est._flat_params()
+    params = est._packed_params(np.float64, est._layer_units())
     try:
         dask_fit._evaluate(client, blocks.futures, spec, params)  # warm-up
         times = []
