@@ -143,11 +143,13 @@ def _empty_evaluation_s(client, args) -> float:
     )
     params = est._packed_params(np.float64, est._layer_units())
     try:
-        dask_fit._evaluate(client, blocks.futures, spec, params)  # warm-up
+        dask_fit._evaluate(
+            client, blocks.futures, spec, params, blocks.workers
+        )  # warm-up
         times = []
         for _ in range(20):
             start = time.perf_counter()
-            dask_fit._evaluate(client, blocks.futures, spec, params)
+            dask_fit._evaluate(client, blocks.futures, spec, params, blocks.workers)
             times.append(time.perf_counter() - start)
     finally:
         blocks.release()
