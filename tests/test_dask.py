@@ -21,22 +21,6 @@ from fastnn.dask import partial_fit_blocks  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@pytest.fixture(scope="module")
-def client():
-    # Real worker processes on the loopback interface: pickling, importing
-    # fastnn on the workers and their thread limits are all exercised.
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    with distributed.Client(cluster) as client:
-        yield client
-    cluster.close()
-
-
 def _data():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 6))

@@ -20,22 +20,6 @@ from fastnn import dask as fdask  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@pytest.fixture(scope="module")
-def client():
-    # Worker processes on the loopback interface, one thread each: the
-    # blocks, the parameters and the sums really cross process boundaries.
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    with distributed.Client(cluster) as client:
-        yield client
-    cluster.close()
-
-
 def _data(n=480, n_features=5, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n, n_features))
