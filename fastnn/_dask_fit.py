@@ -323,7 +323,9 @@ class _Blocks:
         """Put every block in the engine's form; the raw blocks are let go."""
         self.workers = self._balanced_placement()
         self.futures = [
-            self.client.submit(
+            _submit_on(
+                self.client,
+                worker,
                 _encode_block,
                 xb,
                 yb,
@@ -331,9 +333,6 @@ class _Blocks:
                 estimator,
                 class_weights,
                 dtype,
-                pure=False,
-                workers=None if worker is None else [worker],
-                allow_other_workers=worker is not None,
             )
             for xb, yb, swb, worker in zip(self.X_f, self.y_f, self.sw_f, self.workers)
         ]
@@ -476,6 +475,20 @@ def _add_sums(*parts):
     return total
 
 
+def _submit_on(client, worker, func, *args):
+    """``client.submit``, preferring ``worker`` (None: the scheduler's choice).
+
+    The restriction is loose: a task whose worker is gone runs elsewhere.
+    """
+    return client.submit(
+        func,
+        *args,
+        pure=False,
+        workers=None if worker is None else [worker],
+        allow_other_workers=worker is not None,
+    )
+
+
 def _evaluate(client, futures, spec, params: np.ndarray, workers=None):
     """Sums over every block, added in a tree fixed by the block indices.
 
@@ -488,17 +501,8 @@ def _evaluate(client, futures, spec, params: np.ndarray, workers=None):
     # Each block's sums run where the block is: left free, the scheduler
     # hands a block to whichever worker is idle first and copies its rows
     # there (measured: 50 MB blocks moved mid-fit, evaluations 60% slower).
-    # The restriction is loose, so a lost worker's blocks run elsewhere.
     level = [
-        client.submit(
-            _block_sums,
-            f,
-            spec,
-            params_f,
-            pure=False,
-            workers=None if worker is None else [worker],
-            allow_other_workers=worker is not None,
-        )
+        _submit_on(client, worker, _block_sums, f, spec, params_f)
         for f, worker in zip(futures, workers or [None] * len(futures))
     ]
     # Groups of _FAN_IN consecutive blocks per addition: a tree as wide as
