@@ -35,6 +35,9 @@ LDFLAGS="-fsanitize=address" \
     pip install --quiet --no-cache-dir --force-reinstall --no-deps "$scratch"
 
 cd "$scratch"
-LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+# libstdc++ is preloaded too: a C++ library loaded later (matplotlib's
+# ft2font, which the inspection tests import) would otherwise throw through
+# an interceptor that found no __cxa_throw at start-up, and ASan aborts.
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" \
     pytest -q -p no:cacheprovider tests "$@"
