@@ -3,12 +3,18 @@
 
 Every thread count in fastnn comes from :func:`effective_n_threads`, which
 honours ``OMP_NUM_THREADS`` and threadpoolctl's limits as scikit-learn's
-own OpenMP code does, but caps them at the *logical* CPUs the process may
-run on (scikit-learn caps at physical, cgroup-aware cores).  Without OpenMP
-the build is serial and reports one thread.
+own OpenMP code does, and caps them at the *logical* CPUs the process may
+use: its CPU affinity and its container's CPU quota (cgroup v1 or v2, as
+joblib counts them; scikit-learn caps at physical cores).  Without OpenMP
+the build is serial and reports one thread.  Within that count, the engine
+sizes each batch's team to the cores other threads leave free
+(``fastnn/_engine/_cpus.pyx``).
 """
 
 import os
+from functools import cache
+
+from joblib import cpu_count
 
 cdef extern from *:
     """
@@ -33,13 +39,21 @@ def effective_n_threads() -> int:
     """Number of OpenMP threads a fit or predict will use.
 
     The OpenMP runtime's current maximum (``OMP_NUM_THREADS`` or a
-    threadpoolctl limit), capped at the number of usable CPUs; 1 when
-    compiled without OpenMP.
+    threadpoolctl limit), capped at the CPUs in the process's affinity mask
+    and its container's CPU quota; 1 when compiled without OpenMP.
     """
     if not FNN_HAVE_OPENMP:
         return 1
     try:
+        # Read each call: the affinity can change while the process runs.
         n_cpus = len(os.sched_getaffinity(0))
     except AttributeError:
         n_cpus = os.cpu_count() or 1
-    return max(1, min(omp_get_max_threads(), n_cpus))
+    return max(1, min(omp_get_max_threads(), n_cpus, _quota_cpus()))
+
+
+@cache
+def _quota_cpus() -> int:
+    # A container's quota is set when it starts; reading the cgroup files
+    # takes longer than a small prediction, so read them once.
+    return cpu_count(only_physical_cores=False)

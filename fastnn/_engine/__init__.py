@@ -21,7 +21,11 @@ gradient with their optimizer step; see ``_batch``), a prediction splits
 each layer's rows.  Blocks depend on the sizes (and the machine's logical
 CPU count), never on the number of threads, and reductions (bias gradients,
 losses, squared norms) are summed in a fixed order: results are bitwise
-identical for any number of threads.
+identical for any number of threads.  That is what lets the team shrink
+and grow between batches: each batch (and each prediction chunk) gets the
+cores that other runnable threads leave free (``_cpus``), so a fit beside a
+busy process, a second fit or NumPy's spinning BLAS workers slows in
+proportion instead of waiting at every barrier for a descheduled thread.
 
 The entry points (``InputMatrix``, ``Trainer`` and its methods,
 ``forward``, the kernel hooks) check that their arrays agree with each other
@@ -32,6 +36,7 @@ to validate.  Below the entry points nothing raises.
 Modules, each depending only on those above it:
 
 ``_kernels``  the C element kernels, their codes and float/double wrappers
+``_cpus``     the team size each batch gets (counts competing threads)
 ``_input``    the input matrix, dense or CSR, read in place
 ``_layers``   one layer's forward, backward and gradient products
 ``_batch``    the workspace and one minibatch (one parallel region)
@@ -41,6 +46,7 @@ Modules, each depending only on those above it:
 """
 
 from ._batch import Workspace
+from ._cpus import competing_threads, team_size
 from ._input import InputMatrix
 from ._kernels import (
     ACTIVATION_CODES,
@@ -71,8 +77,10 @@ __all__ = [
     "_set_gemm_blocks",
     "activation_backward",
     "bias_activation",
+    "competing_threads",
     "forward",
     "needs_preactivation",
     "optimizer_step",
     "output_loss_delta",
+    "team_size",
 ]

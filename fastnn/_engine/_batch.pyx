@@ -16,7 +16,7 @@ Row blocks and gradient blocks are functions of the sizes only (see
 summed in block order afterwards: results are bitwise identical for any
 number of threads.
 
-May call: ``_layers``, ``_kernels``, ``_input``.
+May call: ``_layers``, ``_kernels``, ``_input``, ``_cpus``.
 """
 
 from cython cimport floating
@@ -24,6 +24,7 @@ from cython.parallel cimport parallel, prange
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
+from ._cpus cimport fnn_mark_worker, threads_now
 from ._input cimport Input
 from ._kernels cimport (
     FNN_SQUARED_ERROR,
@@ -492,7 +493,7 @@ cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
     cdef bint train = mode == TRAIN
     cdef int nb = row_blocks(ws, X, rows)
     cdef int n_tasks = plan_tasks(ws, X, rows) if backward else 0
-    cdef int nt = ws.n_threads if nb > 1 or n_tasks > 1 else 1
+    cdef int nt = threads_now(ws.n_threads) if nb > 1 or n_tasks > 1 else 1
     cdef double loss = 0.0, weight_sum = 0.0
     cdef const floating *y = &Y[0, 0]
     cdef Py_ssize_t y_rs = Y.strides[0] // sizeof(floating)
@@ -509,6 +510,7 @@ cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
     if step != NULL:
         step.sw_sum = weight_sum
     with parallel(num_threads=nt):
+        fnn_mark_worker()
         for b in prange(nb, schedule="static"):
             rows_pass(ws, X, batch_rows, y, y_rs, y_cs, sw, work, params,
                       split(rows, b, nb), split(rows, b + 1, nb), backward,

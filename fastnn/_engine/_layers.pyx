@@ -14,13 +14,14 @@ element-wise work on them while they are in its cache.  One threading
 runtime at a time: OpenBLAS's and OpenMP's busy-waiting threads never
 compete for the cores.
 
-May call: ``_kernels``, ``_input``.
+May call: ``_kernels``, ``_input``, ``_cpus``.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memset
 
+from ._cpus cimport fnn_mark_worker
 from ._input cimport Input
 from ._kernels cimport (
     MAX_BLOCKS,
@@ -154,6 +155,7 @@ cdef void forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
     """All rows of ``forward_rows``, in blocks shared among the threads."""
     cdef int t, nb = gemm_blocks(rows, n_in, n_out)
     for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        fnn_mark_worker()
         forward_rows(a, lda, a_col_major, n_in, w, b, n_out, act, z, pre,
                      split(rows, t, nb), split(rows, t + 1, nb))
 
@@ -204,5 +206,6 @@ cdef void sparse_forward_layer(const Input *X, Py_ssize_t first_row,
     # Rows are independent here (no BLAS), so any split gives the same sums.
     cdef int t, nt = n_threads if gemm_blocks(rows, X.row_nnz, n_out) > 1 else 1
     for t in prange(nt, num_threads=nt, schedule="static"):
+        fnn_mark_worker()
         sparse_forward_rows(X, NULL, first_row, w, b, n_out, act, z, NULL,
                             split(rows, t, nt), split(rows, t + 1, nt))

@@ -5,12 +5,13 @@
 Holds: ``forward`` (the Python entry point) and the chunked forward pass
 behind it, with the optional finiteness check of a dense input block by
 block.
-May call: ``_layers``, ``_kernels``, ``_input``.
+May call: ``_layers``, ``_kernels``, ``_input``, ``_cpus``.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 
+from ._cpus cimport fnn_mark_worker, threads_now
 from ._input cimport Input, InputMatrix, blas_readable, c_rows, f_cols
 from ._kernels cimport (
     MAX_BLOCKS,
@@ -140,6 +141,7 @@ cdef bint _checked_forward_layer(const floating *a, Py_ssize_t rows,
     cdef int t, nb = gemm_blocks(rows, n_in, n_out)
     cdef bint finite[MAX_BLOCKS]
     for t in prange(nb, num_threads=min(nb, n_threads), schedule="static"):
+        fnn_mark_worker()
         finite[t] = _rows_finite(a, a_col_major, lda, n_in,
                                  split(rows, t, nb), split(rows, t + 1, nb))
         forward_rows(a, lda, a_col_major, n_in, w, b, n_out, act, z,
@@ -166,6 +168,7 @@ cdef bint _forward(const Input *X, const floating[::1] params,
     cdef Py_ssize_t lda
     cdef bint col_major
     cdef bint finite = True
+    cdef int nt
     # BLAS reads a dense X in place when it is a (strided) row- or
     # column-major matrix with a valid leading dimension.
     cdef bint in_rows = c_rows(X)
@@ -177,6 +180,7 @@ cdef bint _forward(const Input *X, const floating[::1] params,
         start = 0
         while start < n_samples:
             rows = min(chunk, n_samples - start)
+            nt = threads_now(n_threads)
             a = NULL
             lda = 0
             col_major = False
@@ -189,7 +193,7 @@ cdef bint _forward(const Input *X, const floating[::1] params,
                 col_major = True
             elif not X.sparse:
                 for r in prange(rows, num_threads=threads_for(rows * n_features,
-                                                              n_threads),
+                                                              nt),
                                 schedule="static"):
                     x_row = x_values + (start + r) * X.row_stride
                     for j in range(n_features):
@@ -205,7 +209,7 @@ cdef bint _forward(const Input *X, const floating[::1] params,
                 z = &out[start, 0] if L == 1 else bufs[0]
                 sparse_forward_layer(X, start, rows, &params[0],
                                      &params[intercept_off], units[1],
-                                     act_spec[1], z, n_threads)
+                                     act_spec[1], z, nt)
                 coef_off = units[0] * units[1]
                 intercept_off += units[1]
                 a = z
@@ -217,12 +221,12 @@ cdef bint _forward(const Input *X, const floating[::1] params,
                     finite = _checked_forward_layer(
                         a, rows, units[0], col_major, lda, &params[0],
                         &params[intercept_off], units[1], act_spec[1], z,
-                        n_threads)
+                        nt)
                 else:
                     forward_layer(a, rows, units[l], col_major, lda,
                                   &params[coef_off], &params[intercept_off],
                                   units[l + 1], act_spec[l + 1], z,
-                                  <floating*>NULL, n_threads)
+                                  <floating*>NULL, nt)
                 coef_off += units[l] * units[l + 1]
                 intercept_off += units[l + 1]
                 a = z

@@ -1,0 +1,170 @@
+"""The engine's team takes only the cores that other threads leave free.
+
+The mechanism is tested, never its speed (that is ``benchmarks/suite.py``'s
+interference and contention tables): what the engine counts as competing,
+that it shrinks the team while they run and grows it back after, that the
+thread count honours the CPU quota, and that a fit whose team changed size
+on the way is bitwise the fit of a quiet machine.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import fastnn._openmp
+import numpy as np
+import pytest
+from fastnn._openmp import effective_n_threads, openmp_enabled
+from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from fastnn import MLPClassifier, _engine
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="competitors are counted on Linux only"
+)
+
+
+def _poll(predicate, timeout: float = 5.0) -> bool:
+    """Whether ``predicate()`` held at least once within ``timeout`` s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def _thread_name(tid: int) -> str:
+    with open(f"/proc/self/task/{tid}/comm") as f:
+        return f.read().strip()
+
+
+def _thread_names() -> list[str]:
+    return [_thread_name(int(tid)) for tid in os.listdir("/proc/self/task")]
+
+
+def _fit(X, y) -> MLPClassifier:
+    return MLPClassifier(
+        hidden_layer_sizes=(64,), max_iter=3, random_state=0, tol=0
+    ).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16, y
+
+
+@linux_only
+def test_numpys_spinning_blas_worker_counts_as_a_competitor_until_it_sleeps():
+    numpy_blas = [
+        info
+        for info in threadpool_info()
+        if info["user_api"] == "blas" and "numpy" in info["filepath"]
+    ]
+    if not numpy_blas or numpy_blas[0]["num_threads"] < 2:
+        pytest.skip("NumPy's BLAS runs one thread here: no worker to spin")
+    A = np.random.default_rng(0).random((300, 300))
+    # OpenBLAS's worker busy-waits after a threaded product: it is counted
+    # right after the product, and the team of a batch started then shrinks.
+    seen = []
+    for _ in range(5):
+        A @ A
+        seen.append((_engine.competing_threads(), _engine.team_size(2)))
+    assert max(c for c, _ in seen) >= 1, seen
+    assert min(t for _, t in seen) == 1, seen
+    # The worker sleeps after its timeout (about 0.1 s): nothing competes.
+    assert _poll(lambda: _engine.competing_threads() == 0)
+
+
+@linux_only
+@pytest.mark.skipif(not openmp_enabled(), reason="serial build: no workers")
+def test_engine_workers_are_named_and_not_counted(digits):
+    if effective_n_threads() < 2:
+        pytest.skip("one CPU: the engine runs no workers")
+    caller = threading.get_native_id()
+    own_name = _thread_name(caller)
+    _fit(*digits)
+    assert "fastnn-omp" in _thread_names()
+    # The caller's own thread keeps its name; only OpenMP workers are named.
+    assert _thread_name(caller) == own_name != "fastnn-omp"
+    # Right after a fit the workers still spin, yet nothing competes.
+    _fit(*digits)
+    assert _poll(lambda: _engine.competing_threads() == 0, timeout=1.0)
+
+
+@linux_only
+def test_a_busy_process_shrinks_the_team_and_its_end_grows_it_back(digits):
+    online = os.cpu_count() or 1
+    # Enough busy processes to take every core but one.
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(max(1, online - 1))
+    ]
+    try:
+        assert _poll(lambda: _engine.competing_threads() >= len(busy))
+        assert _poll(lambda: _engine.team_size(online) == 1)
+        model = _fit(*digits)  # trained while the team shrinks
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    assert _poll(lambda: _engine.team_size(online) == online)
+    quiet = _fit(*digits)
+    for a, b in zip(model.coefs_ + model.intercepts_, quiet.coefs_ + quiet.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_team_size_stays_within_one_and_the_requested_count():
+    assert _engine.team_size(1) == 1
+    assert _engine.team_size(0) == 1
+    assert 1 <= _engine.team_size(64) <= 64
+
+
+def test_a_fit_right_after_numpy_blas_is_bitwise_the_quiet_fit(digits):
+    quiet = _fit(*digits)
+    A = np.random.default_rng(0).random((300, 300))
+    A @ A
+    after = _fit(*digits)
+    for a, b in zip(quiet.coefs_ + quiet.intercepts_, after.coefs_ + after.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    A @ A
+    proba_after = after.predict_proba(digits[0])
+    np.testing.assert_array_equal(quiet.predict_proba(digits[0]), proba_after)
+
+
+@pytest.mark.skipif(not openmp_enabled(), reason="serial build: always 1 thread")
+def test_thread_count_honours_the_container_cpu_quota(monkeypatch):
+    # joblib reads the cgroup v1/v2 quota; a quota of one CPU means one thread.
+    fastnn._openmp._quota_cpus.cache_clear()
+    monkeypatch.setattr(fastnn._openmp, "cpu_count", lambda only_physical_cores: 1)
+    try:
+        with threadpool_limits(8, user_api="openmp"):
+            assert effective_n_threads() == 1
+    finally:
+        monkeypatch.undo()
+        fastnn._openmp._quota_cpus.cache_clear()
+    import joblib
+
+    assert effective_n_threads() <= joblib.cpu_count(only_physical_cores=False)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or not openmp_enabled(),
+    reason="needs CPU affinity and OpenMP",
+)
+def test_thread_count_honours_cpu_affinity():
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        "from fastnn._openmp import effective_n_threads;"
+        "print(effective_n_threads())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "1"
