@@ -46,7 +46,7 @@ Modules, each depending only on those above it:
 """
 
 from ._batch import Workspace
-from ._cpus import competing_threads, team_size
+from ._cpus import _set_counting, competing_threads, team_size
 from ._input import InputMatrix
 from ._kernels import (
     ACTIVATION_CODES,
@@ -74,6 +74,7 @@ __all__ = [
     "LossCode",
     "Trainer",
     "Workspace",
+    "_set_counting",
     "_set_gemm_blocks",
     "activation_backward",
     "bias_activation",
