@@ -33,17 +33,17 @@ from ._openmp import effective_n_threads
 # pinned to one thread for good.
 _lock = threading.Lock()
 _active_calls = 0
-_limit = None
+_saved: list = []  # (library, its thread count) for each library pinned
 _forked = False
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _active_calls, _limit, _forked
+    global _lock, _active_calls, _saved, _forked
     # Another thread may have held the lock (or been inside an engine call)
     # at the moment of the fork; that thread does not exist in the child.
     _lock = threading.Lock()
     _active_calls = 0
-    _limit = None
+    _saved = []
     _forked = True
 
 
@@ -51,21 +51,27 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @cache
-def _controller() -> ThreadpoolController:
+def _blas_libraries() -> list:
     # Scanning the loaded libraries takes milliseconds: do it once.
     from . import _engine  # noqa: F401  (loads SciPy's BLAS first)
 
-    return ThreadpoolController()
+    return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
 @contextmanager
 def engine_threads() -> Iterator[int]:
     """Pin BLAS to one thread and yield the OpenMP thread count to use."""
-    global _active_calls, _limit
+    global _active_calls, _saved
     n_threads = 1 if _forked else effective_n_threads()
     with _lock:
         if _active_calls == 0:
-            _limit = _controller().limit(limits=1, user_api="blas")
+            # The libraries' own getters and setters: threadpoolctl's limit()
+            # also collects every library's version and architecture, which
+            # cost more than a small prediction.
+            _saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
+            for lib, n in _saved:
+                if n != 1:
+                    lib.set_num_threads(1)
         _active_calls += 1
     try:
         yield n_threads
@@ -73,5 +79,7 @@ def engine_threads() -> Iterator[int]:
         with _lock:
             _active_calls -= 1
             if _active_calls == 0:
-                _limit.restore_original_limits()
-                _limit = None
+                for lib, n in _saved:
+                    if n != 1:
+                        lib.set_num_threads(n)
+                _saved = []
