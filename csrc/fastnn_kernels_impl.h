@@ -27,9 +27,11 @@ static inline void FNN_NAME(fnn_bias_activation)(FNN_T *z, const FNN_T *b,
             z[j] = FNN_TANHF(z[j] + b[j]);
         break;
     case FNN_RELU:
+        /* NaN passes through, as through NumPy's maximum(s, 0): a NaN
+         * predicted under sklearn's assume_finite stays NaN. */
         for (j = 0; j < n; j++) {
             FNN_T s = z[j] + b[j];
-            z[j] = s > 0 ? s : 0;
+            z[j] = s < 0 ? 0 : s;
         }
         break;
     case FNN_EXP:
