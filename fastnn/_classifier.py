@@ -510,7 +510,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return _decode(self._label_binarizer, y_pred)
 
     def _score(self, X, y, sample_weight=None) -> float:
         return self._score_with_function(X, y, sample_weight, accuracy_score)
@@ -577,6 +577,23 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _decode(binarizer: LabelBinarizer, y_pred: np.ndarray) -> np.ndarray:
+    """``binarizer.inverse_transform(y_pred)``, without its overhead in the
+    two common cases.
+
+    The same operations as scikit-learn's: the first largest output's class
+    for several classes, the second class where the output exceeds 0.5 for
+    two (the binarizer's threshold, halfway between its labels 0 and 1).
+    The rest (multilabel, a single class) goes to the binarizer.
+    """
+    classes = binarizer.classes_
+    if binarizer.y_type_ == "multiclass" and y_pred.ndim == 2:
+        return classes.take(y_pred.argmax(axis=1), mode="clip")
+    if binarizer.y_type_ == "binary" and y_pred.ndim == 1 and len(classes) == 2:
+        return classes[np.array(y_pred > 0.5, dtype=int)]
+    return binarizer.inverse_transform(y_pred)
 
 
 def _balanced_weights(labels: np.ndarray) -> dict | list[dict]:

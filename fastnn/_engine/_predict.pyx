@@ -10,6 +10,7 @@ May call: ``_layers``, ``_kernels``, ``_input``, ``_cpus``.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
 
 from ._cpus cimport fnn_mark_worker, threads_now
 from ._input cimport Input, InputMatrix, blas_readable, c_rows, f_cols
@@ -29,9 +30,6 @@ from ._layers cimport (
 )
 
 import numpy as np
-
-_SPEC_DTYPE = np.dtype([("code", np.intc), ("p0", np.float64), ("p1", np.float64)],
-                       align=True)
 
 
 def forward(X, params, layer_units, activations, int n_threads,
@@ -65,50 +63,60 @@ def forward(X, params, layer_units, activations, int n_threads,
     if not isinstance(X, InputMatrix):
         raise TypeError(f"X must be an InputMatrix, got {type(X).__name__}")
     cdef InputMatrix inp = X
-    units = np.asarray(layer_units, dtype=np.intp)
-    if units.ndim != 1 or units.shape[0] < 2 or units.min() < 1:
+    # Plain ints: NumPy's reductions on a handful of sizes cost more than
+    # a one-row prediction.
+    widths = [int(u) for u in layer_units]
+    cdef Py_ssize_t n_layers = len(widths), l
+    if n_layers < 2 or min(widths) < 1:
         raise ValueError("layer_units must list at least two positive widths")
-    if len(activations) != len(units) - 1:
+    if len(activations) != n_layers - 1:
         raise ValueError("need one activation per layer after the input")
     if not isinstance(params, np.ndarray) or params.ndim != 1:
         raise TypeError("params must be a 1-D ndarray")
     if params.dtype != inp.dtype:
         raise TypeError(f"X is {inp.dtype}, params are {params.dtype}")
-    n_params = int((units[: len(units) - 1] * units[1:]).sum() + units[1:].sum())
+    n_params = sum([(a + 1) * b for a, b in zip(widths[: n_layers - 1], widths[1:])])
     if params.shape[0] != n_params:
         raise ValueError(f"params has {params.shape[0]} values, the network "
                          f"has {n_params} parameters")
     n_samples, n_features = inp.shape
-    if n_features != units[0]:
+    if n_features != widths[0]:
         raise ValueError(f"X has {n_features} features, the network takes "
-                         f"{units[0]}")
-    out = np.empty((n_samples, units[len(units) - 1]), dtype=params.dtype)
+                         f"{widths[0]}")
+    out = np.empty((n_samples, widths[n_layers - 1]), dtype=params.dtype)
     if n_samples == 0:
         return out
+    units = np.array(widths, dtype=np.intp)
     # The buffers hold hidden layers' outputs, and a copy of the input's rows
     # when BLAS cannot read it in place (see _forward).
-    width = int(max(units.max(), 1))
-    held = [int(u) for u in units[1 : len(units) - 1]]
+    held = widths[1 : n_layers - 1]
     if not inp.c.sparse and not blas_readable(&inp.c):
         held.append(n_features)
     # About 4 MiB of float64 activations per chunk (2 MiB of float32) and at
     # least 64 rows: enough for BLAS to run at full speed, bounded however
     # many rows X has.
-    chunk = min(n_samples, max(64, (1 << 19) // width))
+    chunk = min(n_samples, max(64, (1 << 19) // max(widths)))
     buf = np.empty((2, chunk * max(held, default=0)), dtype=params.dtype)
-    cdef fnn_activation[::1] act_spec = np.empty(len(units), dtype=_SPEC_DTYPE)
-    act_spec[0] = activation_spec("identity", 0.0, 0.0)
-    for l, (name, p0, p1) in enumerate(activations, start=1):
-        act_spec[l] = activation_spec(name, p0, p1)
     cdef bint finite
-    if params.dtype == np.float32:
-        finite = _forward[float](&inp.c, params, units, &act_spec[0],
-                                 max(1, n_threads), chunk, buf, out,
-                                 check_finite)
-    else:
-        finite = _forward[double](&inp.c, params, units, &act_spec[0],
-                                  max(1, n_threads), chunk, buf, out,
-                                  check_finite)
+    cdef fnn_activation *act_spec = <fnn_activation*>malloc(
+        n_layers * sizeof(fnn_activation))
+    if act_spec == NULL:
+        raise MemoryError()
+    try:
+        act_spec[0] = activation_spec("identity", 0.0, 0.0)
+        for l in range(1, n_layers):
+            name, p0, p1 = activations[l - 1]
+            act_spec[l] = activation_spec(name, p0, p1)
+        if params.dtype == np.float32:
+            finite = _forward[float](&inp.c, params, units, act_spec,
+                                     max(1, n_threads), chunk, buf, out,
+                                     check_finite)
+        else:
+            finite = _forward[double](&inp.c, params, units, act_spec,
+                                      max(1, n_threads), chunk, buf, out,
+                                      check_finite)
+    finally:
+        free(act_spec)
     return out if finite else None
 
 
