@@ -2,10 +2,16 @@
 
 Every workload runs all its contenders in this one process, alternating
 (fastnn, sklearn, torch, floor, fastnn, ...) after one warm-up call each,
-with a short pause before every timed call (see ``COOL_DOWN_S``); the
-tables report medians of the timed repeats.  All fits run the same number
-of epochs (``tol=0`` and an unreachable ``n_iter_no_change``), so the
-times compare equal work.
+in two modes: *paused*, with a short pause before every timed call (see
+``COOL_DOWN_S``), and *back-to-back*, with none, as a user's script runs
+them (each contender then starts beside the previous one's still-spinning
+BLAS or OpenMP workers).  The tables report the median, min and max of the
+timed repeats.  All fits run the same number of epochs (``tol=0`` and an
+unreachable ``n_iter_no_change``), so the times compare equal work.
+
+Three more tables: small-prediction latency (``latency.py``), calls right
+after NumPy/SciPy BLAS work, and fits in two processes at once or beside a
+busy one (``conditions.py``).
 
 Contenders:
 
@@ -17,6 +23,8 @@ Contenders:
 * ``floor``: NumPy's BLAS alone doing the minibatch matrix products of one
   fit (forward, weight gradients, hidden deltas), a lower bound for any
   implementation that uses the same BLAS.
+* ``numpy``: for predictions, NumPy doing fastnn's forward pass on the same
+  row chunks as fastnn's engine (products, bias, activations).
 
 Every fit workload is also run once more per contender (fastnn, sklearn) in
 a fresh process to measure the peak resident memory the fit adds over the
@@ -28,12 +36,14 @@ directory (default ``benchmarks/results/``)::
     python benchmarks/suite.py                 # full suite, several minutes
     python benchmarks/suite.py --quick         # every workload shrunk, < ~60 s
     python benchmarks/suite.py --only digits --only regression-50k
+    python benchmarks/suite.py --mode back-to-back --only latency
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import math
 import multiprocessing
@@ -66,6 +76,8 @@ from fastnn import MLPClassifier, MLPRegressor
 # The sparse generator lives in the older single-purpose script; share it so
 # both scripts time the same data.
 sys.path.insert(0, str(Path(__file__).parent))
+import conditions  # noqa: E402
+import latency  # noqa: E402
 from compare_sklearn import sparse_20k  # noqa: E402
 
 try:
@@ -77,6 +89,7 @@ except ImportError:  # torch is optional: its columns then show "—"
 # spinning for a while after a call returns and would steal cores from
 # whichever contender runs next; the pause lets each start on quiet cores.
 COOL_DOWN_S = 0.3
+MODES = {"paused": COOL_DOWN_S, "back-to-back": 0.0}
 BATCH_SIZE = 200  # scikit-learn's default batch_size="auto" for n >= 200
 SAME_EPOCHS: dict[str, Any] = dict(tol=0.0, n_iter_no_change=10**9, random_state=0)
 DASH = "—"
@@ -291,6 +304,38 @@ class GemmFloor:
         return None
 
 
+class NumpyChunks:
+    """A fitted fastnn model's forward pass in NumPy, on the row chunks
+    fastnn's engine uses (``fastnn/_engine/_predict.pyx``): the reference
+    for fastnn's prediction speed."""
+
+    def __init__(self, model: Any):
+        self.coefs = model.coefs_
+        self.intercepts = model.intercepts_
+        self.softmax = model.out_activation_ == "softmax"
+        width = max(max(c.shape) for c in self.coefs)
+        self.chunk = max(64, (1 << 19) // width)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        n = X.shape[0]
+        out = np.empty((n, self.coefs[-1].shape[1]), dtype=X.dtype)
+        last = len(self.coefs) - 1
+        for start in range(0, n, self.chunk):
+            a = X[start : start + self.chunk]
+            for i, (W, b) in enumerate(zip(self.coefs, self.intercepts, strict=True)):
+                z = a @ W
+                z += b
+                if i < last:
+                    np.maximum(z, 0, out=z)
+                a = z
+            if self.softmax:
+                a -= a.max(axis=1, keepdims=True)
+                np.exp(a, out=a)
+                a /= a.sum(axis=1, keepdims=True)
+            out[start : start + a.shape[0]] = a
+        return out
+
+
 def _batches(n: int) -> int:
     return math.ceil(n / min(BATCH_SIZE, n))
 
@@ -304,6 +349,7 @@ class Row:
 
     workload: str
     data: str
+    mode: str = "paused"
     fit_s: dict[str, float] = field(default_factory=dict)
     predict_s: dict[str, float] = field(default_factory=dict)
     score: dict[str, float] = field(default_factory=dict)
@@ -322,8 +368,9 @@ class Row:
         return None
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    time.sleep(COOL_DOWN_S)
+def _timed(fn: Callable[[], Any], pause: float) -> tuple[float, Any]:
+    if pause:
+        time.sleep(pause)
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
@@ -361,8 +408,9 @@ def _fit_contenders(w: Workload, X: Any, y: np.ndarray, quick: bool) -> dict:
     return makers
 
 
-def run_fit(w: Workload, quick: bool, repeats: int, models: dict) -> Row:
+def run_fit(w: Workload, quick: bool, repeats: int, models: dict, mode: str) -> Row:
     X, y = w.make_data(quick)
+    pause = MODES[mode]
     makers = _fit_contenders(w, X, y, quick)
     fit_t: dict[str, list[float]] = {k: [] for k in makers}
     pred_t: dict[str, list[float]] = {k: [] for k in makers if k != "floor"}
@@ -371,15 +419,16 @@ def run_fit(w: Workload, quick: bool, repeats: int, models: dict) -> Row:
         fitted[name] = make().fit(X, y)
     for _ in range(repeats):
         for name, make in makers.items():
-            seconds, fitted[name] = _timed(lambda make=make: make().fit(X, y))
+            seconds, fitted[name] = _timed(lambda make=make: make().fit(X, y), pause)
             fit_t[name].append(seconds)
             if name in pred_t:
-                seconds, _ = _timed(lambda name=name: fitted[name].predict(X))
+                seconds, _ = _timed(lambda name=name: fitted[name].predict(X), pause)
                 pred_t[name].append(seconds)
     models[w.name] = fitted
     row = Row(
         w.name,
         _shape(X),
+        mode,
         fit_s={k: statistics.median(v) for k, v in fit_t.items()},
         predict_s={k: statistics.median(v) for k, v in pred_t.items()},
         fit_runs_s=fit_t,
@@ -431,8 +480,11 @@ def measure_fit_memory(w: Workload, quick: bool, row: Row) -> None:
             ).result()
 
 
-def run_predict(w: Workload, quick: bool, repeats: int, models: dict) -> list[Row]:
+def run_predict(
+    w: Workload, quick: bool, repeats: int, models: dict, mode: str
+) -> list[Row]:
     X, y = w.make_data(quick)
+    pause = MODES[mode]
     rows = []
     for source in w.predict_models:
         if source not in models:  # not run in this invocation: fit once, untimed
@@ -446,37 +498,72 @@ def run_predict(w: Workload, quick: bool, repeats: int, models: dict) -> list[Ro
             for k, m in models[source].items()
             if k != "floor" and (k != "torch" or w.torch)
         }
+        fitted["numpy"] = NumpyChunks(fitted["fastnn"])
         pred_t: dict[str, list[float]] = {k: [] for k in fitted}
         for m in fitted.values():  # warm-up
             m.predict(X)
         for _ in range(repeats):
             for name, m in fitted.items():
-                seconds, _ = _timed(lambda m=m: m.predict(X))
+                seconds, _ = _timed(lambda m=m: m.predict(X), pause)
                 pred_t[name].append(seconds)
         hidden = fitted["fastnn"].hidden_layer_sizes
         rows.append(
             Row(
                 f"{w.name} {tuple(hidden)}",
                 _shape(X),
+                mode,
                 predict_s={k: statistics.median(v) for k, v in pred_t.items()},
                 predict_runs_s=pred_t,
-                score={k: _score(w.task, m, X, y) for k, m in fitted.items()},
+                score={
+                    k: _score(w.task, m, X, y)
+                    for k, m in fitted.items()
+                    if k != "numpy"
+                },
                 repeats=repeats,
             )
         )
     return rows
 
 
+# The tables beyond the workloads: name -> run(quick).
+EXTRA: dict[str, Callable[[bool], Any]] = {
+    "latency": lambda quick: latency.measure(calls=30 if quick else 500),
+    "interference": lambda quick: conditions.interference(2 if quick else 7),
+    "contention": lambda quick: conditions.contention(2 if quick else 5),
+}
+
+
 # -- reporting --------------------------------------------------------------
+
+
+def _cpu() -> dict[str, str]:
+    """Vendor and model name of the CPU (Linux's /proc/cpuinfo)."""
+    found = {"vendor": platform.machine(), "model": platform.processor()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return found
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "vendor_id":
+            found["vendor"] = value.strip()
+        elif key.strip() == "model name":
+            found["model"] = value.strip()
+            break
+    return found
 
 
 def machine() -> dict[str, Any]:
     """What the numbers depend on; call after importing every contender."""
     info = threadpool_info()
+    cpu = _cpu()
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     return {
+        "cpu": f"{cpu['vendor']} {cpu['model']}",
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
+        "cpus_usable": len(affinity) if affinity is not None else os.cpu_count(),
+        "fastnn_threads": fastnn.show_config(file=io.StringIO())["n_threads"],
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
@@ -509,6 +596,7 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
 
 COLUMNS = [
     "workload",
+    "mode",
     "data",
     "fit fastnn (s)",
     "fit sklearn (s)",
@@ -520,9 +608,18 @@ COLUMNS = [
     "predict sklearn (s)",
     "predict torch (s)",
     "predict sklearn / fastnn",
+    "predict fastnn / NumPy",
     "fit peak MiB fastnn / sklearn",
     "score fastnn / sklearn",
 ]
+
+
+def _spread(runs: dict[str, list[float]], name: str, spec: str) -> str:
+    """``median (min–max)`` of a contender's timed repeats."""
+    if name not in runs:
+        return DASH
+    t = runs[name]
+    return f"{statistics.median(t):{spec}} ({min(t):{spec}}–{max(t):{spec}})"
 
 
 def markdown_table(rows: list[Row]) -> str:
@@ -532,22 +629,25 @@ def markdown_table(rows: list[Row]) -> str:
         if "fastnn" in r.score and "sklearn" in r.score:
             score = f"{r.score_name} {r.score['fastnn']:.4f} / {r.score['sklearn']:.4f}"
         floor = r.fit_s.get("floor")
+        numpy_s = r.predict_s.get("numpy")
         peak = DASH
         if r.fit_peak_mib:
             peak = f"{r.fit_peak_mib['fastnn']:.1f} / {r.fit_peak_mib['sklearn']:.1f}"
         cells = [
             r.workload,
+            r.mode,
             r.data,
-            _fmt(r.fit_s.get("fastnn"), ".3f"),
-            _fmt(r.fit_s.get("sklearn"), ".3f"),
-            _fmt(r.fit_s.get("torch"), ".3f"),
+            _spread(r.fit_runs_s, "fastnn", ".3f"),
+            _spread(r.fit_runs_s, "sklearn", ".3f"),
+            _spread(r.fit_runs_s, "torch", ".3f"),
             _fmt(r.ratio(r.fit_s, "sklearn"), ".2f", "x"),
             _fmt(r.ratio(r.fit_s, "torch"), ".2f", "x"),
-            _fmt(r.fit_s["fastnn"] / floor if floor else None, ".2f", "x"),
-            _fmt(r.predict_s.get("fastnn"), ".4f"),
-            _fmt(r.predict_s.get("sklearn"), ".4f"),
-            _fmt(r.predict_s.get("torch"), ".4f"),
+            _fmt(r.fit_s["fastnn"] / floor if floor else None, ".2f"),
+            _spread(r.predict_runs_s, "fastnn", ".4f"),
+            _spread(r.predict_runs_s, "sklearn", ".4f"),
+            _spread(r.predict_runs_s, "torch", ".4f"),
             _fmt(r.ratio(r.predict_s, "sklearn"), ".2f", "x"),
+            _fmt(r.predict_s["fastnn"] / numpy_s if numpy_s else None, ".2f"),
             peak,
             score,
         ]
@@ -566,6 +666,9 @@ def plot_ratios(rows: list[Row], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels, sk, th = [], [], []
+    # What users get: the back-to-back figures when they were measured.
+    if any(r.mode == "back-to-back" for r in rows):
+        rows = [r for r in rows if r.mode == "back-to-back"]
     for r in rows:
         # Predict-only rows have no fit time: plot their predict ratio instead.
         times = r.fit_s if r.fit_s else r.predict_s
@@ -582,7 +685,10 @@ def plot_ratios(rows: list[Row], path: Path) -> None:
     ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("time ratio (higher = fastnn faster)")
-    ax.set_title("time of other / time of fastnn, medians (fit; predict rows: predict)")
+    ax.set_title(
+        f"time of other / time of fastnn, {rows[0].mode} medians "
+        "(fit; predict rows: predict)"
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -590,32 +696,65 @@ def plot_ratios(rows: list[Row], path: Path) -> None:
 
 
 def write_results(
-    out: Path, rows: list[Row], info: dict, args: argparse.Namespace, total_s: float
+    out: Path,
+    rows: list[Row],
+    extra: dict[str, Any],
+    info: dict,
+    args: argparse.Namespace,
+    total_s: float,
 ) -> str:
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(rows)
+    table = markdown_table(rows) if rows else ""
     payload = {
         "machine": info,
         "quick": args.quick,
         "repeats": args.repeats,
-        "cool_down_s": COOL_DOWN_S,
+        "modes": {m: MODES[m] for m in args.modes},
         "total_s": total_s,
         "results": [asdict(r) for r in rows],
+        **extra,
     }
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     notes = "\n".join(f"- {k}: {v}" for k, v in info.items())
-    mode = "quick" if args.quick else "full"
-    (out / "results.md").write_text(
-        f"# fastnn benchmark suite ({mode})\n\n{table}\n\n"
-        f"Medians of {args.repeats} alternating repeats after one warm-up each; "
-        f"ratios are time(other) / time(fastnn), fastnn / floor is fastnn's fit "
-        f"time over the BLAS-only GEMM floor. Fit peak memory is what one fit "
-        f"adds to the resident memory over the loaded data, each in a fresh "
-        f"process. Scores are on the training data. "
-        f"Total {total_s:.0f} s.\n\n## Machine\n\n{notes}\n"
-    )
-    plot_ratios(rows, out / "ratios.png")
-    return table
+    size = "quick" if args.quick else "full"
+    sections = [f"# fastnn benchmark suite ({size})\n\n## Machine\n\n{notes}\n"]
+    if rows:
+        sections.append(
+            f"## Fit and predict\n\n{table}\n\n"
+            f"Median (min–max) of {args.repeats} alternating repeats after one "
+            f"warm-up each; paused: {COOL_DOWN_S} s before every timed call, "
+            f"back-to-back: none. Ratios are time(other) / time(fastnn) of the "
+            f"medians; fastnn / floor is fastnn's fit time over the BLAS-only "
+            f"GEMM floor, fastnn / NumPy its predict time over NumPy's forward "
+            f"pass on the same chunks. Fit peak memory is what one fit adds to "
+            f"the resident memory over the loaded data, each in a fresh "
+            f"process. Scores are on the training data.\n"
+        )
+    if "latency" in extra:
+        sections.append(
+            "## Small predictions (µs per call)\n\n"
+            f"{latency.markdown(extra['latency'])}\n\n"
+            "Median (min–max) of single calls on a digits (100,) float64 model "
+            "with the same weights in every library; each contender's calls "
+            "in a row.\n"
+        )
+    if "interference" in extra:
+        sections.append(
+            "## Right after NumPy / SciPy BLAS work\n\n"
+            f"{conditions.interference_markdown(extra['interference'])}\n"
+        )
+    if "contention" in extra:
+        sections.append(
+            "## Two processes at once, or beside a busy one\n\n"
+            f"{conditions.contention_markdown(extra['contention'])}\n\n"
+            "Each process fresh (spawn), default thread counts, no environment "
+            "variable set.\n"
+        )
+    sections.append(f"Total {total_s:.0f} s.\n")
+    (out / "results.md").write_text("\n".join(sections))
+    if rows:
+        plot_ratios(rows, out / "ratios.png")
+    return "\n".join(sections[1:])
 
 
 def main() -> None:
@@ -625,7 +764,17 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, help="timed repeats (default 3)")
     parser.add_argument(
-        "--only", action="append", choices=list(WORKLOADS_BY_NAME), metavar="NAME"
+        "--only",
+        action="append",
+        choices=[*WORKLOADS_BY_NAME, *EXTRA],
+        metavar="NAME",
+        help="a workload, or latency / interference / contention",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["both", *MODES],
+        default="both",
+        help="paused, back-to-back or both (default)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results", help="output"
@@ -633,6 +782,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
+    args.modes = list(MODES) if args.mode == "both" else [args.mode]
 
     if torch is not None:
         torch.set_num_threads(os.cpu_count() or 1)
@@ -650,15 +800,22 @@ def main() -> None:
             if args.only and w.name not in args.only:
                 continue
             t0 = time.perf_counter()
-            if w.predict_models:
-                new = run_predict(w, args.quick, args.repeats, models)
-            else:
-                new = [run_fit(w, args.quick, args.repeats, models)]
-                measure_fit_memory(w, args.quick, new[0])
-            rows += new
+            for mode in args.modes:
+                if w.predict_models:
+                    rows += run_predict(w, args.quick, args.repeats, models, mode)
+                else:
+                    rows.append(run_fit(w, args.quick, args.repeats, models, mode))
+            if not w.predict_models:
+                measure_fit_memory(w, args.quick, rows[-len(args.modes)])
             print(f"{w.name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
+        extra = {}
+        for name, run in EXTRA.items():
+            if not args.only or name in args.only:
+                t0 = time.perf_counter()
+                extra[name] = run(args.quick)
+                print(f"{name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
     total = time.perf_counter() - start
-    table = write_results(args.out, rows, info, args, total)
+    table = write_results(args.out, rows, extra, info, args, total)
     print(f"\n{table}\n\ntotal {total:.1f} s; results in {args.out}/")
 
 

@@ -1,0 +1,89 @@
+"""The benchmark scripts still run (tiny sizes; their figures are not checked).
+
+They call fastnn's private pieces and other libraries' APIs; a rename that
+broke them would otherwise only show the next time someone benchmarks.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _run(tmp_path, *args: str) -> str:
+    # Outside the checkout, so the scripts import the installed fastnn.
+    done = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_suite_runs_both_modes_and_reports_the_machine(tmp_path):
+    out = tmp_path / "results"
+    _run(
+        tmp_path,
+        str(BENCH / "suite.py"),
+        "--quick",
+        "--only",
+        "digits-lbfgs",
+        "--out",
+        str(out),
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert {r["mode"] for r in results["results"]} == {"paused", "back-to-back"}
+    assert results["machine"]["cpu"] and results["machine"]["blas"]
+    text = (out / "results.md").read_text()
+    assert "back-to-back" in text and "(min–max)" not in text.split("##")[0]
+
+
+def test_latency_and_interference_tables(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        import conditions
+        import latency
+    finally:
+        sys.path.remove(str(BENCH))
+    rows = latency.measure(calls=2, rows=(1, 3))
+    table = latency.markdown(rows)
+    assert "onnxruntime" in table and "predict_proba" in table
+    assert {r["rows"] for r in rows} == {1, 3}
+    table = conditions.interference_markdown(conditions.interference(repeats=1))
+    assert "after NumPy A @ A / pause" in table
+
+
+def test_compare_sklearn_and_dask_scripts(tmp_path):
+    _run(
+        tmp_path,
+        str(BENCH / "compare_sklearn.py"),
+        "--only",
+        "digits-lbfgs",
+        "--repeats",
+        "1",
+    )
+    _run(
+        tmp_path,
+        str(BENCH / "dask_lbfgs.py"),
+        "--n-samples",
+        "4000",
+        "--n-features",
+        "5",
+        "--hidden",
+        "4",
+        "--blocks",
+        "2",
+        "--max-iter",
+        "2",
+        "--repeats",
+        "1",
+    )
