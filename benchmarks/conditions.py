@@ -152,10 +152,12 @@ def _run(library: str, n_fitters: int, busy: bool, n: int) -> list[list[float]]:
         fitters.append(p)
         readies.append(ready)
     try:
-        for ready in readies:
-            ready.wait()
+        for ready, p in zip(readies, fitters, strict=True):
+            if not ready.wait(timeout=300):
+                raise RuntimeError(f"a {library} fitter never started: {p.exitcode}")
         go.set()
-        return [out.get() for _ in fitters]
+        # A fitter that died would leave its result missing: don't wait forever.
+        return [out.get(timeout=600) for _ in fitters]
     finally:
         for p in fitters:
             p.join()
