@@ -93,19 +93,25 @@ def interference(repeats: int = 7) -> list[dict[str, Any]]:
     return rows
 
 
-def interference_markdown(rows: list[dict[str, Any]]) -> str:
+def _markdown(rows: list[dict[str, Any]], first: str, key: str, stat: str) -> str:
+    """Times per condition, then each condition's ``stat`` over the first
+    condition's median."""
     conditions = list(rows[0]["seconds"])
-    head = ["call", *(f"{c} (ms)" for c in conditions)]
-    head += [f"{c} / pause" for c in conditions[1:]]
+    head = [first, *(f"{c} (ms)" for c in conditions)]
+    label = "" if stat == "median" else "slowest "
+    head += [f"{label}{c} / {conditions[0]}" for c in conditions[1:]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         s = r["seconds"]
-        cells = [r["call"]]
-        cells += [_ms(s[c]) for c in conditions]
-        pause = s[conditions[0]]["median"]
-        cells += [f"{s[c]['median'] / pause:.2f}" for c in conditions[1:]]
+        base = s[conditions[0]]["median"]
+        cells = [r[key], *(_ms(s[c]) for c in conditions)]
+        cells += [f"{s[c][stat] / base:.2f}" for c in conditions[1:]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def interference_markdown(rows: list[dict[str, Any]]) -> str:
+    return _markdown(rows, "call", "call", "median")
 
 
 def _ms(t: dict[str, float]) -> str:
@@ -187,17 +193,8 @@ def contention(repeats: int = 5) -> list[dict[str, Any]]:
 
 
 def contention_markdown(rows: list[dict[str, Any]]) -> str:
-    conditions = list(rows[0]["seconds"])
-    head = ["digits fit", *(f"{c} (ms)" for c in conditions)]
-    head += [f"{c}: slowest / alone" for c in conditions[1:]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        s = r["seconds"]
-        alone = s["alone"]["median"]
-        cells = [r["library"], *(_ms(s[c]) for c in conditions)]
-        cells += [f"{s[c]['max'] / alone:.2f}" for c in conditions[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    # The slowest fit, not the median: no fit may collapse.
+    return _markdown(rows, "digits fit", "library", "max")
 
 
 def main() -> None:

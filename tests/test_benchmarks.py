@@ -59,7 +59,7 @@ def test_latency_and_interference_tables(tmp_path):
     assert "onnxruntime" in table and "predict_proba" in table
     assert {r["rows"] for r in rows} == {1, 3}
     table = conditions.interference_markdown(conditions.interference(repeats=1))
-    assert "after NumPy A @ A / pause" in table
+    assert "after NumPy A @ A / after a pause" in table
 
 
 def test_compare_sklearn_and_dask_scripts(tmp_path):
