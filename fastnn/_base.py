@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, FitTask, has_listeners, restore, snapshot
 from ._optimizers import AdamState, SGDState
-from ._threads import engine_threads
+from ._threads import engine_threads, forward_threads
 from ._warnings import warn
 from .activations import ACTIVATIONS, Activation, _hidden_activation_specs, _spec
 
@@ -778,7 +778,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         params, units, specs = _network.snapshot(self, X.shape[1], dtype)
         check_finite = check_input and not sp.issparse(X)
         out = None
-        with engine_threads() as n_threads:
+        with forward_threads(X.shape[0], units) as n_threads:
             for start, stop, block in _network.engine_blocks(X, dtype):
                 forward = (_engine.InputMatrix(block), params, units, specs)
                 part = _engine.forward(*forward, n_threads, check_finite=check_finite)

@@ -23,6 +23,7 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.preprocessing import LabelBinarizer
 
 import fastnn._base
+import fastnn._threads
 from fastnn import MLPClassifier, MLPRegressor
 from fastnn._classifier import _decode
 
@@ -101,6 +102,39 @@ def test_plain_float_input_skips_validate_data(models, data, monkeypatch):
         ours.predict_proba(X)
         ours.predict_log_proba(X.astype(np.float32))
         models["regressor"][0].predict(X)
+
+
+class _RecordingBlas:
+    """A BLAS library controller that records what the engine sets."""
+
+    def __init__(self, calls: list):
+        self.calls = calls
+
+    def get_num_threads(self) -> int:
+        return 2
+
+    def set_num_threads(self, n: int) -> None:
+        self.calls.append(n)
+
+
+def test_blas_is_pinned_only_for_products_big_enough_to_thread(
+    models, data, monkeypatch
+):
+    # (20,) hidden units on 64 features: 1,280 products per row, so one
+    # row stays below the size at which BLAS or the engine would split a
+    # product, 100 rows do not.
+    calls: list = []
+    monkeypatch.setattr(
+        fastnn._threads, "_blas_libraries", lambda: [_RecordingBlas(calls)]
+    )
+    ours, theirs = models["multiclass"]
+    X = data[0]
+    for rows, pinned in [(1, []), (10, []), (100, [1, 2]), (2000, [1, 2])]:
+        calls.clear()
+        np.testing.assert_allclose(
+            ours.predict_proba(X[:rows]), theirs.predict_proba(X[:rows]), rtol=1e-7
+        )
+        assert calls == pinned, rows
 
 
 def _outcome(model, method: str, X):
