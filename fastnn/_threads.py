@@ -24,6 +24,7 @@ from functools import cache
 
 from threadpoolctl import ThreadpoolController
 
+from ._engine import PARALLEL_MIN_PRODUCT
 from ._openmp import effective_n_threads
 
 # Engine calls may overlap (predict from several Python threads, fits in a
@@ -52,9 +53,8 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 @cache
 def _blas_libraries() -> list:
-    # Scanning the loaded libraries takes milliseconds: do it once.
-    from . import _engine  # noqa: F401  (loads SciPy's BLAS first)
-
+    # Scanning the loaded libraries takes milliseconds: do it once (the
+    # engine, imported above, has loaded SciPy's BLAS by then).
     return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
@@ -85,11 +85,6 @@ def engine_threads() -> Iterator[int]:
                 _saved = []
 
 
-# OpenBLAS keeps a GEMM with m*n*k up to 65,536 x 4 on the calling thread,
-# and the engine splits no product below 65,536 (PARALLEL_MIN_FLOPS).
-_SERIAL_PRODUCT = 65536
-
-
 def forward_threads(n_rows: int, layer_units: list[int]) -> AbstractContextManager[int]:
     """``engine_threads()`` for a forward pass, or one thread and BLAS left
     alone when every product is too small for either to use a second one.
@@ -97,7 +92,9 @@ def forward_threads(n_rows: int, layer_units: list[int]) -> AbstractContextManag
     Pinning and restoring the BLAS thread counts costs a few microseconds,
     a fifth of a one-row prediction; below the threshold it changes nothing.
     """
+    # OpenBLAS, too, keeps a GEMM of m*n*k up to 4 x 65,536 on the calling
+    # thread.
     largest = max(a * b for a, b in zip(layer_units, layer_units[1:]))
-    if n_rows * largest < _SERIAL_PRODUCT:
+    if n_rows * largest < PARALLEL_MIN_PRODUCT:
         return nullcontext(1)
     return engine_threads()

@@ -59,7 +59,7 @@ from ._kernels import (
     optimizer_step,
     output_loss_delta,
 )
-from ._layers import GEMM_BLOCK_COUNT, _set_gemm_blocks
+from ._layers import GEMM_BLOCK_COUNT, PARALLEL_MIN_PRODUCT, _set_gemm_blocks
 from ._predict import forward
 from ._trainer import SOLVER_ADAM, SOLVER_SGD, Trainer
 
@@ -72,6 +72,7 @@ __all__ = [
     "ActivationCode",
     "InputMatrix",
     "LossCode",
+    "PARALLEL_MIN_PRODUCT",
     "Trainer",
     "Workspace",
     "_set_counting",

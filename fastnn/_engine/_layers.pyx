@@ -48,6 +48,8 @@ def _machine_blocks():
 
 
 GEMM_BLOCK_COUNT = _machine_blocks()
+# Products (m * n * k) below this run as one block, on one thread.
+PARALLEL_MIN_PRODUCT = PARALLEL_MIN_FLOPS
 cdef int GEMM_BLOCKS = GEMM_BLOCK_COUNT
 
 
