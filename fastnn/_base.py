@@ -32,12 +32,14 @@ from sklearn.utils.validation import (
 
 from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, FitTask, has_listeners, restore, snapshot
-from ._optimizers import AdamState, SGDState
+from ._optimizers import OPTIMIZERS
 from ._threads import engine_threads, forward_threads
 from ._warnings import warn
 from .activations import ACTIVATIONS, Activation, _hidden_activation_specs, _spec
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = tuple(OPTIMIZERS)
+# "('sgd', 'adam', 'adamw')", for messages.
+_STOCHASTIC_NAMES = "(" + ", ".join(map(repr, _STOCHASTIC_SOLVERS)) + ")"
 
 # scikit-learn's error for a fit that diverged; fastnn's explanation follows
 # it, so that code matching scikit-learn's message keeps working.
@@ -65,7 +67,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         # A name, an Activation (with its own parameters), or a sequence of
         # those, one per hidden layer.
         "activation": [StrOptions(set(ACTIVATIONS)), Activation, list, tuple],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", *OPTIMIZERS})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -87,6 +89,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [
             Interval(Integral, 1, None, closed="left"),
             Options(Real, {np.inf}),
@@ -124,6 +127,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         n_iter_no_change,
         max_fun,
         dropout=0.0,
+        weight_decay=0.01,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -150,6 +154,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dropout = dropout
+        self.weight_decay = weight_decay
 
     # -- subclass hooks -----------------------------------------------------
 
@@ -349,7 +354,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         dropout = self._dropout_rates(len(layer_units) - 2)
         if any(dropout) and self.solver == "lbfgs":
             raise ValueError(
-                "dropout needs a stochastic solver ('sgd' or 'adam'): L-BFGS "
+                f"dropout needs a stochastic solver {_STOCHASTIC_NAMES}: L-BFGS "
                 "requires a deterministic objective."
             )
         if first_pass:
@@ -373,24 +378,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return rates
 
     def _make_optimizer(self, n_params: int, dtype):
-        if self.solver == "sgd":
-            return SGDState(
-                n_params,
-                dtype,
-                self.learning_rate_init,
-                self.learning_rate,
-                self.momentum,
-                self.nesterovs_momentum,
-                self.power_t,
-            )
-        return AdamState(
-            n_params,
-            dtype,
-            self.learning_rate_init,
-            self.beta_1,
-            self.beta_2,
-            self.epsilon,
-        )
+        return OPTIMIZERS[self.solver].from_estimator(self, n_params, dtype)
 
     def _validate_validation_set(self, X, y, X_val, y_val, sample_weight_val):
         """Check a validation set passed to fit; return it in the working dtype.
@@ -414,7 +402,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise ValueError(
                 "X_val and y_val are used for early stopping, which only the "
-                f"stochastic solvers ('sgd', 'adam') do; solver={self.solver!r}."
+                f"stochastic solvers {_STOCHASTIC_NAMES} do; solver={self.solver!r}."
             )
         X_val = validate_data(
             self,
@@ -533,7 +521,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             trainer = _engine.Trainer(
                 layer_units,
                 params,
-                optimizer.arrays,
                 batch_size,
                 self._activation_specs(),
                 self._engine_loss(),
@@ -591,18 +578,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                     # and indexes with it; shuffling in place makes the same
                     # swaps from the same draws, without two new arrays.
                     self._random_state.shuffle(sample_idx)
+                step = optimizer.engine_optimizer()
                 try:
                     loss_sum = trainer.run_epoch(
-                        X_train,
-                        y_train,
-                        sw_train,
-                        sample_idx,
-                        optimizer.solver_code,
-                        alpha=self.alpha,
-                        **optimizer.epoch_kwargs(),
+                        X_train, y_train, sw_train, sample_idx, step, self.alpha
                     )
                 finally:
-                    optimizer.after_epoch(trainer.adam_t)
+                    optimizer.after_epoch(step)
 
                 if not early_stopping and not np.isfinite(loss_sum):
                     # With early stopping scikit-learn trains on and ends
@@ -715,7 +697,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return _engine.Trainer(
             layer_units,
             params,
-            (),
             batch_size,
             self._activation_specs(),
             self._engine_loss(),
@@ -870,7 +851,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 trainer = _engine.Trainer(
                     units,
                     params,
-                    (),
                     min(X.shape[0], 1024),
                     specs,
                     self._engine_loss(),

@@ -447,7 +447,6 @@ def _block_sums(block: _Block, spec: tuple, params: np.ndarray):
         trainer = _engine.Trainer(
             layer_units,
             params.copy(),
-            (),
             min(n_rows, _LBFGS_CHUNK_ROWS),
             activations,
             loss,

@@ -96,7 +96,6 @@ def check_gradients(
         trainer = _engine.Trainer(
             units,
             params,
-            (),
             min(n_samples, 1024),
             specs,
             loss_name,

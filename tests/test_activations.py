@@ -144,7 +144,6 @@ def test_unknown_activation_codes_are_refused_by_the_engine():
         _engine.Trainer(
             [3, 2, 1],
             params,
-            (),
             4,
             [("swish", 0, 0), ("identity", 0, 0)],
             "squared_error",

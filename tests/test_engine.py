@@ -17,10 +17,17 @@ ACTS = [("tanh", 0.0, 0.0), ("softmax", 0.0, 0.0)]
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _trainer(dtype=np.float64, state=2, **kwargs):
+def _trainer(dtype=np.float64, **kwargs):
     params = np.zeros(N_PARAMS, dtype=dtype)
-    arrays = tuple(np.zeros(N_PARAMS, dtype=dtype) for _ in range(state))
-    return _engine.Trainer(UNITS, params, arrays, 8, ACTS, "log_loss", 1, **kwargs)
+    return _engine.Trainer(UNITS, params, 8, ACTS, "log_loss", 1, **kwargs)
+
+
+def _optimizer(name="adam", dtype=np.float64, n_arrays=None):
+    code = _engine.OPTIMIZER_CODES[name]
+    if n_arrays is None:
+        n_arrays = _engine.optimizer_state_arrays(code)
+    arrays = tuple(np.zeros(N_PARAMS, dtype=dtype) for _ in range(n_arrays))
+    return _engine.Optimizer(code, arrays, learning_rate=0.1)
 
 
 def _data(dtype=np.float64, n=10):
@@ -33,7 +40,7 @@ def test_an_input_of_the_other_dtype_is_refused():
     trainer = _trainer(np.float32)
     X, Y, sw = _data(np.float64)
     with pytest.raises(TypeError, match="X is float64, the trainer is float32"):
-        trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_ADAM, 0.1, 0.0)
+        trainer.run_epoch(X, Y, sw, np.arange(10), _optimizer(), 0.0)
     with pytest.raises(TypeError, match="X is float64, the trainer is float32"):
         trainer.evaluate_loss(X, Y, sw, 0.0)
     X32 = _engine.InputMatrix(np.ones((10, 5), dtype=np.float32))
@@ -64,9 +71,9 @@ def test_shapes_that_do_not_fit_the_network_are_refused():
     with pytest.raises(ValueError, match="grad_out has shape"):
         trainer.loss_gradient(X, Y, sw, 0.0, np.empty(N_PARAMS + 1))
     with pytest.raises(ValueError, match="the row order holds a row X does not have"):
-        trainer.run_epoch(X, Y, sw, np.arange(11), _engine.SOLVER_ADAM, 0.1, 0.0)
+        trainer.run_epoch(X, Y, sw, np.arange(11), _optimizer(), 0.0)
     with pytest.raises(ValueError, match="optimizer state does not match"):
-        trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_SGD, 0.1, 0.0)
+        _optimizer("sgd", n_arrays=2)
     with pytest.raises(ValueError, match="params has 40 values"):
         _engine.forward(X, np.zeros(N_PARAMS + 1), UNITS, ACTS, 1)
     with pytest.raises(TypeError, match="InputMatrix"):
@@ -75,21 +82,16 @@ def test_shapes_that_do_not_fit_the_network_are_refused():
 
 def test_a_trainer_refuses_parameters_that_do_not_fit():
     with pytest.raises(ValueError, match="params has 40 values"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS + 1), (), 8, ACTS, "log_loss", 1)
+        _engine.Trainer(UNITS, np.zeros(N_PARAMS + 1), 8, ACTS, "log_loss", 1)
+    X, Y, sw = _data()
     with pytest.raises(TypeError, match="optimizer state is float32"):
-        _engine.Trainer(
-            UNITS,
-            np.zeros(N_PARAMS),
-            (np.zeros(N_PARAMS, np.float32),),
-            8,
-            ACTS,
-            "log_loss",
-            1,
+        _trainer().run_epoch(
+            X, Y, sw, np.arange(10), _optimizer("sgd", np.float32), 0.0
         )
     with pytest.raises(TypeError, match="params must be float32 or float64"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS, int), (), 8, ACTS, "log_loss", 1)
+        _engine.Trainer(UNITS, np.zeros(N_PARAMS, int), 8, ACTS, "log_loss", 1)
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS), (), 8, ACTS, "hinge", 1)
+        _engine.Trainer(UNITS, np.zeros(N_PARAMS), 8, ACTS, "hinge", 1)
     with pytest.raises(TypeError, match="float32 or float64 input"):
         _engine.InputMatrix(np.ones((3, 5), dtype=np.int64))
 
@@ -98,8 +100,9 @@ def test_a_matching_call_still_runs():
     trainer = _trainer()
     X, Y, sw = _data()
     Y[:, 0] = 1
-    loss = trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_ADAM, 0.1, 0.0)
-    assert np.isfinite(loss) and trainer.adam_t == 2
+    optimizer = _optimizer()
+    loss = trainer.run_epoch(X, Y, sw, np.arange(10), optimizer, 0.0)
+    assert np.isfinite(loss) and optimizer.step_count == 2
 
 
 @pytest.fixture(params=[1, 2, 4, 8])
@@ -119,7 +122,7 @@ def test_the_forced_count_cuts_every_batch(gemm_blocks):
     units = [24, 40, 24, 3]
     n = sum(a * b + b for a, b in zip(units, units[1:]))
     acts = [("relu", 0, 0), ("relu", 0, 0), ("softmax", 0, 0)]
-    trainer = _engine.Trainer(units, np.zeros(n), (), 512, acts, "log_loss", 1)
+    trainer = _engine.Trainer(units, np.zeros(n), 512, acts, "log_loss", 1)
     X = _engine.InputMatrix(np.ones((512, 24)))
     # Row blocks keep at least 64 rows; the two large weight gradients are
     # cut into the forced count, the small last one (512 x 24 x 3

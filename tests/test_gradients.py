@@ -70,7 +70,6 @@ def test_loss_gradient_matches_finite_differences(hidden, loss, hidden_sizes):
     trainer = _engine.Trainer(
         units,
         params,
-        (),
         7,
         _specs(hidden, OUTPUT_FOR_LOSS[loss], units),
         loss,
@@ -100,7 +99,7 @@ def test_gradient_is_independent_of_the_chunk_size():
     results = []
     for chunk in (1, 7, 50):
         trainer = _engine.Trainer(
-            units, params, (), chunk, _specs("tanh", "softmax", units), "log_loss", 1
+            units, params, chunk, _specs("tanh", "softmax", units), "log_loss", 1
         )
         grad = np.empty_like(params)
         loss = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, 0.1, grad)
@@ -118,7 +117,7 @@ def test_sparse_input_gives_the_dense_gradient(fmt, hidden_sizes):
     X[rng.uniform(size=X.shape) < 0.6] = 0.0
     X_in = sp.csr_matrix(X) if fmt == "csr" else X
     trainer = _engine.Trainer(
-        units, params, (), 16, _specs("relu", "softmax", units), "log_loss", 2
+        units, params, 16, _specs("relu", "softmax", units), "log_loss", 2
     )
     grad = np.empty_like(params)
     loss = trainer.loss_gradient(_engine.InputMatrix(X_in), Y, sw, 0.2, grad)
@@ -137,7 +136,7 @@ def test_one_activation_per_layer():
     X, Y, sw, units, params = _problem("squared_error", (5, 4, 3), rng)
     hidden = [("gelu", 0.0, 0.0), ("piecewise_linear", -2.0, 2.0), ("elu", 0.5, 0.0)]
     specs = [*hidden, ("identity", 1.0, 0.0)]
-    trainer = _engine.Trainer(units, params, (), 9, specs, "squared_error", 2)
+    trainer = _engine.Trainer(units, params, 9, specs, "squared_error", 2)
     grad = np.empty_like(params)
     loss = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, 0.1, grad)
 

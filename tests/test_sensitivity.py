@@ -42,7 +42,7 @@ def test_input_gradients_match_finite_differences(hidden, loss, hidden_sizes):
     X, Y, _, units, params = _problem(loss, hidden_sizes, rng, n=6)
     output = OUTPUT_FOR_LOSS[loss]
     trainer = _engine.Trainer(
-        units, params, (), 4, _specs(hidden, output, units), loss, 1, HUBER_DELTA
+        units, params, 4, _specs(hidden, output, units), loss, 1, HUBER_DELTA
     )
     X_in = _engine.InputMatrix(X)
 

@@ -10,7 +10,7 @@ May call: ``_layers``, ``_kernels``, ``_input``.
 from cython cimport floating
 
 from ._input cimport Input
-from ._kernels cimport Step, fnn_activation
+from ._kernels cimport fnn_activation, fnn_optimizer
 
 
 cdef enum Pass:
@@ -46,7 +46,6 @@ cdef class Workspace:
     # Every buffer of a batch lives in ``work`` (an ndarray of the dtype),
     # at these offsets; -1 where a layer has none.
     cdef readonly object params     # the flat parameters, updated in place
-    cdef readonly tuple state       # the optimizer's flat state arrays
     cdef object work
     cdef Py_ssize_t *act_off       # acts[l]: batch_size x units[l]; acts[0] is the batch
     cdef Py_ssize_t *delta_off     # deltas[l]: batch_size x units[l], l >= 1
@@ -70,8 +69,8 @@ cdef class Workspace:
 cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
                        const floating[::1] sample_weight,
                        const Py_ssize_t *batch_rows, Py_ssize_t rows, Pass mode,
-                       floating *work, floating *params, Step *step,
-                       floating *state0, floating *state1,
+                       floating *work, floating *params, fnn_optimizer *step,
+                       floating *first_moments, floating *second_moments,
                        double *sw_sum) noexcept nogil
 cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
 cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil

@@ -34,11 +34,11 @@ from ._kernels cimport (
     PARALLEL_MIN_ELEMENTS,
     PARALLEL_MIN_FLOPS,
     SPARSE_CHUNK,
-    Step,
     activation_spec,
     fnn_activation,
     fnn_dropout_scale,
     fnn_needs_preactivation,
+    fnn_optimizer,
     fnn_prefetch_bytes,
     optimizer_range,
     output_loss_delta_row,
@@ -84,7 +84,7 @@ cdef class Workspace:
     (dtype, size) here, once.
     """
 
-    def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
+    def __cinit__(self, layer_units, params, Py_ssize_t batch_size,
                   activations, str loss, int n_threads, double loss_param=0.0,
                   dropout=None, unsigned long long dropout_seed=0,
                   long dropout_step=0):
@@ -152,12 +152,7 @@ cdef class Workspace:
             offset += self.units[l + 1]
         self.n_params = offset
         _check_params(params, self.dtype, self.n_params, "params")
-        if len(optimizer_state) > 2:
-            raise ValueError("at most two optimizer state arrays")
-        for state in optimizer_state:
-            _check_params(state, self.dtype, self.n_params, "optimizer state")
         self.params = params
-        self.state = tuple(optimizer_state)
         self.work = self._layout(0, 0)
 
     cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features):
@@ -379,10 +374,23 @@ cdef void transpose_batch(Workspace ws, floating *work, const Input *X,
             entry_value[pos] = values[k]
 
 
+cdef inline void step_range(const fnn_optimizer *step, bint coefficients,
+                            floating *params, const floating *grad,
+                            floating *first_moments, floating *second_moments,
+                            Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """The optimizer step on params[lo:hi] and the same range of its state
+    arrays, from ``grad``, that range's raw gradient; the penalties apply
+    to ``coefficients`` only."""
+    optimizer_range(step, coefficients, params + lo, first_moments + lo,
+                    second_moments + lo if second_moments != NULL else NULL,
+                    grad, hi - lo)
+
+
 cdef double sparse_gradient(Workspace ws, floating *work, floating *params,
                             int t, Py_ssize_t f0, Py_ssize_t f1,
-                            bint accumulate, const Step *step,
-                            floating *state0, floating *state1) noexcept nogil:
+                            bint accumulate, const fnn_optimizer *step,
+                            floating *first_moments,
+                            floating *second_moments) noexcept nogil:
     """Gradient of the first layer's rows f0:f1 for CSR input, from the
     batch sorted by feature (see ``transpose_batch``).
 
@@ -420,17 +428,16 @@ cdef double sparse_gradient(Workspace ws, floating *work, floating *params,
                     g[j] += v * d[j]
         if step != NULL:
             norm += sumsq(params, lo, hi)
-            optimizer_range(params + lo, scratch, state0 + lo,
-                            state1 + lo if state1 != NULL else NULL, hi - lo,
-                            <floating>step.sw_sum, step, step.alpha)
+            step_range(step, True, params, scratch, first_moments,
+                       second_moments, lo, hi)
         c0 = c1
     return norm
 
 
 cdef void gradient_task(Workspace ws, const Input *X, Py_ssize_t rows, int t,
                         bint accumulate, floating *work, floating *params,
-                        const Step *step, floating *state0,
-                        floating *state1) noexcept nogil:
+                        const fnn_optimizer *step, floating *first_moments,
+                        floating *second_moments) noexcept nogil:
     """Phase 2: one block of a layer's raw gradient, and its optimizer step.
 
     The block with ``k0 == 0`` also does the layer's intercepts.  With a
@@ -450,8 +457,8 @@ cdef void gradient_task(Workspace ws, const Input *X, Py_ssize_t rows, int t,
     # evaluated with: norms are taken before the step.
     if l == 0 and X.sparse:
         ws.task_sums[t] = sparse_gradient(ws, work, params, t, task.k0,
-                                          task.k1, accumulate, step, state0,
-                                          state1)
+                                          task.k1, accumulate, step,
+                                          first_moments, second_moments)
     else:
         weight_gradient_rows(work + ws.act_off[l], rows, n_in, delta, n_out,
                              grad + ws.coef_offset[l], task.k0, task.k1,
@@ -460,21 +467,19 @@ cdef void gradient_task(Workspace ws, const Input *X, Py_ssize_t rows, int t,
             lo = ws.coef_offset[l] + task.k0 * n_out
             hi = ws.coef_offset[l] + task.k1 * n_out
             ws.task_sums[t] = sumsq(params, lo, hi)
-            optimizer_range(params + lo, grad + lo, state0 + lo,
-                            state1 + lo if state1 != NULL else NULL, hi - lo,
-                            <floating>step.sw_sum, step, step.alpha)
+            step_range(step, True, params, grad + lo, first_moments,
+                       second_moments, lo, hi)
     if step != NULL and task.k0 == 0:
         lo = ws.intercept_offset[l]
-        optimizer_range(params + lo, grad + lo, state0 + lo,
-                        state1 + lo if state1 != NULL else NULL, n_out,
-                        <floating>step.sw_sum, step, 0.0)
+        step_range(step, False, params, grad + lo, first_moments,
+                   second_moments, lo, lo + n_out)
 
 
 cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
                        const floating[::1] sample_weight,
                        const Py_ssize_t *batch_rows, Py_ssize_t rows, Pass mode,
-                       floating *work, floating *params, Step *step,
-                       floating *state0, floating *state1,
+                       floating *work, floating *params, fnn_optimizer *step,
+                       floating *first_moments, floating *second_moments,
                        double *sw_sum) noexcept nogil:
     """Forward (and backward) pass over the rows ``batch_rows[:rows]``.
 
@@ -517,7 +522,7 @@ cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
                       train)
         for t in prange(n_tasks, schedule="static", chunksize=1):
             gradient_task(ws, X, rows, t, accumulate, work, params, step,
-                          state0, state1)
+                          first_moments, second_moments)
     # Per-row losses are summed in row order.
     for r in range(rows):
         loss += sw[batch_rows[r]] * ws.row_loss[r]

@@ -7,7 +7,7 @@ each of which checks its arguments against the trainer and raises
 ``TypeError``/``ValueError`` on a mismatch) and the drivers behind them:
 an epoch of minibatches, the full-batch loss and gradient, the loss alone,
 the outputs' finiteness and the gradients with respect to the inputs.
-May call: ``_batch``, ``_layers``, ``_kernels``, ``_input``.
+May call: ``_batch``, ``_layers``, ``_kernels``, ``_input``, ``_optimizer``.
 """
 
 from cython cimport floating
@@ -28,23 +28,21 @@ from ._batch cimport (
 )
 from ._input cimport Input, InputMatrix
 from ._kernels cimport (
-    ADAM,
     FNN_EXP,
     FNN_IDENTITY,
     FNN_LOGISTIC,
     FNN_SOFTMAX,
-    SGD,
-    Step,
     all_finite,
     fnn_activation,
+    fnn_optimizer,
     split,
 )
 from ._layers cimport backward_layer
+from ._optimizer cimport Optimizer, begin_step
 
 import numpy as np
 
-SOLVER_SGD = SGD
-SOLVER_ADAM = ADAM
+from ._batch import _check_params
 
 
 cdef class Trainer(Workspace):
@@ -57,10 +55,6 @@ cdef class Trainer(Workspace):
     params : ndarray, 1-D, C-contiguous, float32 or float64
         Flat parameters (see ``fastnn._engine``); updated in place.  Its
         dtype is the trainer's: every array passed later must have it.
-    optimizer_state : tuple of ndarray
-        ``(velocities,)`` for SGD or ``(first_moments, second_moments)`` for
-        Adam, flat arrays like ``params``; updated in place.  Empty for a
-        trainer that only evaluates.
     batch_size : int
         Largest minibatch (or chunk of rows) the buffers must hold.
     activations : sequence of (str, float, float)
@@ -78,10 +72,6 @@ cdef class Trainer(Workspace):
     dropout_seed, dropout_step : int, default=0
         Seed of the dropout masks and batches already trained with them.
     """
-
-    # Adam steps taken so far, kept here so that an interrupted epoch
-    # still reports how far it got.
-    cdef readonly long adam_t
 
     cdef InputMatrix _input(self, X):
         """``X`` if it is an InputMatrix this trainer can read."""
@@ -271,9 +261,7 @@ cdef class Trainer(Workspace):
         return row_blocks(self, &inp.c, rows), plan_tasks(self, &inp.c, rows)
 
     def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
-                  int solver, double learning_rate, double alpha,
-                  double momentum=0.9, bint nesterov=True, double beta_1=0.9,
-                  double beta_2=0.999, double epsilon=1e-8, long adam_t=0):
+                  Optimizer optimizer, double alpha):
         """Run one epoch of minibatch training.
 
         Parameters
@@ -286,12 +274,12 @@ cdef class Trainer(Workspace):
             Per-sample weights in the trainer's dtype.
         order : ndarray of intp
             The row order of this epoch; batches are consecutive slices of it.
-        solver : {SOLVER_SGD, SOLVER_ADAM}
-        learning_rate : float
-            SGD step size, or Adam's ``learning_rate_init``.
-        adam_t : int
-            Adam steps taken before this epoch; :attr:`adam_t` holds the
-            count after it.
+        optimizer : Optimizer
+            The step to take after each batch; its state arrays (the
+            trainer's dtype and size) are updated in place, and its
+            ``step_count`` counts the batches.
+        alpha : float
+            L2 penalty.
 
         Returns
         -------
@@ -303,62 +291,51 @@ cdef class Trainer(Workspace):
         ------
         KeyboardInterrupt
             If a signal handler raised while the epoch ran; the parameters
-            then hold the state after the last completed batch.
+            and the step count then hold the state after the last completed
+            batch.
         """
         cdef InputMatrix inp = self._input(X)
-        cdef Step step
         self._check_targets(inp, Y, sample_weight)
         self._check_order(order, inp.c.n_rows)
-        if solver != SGD and solver != ADAM:
-            raise ValueError(f"unknown solver code {solver}")
-        if len(self.state) != (2 if solver == ADAM else 1):
-            raise ValueError("the optimizer state does not match the solver")
-        step.solver = solver
-        step.nesterov = nesterov
-        step.learning_rate = learning_rate
-        step.lr_t = 0.0
-        step.alpha = alpha
-        step.momentum = momentum
-        step.beta_1 = beta_1
-        step.beta_2 = beta_2
-        step.epsilon = epsilon
-        self.adam_t = adam_t
+        for state in optimizer.state:
+            _check_params(state, self.dtype, self.n_params, "optimizer state")
         self._prepare(inp, True)
         if self.dtype == np.float32:
-            return _run_epoch[float](self, &inp.c, Y, sample_weight, order, &step)
-        return _run_epoch[double](self, &inp.c, Y, sample_weight, order, &step)
+            return _run_epoch[float](self, &inp.c, Y, sample_weight, order,
+                                     optimizer, alpha)
+        return _run_epoch[double](self, &inp.c, Y, sample_weight, order,
+                                  optimizer, alpha)
 
 
 cdef double _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
                        const floating[::1] sample_weight,
-                       const Py_ssize_t[::1] order, Step *step) except? -1:
+                       const Py_ssize_t[::1] order, Optimizer optimizer,
+                       double alpha) except? -1:
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef Py_ssize_t start, stop, rows
     cdef int t
     cdef int n_batches = 0
     cdef bint interrupted = False
-    cdef long adam_t = self.adam_t
     cdef double loss_sum = 0.0, data_loss, norm, sw_sum, batch_loss
-    cdef double alpha = step.alpha
+    cdef fnn_optimizer step = optimizer.c
     cdef floating[::1] work = self.work
     cdef floating[::1] params = self.params
-    cdef floating[::1] state0 = self.state[0]
-    cdef floating[::1] state1 = self.state[1] if len(self.state) > 1 else None
-    cdef floating *state1_ptr = &state1[0] if state1 is not None else NULL
+    cdef floating[::1] first_moments = optimizer.state[0]
+    cdef floating[::1] second_moments = (optimizer.state[1]
+                                       if len(optimizer.state) > 1 else None)
+    cdef floating *second_ptr = (&second_moments[0] if second_moments is not None
+                                 else NULL)
+    step.alpha = alpha
 
     with nogil:
         start = 0
         while start < n_samples:
             stop = min(start + self.batch_size, n_samples)
             rows = stop - start
-            if step.solver == ADAM:
-                adam_t += 1
-                step.lr_t = (step.learning_rate
-                             * ((1.0 - step.beta_2 ** adam_t) ** 0.5)
-                             / (1.0 - step.beta_1 ** adam_t))
+            begin_step(&step)
             data_loss = batch_pass(self, X, Y, sample_weight, &order[start],
-                                   rows, TRAIN, &work[0], &params[0], step,
-                                   &state0[0], state1_ptr, &sw_sum)
+                                   rows, TRAIN, &work[0], &params[0], &step,
+                                   &first_moments[0], second_ptr, &sw_sum)
             data_loss = mean_loss(self, data_loss, sw_sum)
             norm = 0.0
             for t in range(self.n_tasks):
@@ -377,7 +354,8 @@ cdef double _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
                         interrupted = True
                 if interrupted:
                     break
-    self.adam_t = adam_t
+    # Also after an interruption: the steps taken count.
+    optimizer.c.step_count = step.step_count
     if interrupted:
         raise KeyboardInterrupt
     return loss_sum
