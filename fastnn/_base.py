@@ -198,6 +198,17 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _loss_param(self) -> float:
         return float(getattr(self, "huber_delta", 0.0))
 
+    def _engine_spec(
+        self, layer_units: list[int], activations: list | None = None
+    ) -> _network.EngineSpec:
+        """The network the engine trains: ``layer_units``, with
+        ``activations`` (a snapshot's) or the estimator's own."""
+        if activations is None:
+            activations = self._activation_specs()
+        return _network.EngineSpec(
+            layer_units, activations, self._engine_loss(), self._loss_param()
+        )
+
     def _packed_params(self, dtype, layer_units: list[int]) -> np.ndarray:
         """Copy coefs_ and intercepts_ into one flat array and make them views.
 
@@ -518,14 +529,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             self._dropout_seed = int(self._random_state.randint(np.iinfo(np.int32).max))
             self._dropout_step = 0
         with engine_threads() as n_threads:
-            trainer = _engine.Trainer(
-                layer_units,
+            trainer = self._engine_spec(layer_units).trainer(
                 params,
                 batch_size,
-                self._activation_specs(),
-                self._engine_loss(),
                 n_threads,
-                self._loss_param(),
                 dropout=dropout,
                 dropout_seed=getattr(self, "_dropout_seed", None) or 0,
                 dropout_step=getattr(self, "_dropout_step", 0),
@@ -694,15 +701,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     def _lbfgs_trainer(self, layer_units, params, batch_size: int, n_threads: int):
         """An engine trainer that evaluates the L-BFGS objective at ``params``."""
-        return _engine.Trainer(
-            layer_units,
-            params,
-            batch_size,
-            self._activation_specs(),
-            self._engine_loss(),
-            n_threads,
-            self._loss_param(),
-        )
+        return self._engine_spec(layer_units).trainer(params, batch_size, n_threads)
 
     def _minimize_lbfgs(self, loss_and_grad, params: np.ndarray) -> None:
         """Run SciPy's L-BFGS-B from ``params`` with this estimator's options.
@@ -848,14 +847,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
         if X.shape[0]:
             with engine_threads() as n_threads:
-                trainer = _engine.Trainer(
-                    units,
-                    params,
-                    min(X.shape[0], 1024),
-                    specs,
-                    self._engine_loss(),
-                    n_threads,
-                    self._loss_param(),
+                trainer = self._engine_spec(units, specs).trainer(
+                    params, min(X.shape[0], _network.EVALUATION_ROWS), n_threads
                 )
                 trainer.input_gradient(_engine.InputMatrix(X), Y, out)
         return out[:, 0, :] if Y is not None else out

@@ -1,6 +1,9 @@
 """The engine's entry points: arguments checked against the trainer, and
 every GEMM block count giving scikit-learn's results at any thread count."""
 
+import inspect
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -175,3 +178,28 @@ def test_every_block_count_matches_sklearn_on_sparse_input(gemm_blocks):
     ref = sk.MLPRegressor(**params).fit(X, y)
     for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_):
         assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+def test_every_trainer_is_built_by_the_engine_spec(monkeypatch):
+    """One way into the engine: fits, evaluations and gradients all build
+    their trainer with EngineSpec.trainer."""
+    from fastnn import check_gradients
+
+    built = []
+    real = _engine.Trainer
+
+    def spy(*args, **kwargs):
+        caller = inspect.stack()[1]
+        built.append((caller.function, Path(caller.filename).name))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "Trainer", spy)
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    y = X[:, 0] > 0
+    for solver in ("adam", "lbfgs"):
+        MLPClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=2).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X, X[:, 1])
+    reg.input_gradient(X[:5])
+    check_gradients(reg, X[:5], X[:5, 1])
+    assert len(built) == 5
+    assert set(built) == {("trainer", "_network.py")}
