@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy
@@ -199,14 +200,21 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return float(getattr(self, "huber_delta", 0.0))
 
     def _engine_spec(
-        self, layer_units: list[int], activations: list | None = None
+        self,
+        layer_units: list[int],
+        activations: list | None = None,
+        dropout: list[float] | None = None,
     ) -> _network.EngineSpec:
         """The network the engine trains: ``layer_units``, with
         ``activations`` (a snapshot's) or the estimator's own."""
         if activations is None:
             activations = self._activation_specs()
         return _network.EngineSpec(
-            layer_units, activations, self._engine_loss(), self._loss_param()
+            layer_units,
+            activations,
+            self._engine_loss(),
+            self._loss_param(),
+            dropout,
         )
 
     def _packed_params(self, dtype, layer_units: list[int]) -> np.ndarray:
@@ -497,16 +505,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 )
         else:
             X_train, y_train, sw_train = X, y, sample_weight
-            X_val = y_val = sw_val = validation_loss_data = None
+            X_val = None
+        validation_set = None
         if X_val is not None:
             # The validation loss reads encoded targets, the score labels.
-            validation_loss_data = (
+            loss_rows = _EngineRows(
                 _engine.InputMatrix(X_val),
                 y_val,
                 sw_val if sw_val is not None else np.ones(len(y_val), dtype=X.dtype),
             )
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
+            validation_set = _ValidationSet(X_val, y_val, sw_val, loss_rows)
 
         n_samples = X_train.shape[0]
         if sw_train is None:
@@ -529,24 +539,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             self._dropout_seed = int(self._random_state.randint(np.iinfo(np.int32).max))
             self._dropout_step = 0
         with engine_threads() as n_threads:
-            trainer = self._engine_spec(layer_units).trainer(
+            trainer = self._engine_spec(layer_units, dropout=dropout).trainer(
                 params,
                 batch_size,
                 n_threads,
-                dropout=dropout,
                 dropout_seed=getattr(self, "_dropout_seed", None) or 0,
                 dropout_step=getattr(self, "_dropout_step", 0),
             )
             self._run_epochs(
                 trainer,
                 params,
-                _engine.InputMatrix(X_train),
-                y_train,
-                sw_train,
-                X_val,
-                y_val,
-                sw_val,
-                validation_loss_data,
+                _EngineRows(_engine.InputMatrix(X_train), y_train, sw_train),
+                validation_set,
                 incremental,
                 task,
             )
@@ -558,22 +562,19 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _run_epochs(
         self,
         trainer,
-        params,
-        X_train,
-        y_train,
-        sw_train,
-        X_val,
-        y_val,
-        sw_val,
-        validation_loss_data,
-        incremental,
-        task,
+        params: np.ndarray,
+        train: _EngineRows,
+        validation: _ValidationSet | None,
+        incremental: bool,
+        task: FitTask,
     ) -> None:
+        """The epochs of a stochastic fit, ``trainer`` updating ``params``;
+        ``validation`` is the early-stopping set, if any."""
         optimizer = self._optimizer
         # Kept so that a diverging fit can hand back the last sound weights.
         epoch_start = params.copy()
-        early_stopping = X_val is not None
-        n_samples = X_train.shape[0]
+        early_stopping = validation is not None
+        n_samples = train.X.shape[0]
         sample_idx = np.arange(n_samples, dtype=np.intp)
         try:
             self.n_iter_ = 0
@@ -587,9 +588,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                     self._random_state.shuffle(sample_idx)
                 step = optimizer.engine_optimizer()
                 try:
-                    loss_sum = trainer.run_epoch(
-                        X_train, y_train, sw_train, sample_idx, step, self.alpha
-                    )
+                    loss_sum = trainer.run_epoch(*train, sample_idx, step, self.alpha)
                 finally:
                     optimizer.after_epoch(step)
 
@@ -604,11 +603,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 if self.verbose:
                     print(f"Iteration {self.n_iter_:d}, loss = {self.loss_:.8f}")
 
-                if validation_loss_data is not None:
+                if early_stopping:
                     self.validation_loss_curve_.append(
-                        trainer.evaluate_loss(*validation_loss_data, self.alpha)
+                        trainer.evaluate_loss(*validation.loss_rows, self.alpha)
                     )
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                self._update_no_improvement_count(validation)
                 optimizer.iteration_ends(self.t_)
                 if task.end_epoch():
                     break  # a callback asked to stop
@@ -646,7 +645,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         # The last step's effect is only seen by the next loss: look at the
         # outputs of the last batch once more, at negligible cost.
         last_batch = np.ascontiguousarray(sample_idx[-trainer.batch_size :])
-        if not trainer.outputs_finite(X_train, y_train, sw_train, last_batch):
+        if not trainer.outputs_finite(*train, last_batch):
             self._diverged(params, epoch_start, np.inf)
 
     def _diverged(self, params, sound_params, loss) -> None:
@@ -659,9 +658,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             "weights from the start of that epoch were restored."
         )
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
-        if early_stopping:
-            score = self._score(X_val, y_val, sample_weight=sw_val)
+    def _update_no_improvement_count(self, validation: _ValidationSet | None):
+        if validation is not None:
+            score = self._score(
+                validation.X, validation.y, sample_weight=validation.sample_weight
+            )
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -915,6 +916,26 @@ def _column_or_1d(y: np.ndarray) -> np.ndarray:
         )
         y = column_or_1d(y)
     return y
+
+
+class _EngineRows(NamedTuple):
+    """Rows as the engine's trainer reads them: an InputMatrix, the encoded
+    targets and the sample weights, in the working dtype."""
+
+    X: _engine.InputMatrix
+    Y: np.ndarray
+    sample_weight: np.ndarray
+
+
+class _ValidationSet(NamedTuple):
+    """The early-stopping set: the rows the score reads (labels for
+    classifiers, ``sample_weight`` possibly None) and those the validation
+    loss reads."""
+
+    X: object
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    loss_rows: _EngineRows
 
 
 _SCIPY_HAS_IPRINT = tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15)

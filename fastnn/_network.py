@@ -54,30 +54,23 @@ class EngineSpec(NamedTuple):
     loss: str
     # The loss's parameter (the Huber loss's delta), 0 if it has none.
     loss_param: float = 0.0
+    # Dropout rate of every hidden layer, for a trainer that trains.
+    dropout: Sequence[float] | None = None
 
     def trainer(
         self,
         params: np.ndarray,
         batch_size: int,
         n_threads: int,
-        dropout: Sequence[float] | None = None,
         dropout_seed: int = 0,
         dropout_step: int = 0,
     ) -> _engine.Trainer:
         """An engine ``Trainer`` over ``params`` (updated in place), whose
         buffers hold ``batch_size`` rows: a minibatch when it trains, a
-        chunk of rows when it evaluates."""
+        chunk of rows when it evaluates.  ``dropout_seed`` and
+        ``dropout_step`` continue the dropout masks of earlier fits."""
         return _engine.Trainer(
-            self.layer_units,
-            params,
-            batch_size,
-            self.activations,
-            self.loss,
-            n_threads,
-            self.loss_param,
-            dropout=dropout,
-            dropout_seed=dropout_seed,
-            dropout_step=dropout_step,
+            self, params, batch_size, n_threads, dropout_seed, dropout_step
         )
 
 

@@ -12,6 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_limits
 
 from fastnn import MLPClassifier, MLPRegressor, _engine
+from fastnn._network import EngineSpec
 
 UNITS = [5, 4, 3]
 N_PARAMS = 5 * 4 + 4 * 3 + 4 + 3
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 def _trainer(dtype=np.float64, **kwargs):
     params = np.zeros(N_PARAMS, dtype=dtype)
-    return _engine.Trainer(UNITS, params, 8, ACTS, "log_loss", 1, **kwargs)
+    return _engine.Trainer(EngineSpec(UNITS, ACTS, "log_loss"), params, 8, 1, **kwargs)
 
 
 def _optimizer(name="adam", dtype=np.float64, n_arrays=None):
@@ -85,16 +86,20 @@ def test_shapes_that_do_not_fit_the_network_are_refused():
 
 def test_a_trainer_refuses_parameters_that_do_not_fit():
     with pytest.raises(ValueError, match="params has 40 values"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS + 1), 8, ACTS, "log_loss", 1)
+        _engine.Trainer(
+            EngineSpec(UNITS, ACTS, "log_loss"), np.zeros(N_PARAMS + 1), 8, 1
+        )
     X, Y, sw = _data()
     with pytest.raises(TypeError, match="optimizer state is float32"):
         _trainer().run_epoch(
             X, Y, sw, np.arange(10), _optimizer("sgd", np.float32), 0.0
         )
     with pytest.raises(TypeError, match="params must be float32 or float64"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS, int), 8, ACTS, "log_loss", 1)
+        _engine.Trainer(
+            EngineSpec(UNITS, ACTS, "log_loss"), np.zeros(N_PARAMS, int), 8, 1
+        )
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS), 8, ACTS, "hinge", 1)
+        _engine.Trainer(EngineSpec(UNITS, ACTS, "hinge"), np.zeros(N_PARAMS), 8, 1)
     with pytest.raises(TypeError, match="float32 or float64 input"):
         _engine.InputMatrix(np.ones((3, 5), dtype=np.int64))
 
@@ -125,7 +130,7 @@ def test_the_forced_count_cuts_every_batch(gemm_blocks):
     units = [24, 40, 24, 3]
     n = sum(a * b + b for a, b in zip(units, units[1:]))
     acts = [("relu", 0, 0), ("relu", 0, 0), ("softmax", 0, 0)]
-    trainer = _engine.Trainer(units, np.zeros(n), 512, acts, "log_loss", 1)
+    trainer = _engine.Trainer(EngineSpec(units, acts, "log_loss"), np.zeros(n), 512, 1)
     X = _engine.InputMatrix(np.ones((512, 24)))
     # Row blocks keep at least 64 rows; the two large weight gradients are
     # cut into the forced count, the small last one (512 x 24 x 3

@@ -84,11 +84,12 @@ cdef class Workspace:
     (dtype, size) here, once.
     """
 
-    def __cinit__(self, layer_units, params, Py_ssize_t batch_size,
-                  activations, str loss, int n_threads, double loss_param=0.0,
-                  dropout=None, unsigned long long dropout_seed=0,
-                  long dropout_step=0):
+    def __cinit__(self, spec, params, Py_ssize_t batch_size, int n_threads,
+                  unsigned long long dropout_seed=0, long dropout_step=0):
         cdef Py_ssize_t l, offset
+        layer_units, activations = spec.layer_units, spec.activations
+        cdef str loss = spec.loss
+        dropout = spec.dropout
         cdef int n_layers = len(layer_units)
         if n_layers < 2:
             raise ValueError("need at least an input and an output layer")
@@ -102,7 +103,7 @@ cdef class Workspace:
         if loss not in LOSS_CODES:
             raise ValueError(f"unknown loss {loss!r}")
         self.loss = LOSS_CODES[loss]
-        self.loss_param = loss_param
+        self.loss_param = spec.loss_param
         self.n_threads = max(1, n_threads)
 
         self.units = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))

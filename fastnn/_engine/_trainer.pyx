@@ -48,27 +48,28 @@ from ._batch import _check_params
 cdef class Trainer(Workspace):
     """Preallocated buffers and network description for one fit.
 
+    Built by ``fastnn._network.EngineSpec.trainer``.
+
     Parameters
     ----------
-    layer_units : sequence of int
-        Width of every layer, input first and output last.
+    spec : EngineSpec
+        The network, as attributes (``fastnn._network.EngineSpec``):
+
+        - ``layer_units``: width of every layer, input first, output last;
+        - ``activations``: name (from ``ACTIVATION_CODES``) and two
+          parameters of the activation of every layer after the input, the
+          output layer's last;
+        - ``loss``: name from ``LOSS_CODES``, and ``loss_param``, its
+          parameter (the Huber loss's delta);
+        - ``dropout``: None, or the dropout rate of every hidden layer
+          (inverted dropout, training passes only).
     params : ndarray, 1-D, C-contiguous, float32 or float64
         Flat parameters (see ``fastnn._engine``); updated in place.  Its
         dtype is the trainer's: every array passed later must have it.
     batch_size : int
         Largest minibatch (or chunk of rows) the buffers must hold.
-    activations : sequence of (str, float, float)
-        Name (from ``ACTIVATION_CODES``) and two parameters of the
-        activation of every layer after the input, the output layer's last.
-    loss : str
-        Name from ``LOSS_CODES``.
     n_threads : int
-        Number of OpenMP threads sharing the blocks of each batch.
-    loss_param : float, default=0.0
-        The Huber loss's delta.
-    dropout : sequence of float, default=None
-        Dropout rate of every hidden layer (inverted dropout, training
-        passes only).
+        Most OpenMP threads that share the blocks of each batch.
     dropout_seed, dropout_step : int, default=0
         Seed of the dropout masks and batches already trained with them.
     """
