@@ -16,11 +16,13 @@ from cpython.exc cimport PyErr_CheckSignals
 
 from ._batch cimport (
     FORWARD,
+    Batch,
     GRADIENT,
     GRADIENT_ADD,
     TRAIN,
     Workspace,
     backprop_rows,
+    batch_of,
     batch_pass,
     mean_loss,
     plan_tasks,
@@ -324,9 +326,12 @@ cdef double _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
     cdef floating[::1] first_moments = optimizer.state[0]
     cdef floating[::1] second_moments = (optimizer.state[1]
                                        if len(optimizer.state) > 1 else None)
-    cdef floating *second_ptr = (&second_moments[0] if second_moments is not None
-                                 else NULL)
+    cdef Batch batch = batch_of(X, Y, sample_weight, TRAIN)
     step.alpha = alpha
+    batch.step = &step
+    batch.first_moments = &first_moments[0]
+    if second_moments is not None:
+        batch.second_moments = &second_moments[0]
 
     with nogil:
         start = 0
@@ -334,9 +339,10 @@ cdef double _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
             stop = min(start + self.batch_size, n_samples)
             rows = stop - start
             begin_step(&step)
-            data_loss = batch_pass(self, X, Y, sample_weight, &order[start],
-                                   rows, TRAIN, &work[0], &params[0], &step,
-                                   &first_moments[0], second_ptr, &sw_sum)
+            batch.rows = &order[start]
+            batch.n_rows = rows
+            data_loss = batch_pass(self, &batch, &work[0], &params[0])
+            sw_sum = batch.sw_sum
             data_loss = mean_loss(self, data_loss, sw_sum)
             norm = 0.0
             for t in range(self.n_tasks):
@@ -382,21 +388,24 @@ cdef double _sums(Trainer self, const Input *X, const floating[:, :] Y,
     (``sw_total``) and, ``with_gradient``, the raw gradient, left in the
     workspace's gradient buffer."""
     cdef Py_ssize_t n_samples = X.n_rows, start = 0, rows
-    cdef double weighted_loss = 0.0, sw_chunk
+    cdef double weighted_loss = 0.0
     cdef floating[::1] work = self.work
     cdef floating[::1] params = self.params
     order_arr = np.arange(n_samples, dtype=np.intp)
     cdef const Py_ssize_t[::1] order = order_arr
+    cdef Batch batch = batch_of(X, Y, sample_weight,
+                                GRADIENT if with_gradient else FORWARD)
     sw_total[0] = 0.0
     with nogil:
         while start < n_samples:
             rows = min(self.batch_size, n_samples - start)
-            weighted_loss += batch_pass(
-                self, X, Y, sample_weight, &order[start], rows,
-                FORWARD if not with_gradient
-                else (GRADIENT_ADD if start > 0 else GRADIENT),
-                &work[0], &params[0], NULL, NULL, NULL, &sw_chunk)
-            sw_total[0] += sw_chunk
+            batch.rows = &order[start]
+            batch.n_rows = rows
+            weighted_loss += batch_pass(self, &batch, &work[0], &params[0])
+            sw_total[0] += batch.sw_sum
+            if with_gradient:
+                # Later chunks add to the first one's gradient.
+                batch.mode = GRADIENT_ADD
             start += rows
     return weighted_loss
 
@@ -442,13 +451,14 @@ cdef double _mean_loss_gradient(Trainer self, double weighted_loss,
 cdef bint _outputs_finite(Trainer self, const Input *X, const floating[:, :] Y,
                           const floating[::1] sample_weight,
                           const Py_ssize_t[::1] rows) except -1:
-    cdef double sw_sum
     cdef Py_ssize_t n = rows.shape[0] * self.units[self.n_weight_layers]
     cdef floating[::1] work = self.work
     cdef floating[::1] params = self.params
+    cdef Batch batch = batch_of(X, Y, sample_weight, FORWARD)
+    batch.rows = &rows[0]
+    batch.n_rows = rows.shape[0]
     with nogil:
-        batch_pass(self, X, Y, sample_weight, &rows[0], rows.shape[0], FORWARD,
-                   &work[0], &params[0], NULL, NULL, NULL, &sw_sum)
+        batch_pass(self, &batch, &work[0], &params[0])
     return all_finite(&work[self.act_off[self.n_weight_layers]], n)
 
 
@@ -491,7 +501,6 @@ cdef int _input_gradient(Trainer self, const Input *X, object Y_obj,
     cdef int L = self.n_weight_layers
     cdef Py_ssize_t n_out = self.units[L]
     cdef Py_ssize_t start = 0, rows, k, r, j
-    cdef double sw_chunk
     cdef bint with_targets = Y_obj is not None
     cdef floating[:, :] Y
     cdef floating[::1] work_view = self.work
@@ -510,11 +519,13 @@ cdef int _input_gradient(Trainer self, const Input *X, object Y_obj,
     cdef floating[:, ::1] scratch = scratch_arr
     cdef const Py_ssize_t[::1] order = order_arr
     cdef const floating[::1] ones = ones_arr
+    cdef Batch batch = batch_of(X, Y, ones, FORWARD)
     with nogil:
         while start < n_samples:
             rows = min(self.batch_size, n_samples - start)
-            batch_pass(self, X, Y, ones, &order[start], rows, FORWARD, work,
-                       params, NULL, NULL, NULL, &sw_chunk)
+            batch.rows = &order[start]
+            batch.n_rows = rows
+            batch_pass(self, &batch, work, params)
             for k in range(1 if with_targets else n_out):
                 if not with_targets:
                     _seed_output_gradient(self, work, rows, k)
