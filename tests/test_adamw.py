@@ -165,3 +165,49 @@ def test_weight_decay_is_validated_like_alpha():
         MLPRegressor(solver="adamw", weight_decay=-0.1).fit(X, y)
     with pytest.raises(InvalidParameterError, match="'adamw'"):
         MLPRegressor(solver="adamx").fit(X, y)
+
+
+def test_adamw_matches_torch_when_epsilon_is_negligible():
+    """torch.optim.AdamW on the same network, batches and loss, with the
+    intercepts in a parameter group without decay.  PyTorch adds epsilon
+    after the bias correction and fastnn before it (as scikit-learn's Adam
+    does), so epsilon is made negligible for the comparison."""
+    torch = pytest.importorskip("torch")
+    X, y = _regression()
+    params = dict(learning_rate_init=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-30)
+    model = MLPRegressor(
+        hidden_layer_sizes=(5,),
+        activation="tanh",
+        solver="adamw",
+        alpha=0.0,
+        weight_decay=0.3,
+        batch_size=BATCH,
+        shuffle=False,
+        max_iter=1,
+        warm_start=True,
+        random_state=0,
+        **params,
+    ).fit(X, y)
+    W = [torch.tensor(c, requires_grad=True) for c in model.coefs_]
+    b = [torch.tensor(i, requires_grad=True) for i in model.intercepts_]
+    model.set_params(max_iter=3).fit(X, y)
+
+    optimizer = torch.optim.AdamW(
+        [{"params": W, "weight_decay": 0.3}, {"params": b, "weight_decay": 0.0}],
+        lr=params["learning_rate_init"],
+        betas=(params["beta_1"], params["beta_2"]),
+        eps=params["epsilon"],
+        foreach=False,
+    )
+    X_t, Y_t = torch.tensor(X), torch.tensor(y.reshape(-1, 1))
+    for _ in range(3):
+        for start in range(0, X.shape[0], BATCH):
+            Xb, Yb = X_t[start : start + BATCH], Y_t[start : start + BATCH]
+            out = torch.tanh(Xb @ W[0] + b[0]) @ W[1] + b[1]
+            # scikit-learn's squared error: half the mean over the batch.
+            loss = ((out - Yb) ** 2).sum() / (2 * Xb.shape[0])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    for got, want in zip(model.coefs_ + model.intercepts_, W + b):
+        assert_allclose(got, want.detach().numpy(), rtol=1e-9, atol=1e-12)
