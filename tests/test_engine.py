@@ -174,6 +174,26 @@ def test_every_block_count_matches_sklearn_at_any_thread_count(gemm_blocks, solv
     assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_adamw_gives_the_same_bits_at_any_thread_count(gemm_blocks, sparse):
+    # No scikit-learn reference: test_adamw.py checks the update itself.
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(1100, 24))
+    if sparse:
+        X = sp.csr_matrix(np.where(X > 1, X, 0.0))
+    y = (rng.uniform(size=1100) > 0.5).astype(int)
+    _fits(
+        lambda: MLPClassifier(
+            hidden_layer_sizes=(40, 24),
+            solver="adamw",
+            weight_decay=0.1,
+            batch_size=512,
+            max_iter=3,
+            random_state=0,
+        ).fit(X, y)
+    )
+
+
 def test_every_block_count_matches_sklearn_on_sparse_input(gemm_blocks):
     rng = np.random.RandomState(1)
     X = sp.random(700, 300, density=0.05, format="csr", random_state=rng)
