@@ -205,8 +205,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         activations: list | None = None,
         dropout: list[float] | None = None,
     ) -> _network.EngineSpec:
-        """The network the engine trains: ``layer_units``, with
-        ``activations`` (a snapshot's) or the estimator's own."""
+        """The network the engine runs: ``layer_units``, with
+        ``activations`` (a snapshot's) or the estimator's own, and the hidden
+        layers' ``dropout`` rates for a trainer that trains."""
         if activations is None:
             activations = self._activation_specs()
         return _network.EngineSpec(
