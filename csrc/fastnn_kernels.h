@@ -86,6 +86,45 @@ enum fnn_loss_code {
     FNN_HUBER = 7            /* identity output, Huber with delta = param */
 };
 
+/* Optimizer codes, shared with Python through fastnn/_engine/_kernels.pxd
+ * (FNN_NAME is the solver "name"); fnn_optimizer_step switches on them. */
+enum fnn_optimizer_code {
+    FNN_SGD = 0,    /* momentum, optionally Nesterov's; state: velocities */
+    FNN_ADAM = 1,   /* state: first and second moments */
+    FNN_ADAMW = 2   /* Adam with decoupled weight decay; state: as Adam */
+};
+
+/* Flat state arrays (laid out like the parameters) an optimizer keeps
+ * between steps; 0 for a code that is not an optimizer's. */
+static inline int fnn_optimizer_state_arrays(int code)
+{
+    switch (code) {
+    case FNN_SGD:
+        return 1;
+    case FNN_ADAM:
+    case FNN_ADAMW:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+/* One optimizer step's scalars.  The engine copies them from the optimizer
+ * Python built for the epoch, then sets step_count and step_size before
+ * each batch and sw_sum inside it. */
+typedef struct {
+    int code;               /* enum fnn_optimizer_code */
+    int nesterov;           /* SGD: Nesterov's momentum */
+    long step_count;        /* steps taken, the current one included */
+    double learning_rate;   /* SGD: the rate; Adam(W): learning_rate_init */
+    double step_size;       /* Adam(W): the bias-corrected rate of this step */
+    double momentum;        /* SGD */
+    double beta_1, beta_2, epsilon;  /* Adam(W) */
+    double weight_decay;    /* AdamW: w *= 1 - learning_rate * weight_decay */
+    double alpha;           /* L2 penalty, added to the gradient (all solvers) */
+    double sw_sum;          /* the batch's sum of sample weights */
+} fnn_optimizer;
+
 /*
  * Dropout masks come from a counter-based generator: a hash of (seed,
  * batch counter, row in the batch, layer, unit).  Any thread computes any

@@ -369,18 +369,22 @@ FNN_VECTOR_CLONES static void FNN_NAME(fnn_adam_step)(FNN_T *w, FNN_T *m, FNN_T 
                                            FNN_T one_minus_beta_1,
                                            FNN_T beta_2,
                                            FNN_T one_minus_beta_2, FNN_T lr,
-                                           FNN_T epsilon)
+                                           FNN_T epsilon, FNN_T keep)
 {
     /* 1 - beta comes from the caller, computed in double as scikit-learn
-     * does: in float32, 1 - (float)0.9 is not (float)0.1. */
+     * does: in float32, 1 - (float)0.9 is not (float)0.1.  keep is AdamW's
+     * decoupled decay factor 1 - lr * weight_decay, applied to the weights
+     * before the Adam update as torch.optim.AdamW does; Adam passes 1,
+     * which leaves every bit of w as it is. */
     ptrdiff_t i;
     for (i = lo; i < hi; i++) {
         FNN_T g = (graw[i] + alpha * w[i]) / sw_sum;
         FNN_T mi = beta_1 * m[i] + one_minus_beta_1 * g;
         FNN_T vi = beta_2 * v[i] + one_minus_beta_2 * (g * g);
+        FNN_T wi = keep * w[i];
         m[i] = mi;
         v[i] = vi;
-        w[i] += (-lr * mi) / (FNN_SQRTF(vi) + epsilon);
+        w[i] = wi + (-lr * mi) / (FNN_SQRTF(vi) + epsilon);
     }
 }
 
@@ -399,5 +403,45 @@ FNN_VECTOR_CLONES static void FNN_NAME(fnn_sgd_step)(FNN_T *w, FNN_T *velocity,
         if (nesterov)
             update = momentum * update - lr * g;
         w[i] += update;
+    }
+}
+
+/*
+ * The step of optimizer opt->code on w[0:n], whose raw gradient is
+ * graw[0:n], updating its state arrays (first: SGD's velocities or Adam's
+ * first moments; second: Adam's second moments, unused by SGD) in place.
+ * The L2 penalty and the decoupled weight decay apply to coefficients only
+ * (as scikit-learn's alpha does), not to intercepts.  Scalars are rounded
+ * from double to FNN_T here, once per call.
+ */
+static inline void FNN_NAME(fnn_optimizer_step)(const fnn_optimizer *opt,
+                                                int coefficients, FNN_T *w,
+                                                FNN_T *first, FNN_T *second,
+                                                const FNN_T *graw, ptrdiff_t n)
+{
+    const FNN_T alpha = coefficients ? (FNN_T)opt->alpha : (FNN_T)0;
+    const FNN_T sw_sum = (FNN_T)opt->sw_sum;
+    double keep = 1.0;
+    ptrdiff_t i;
+    switch (opt->code) {
+    case FNN_SGD:
+        FNN_NAME(fnn_sgd_step)(w, first, graw, 0, n, alpha, sw_sum,
+                               (FNN_T)opt->momentum, opt->nesterov,
+                               (FNN_T)opt->learning_rate);
+        return;
+    case FNN_ADAMW:
+        if (coefficients)
+            keep = 1.0 - opt->learning_rate * opt->weight_decay;
+        /* fall through: AdamW is Adam after the decay */
+    case FNN_ADAM:
+        FNN_NAME(fnn_adam_step)(w, first, second, graw, 0, n, alpha, sw_sum,
+                                (FNN_T)opt->beta_1, (FNN_T)(1.0 - opt->beta_1),
+                                (FNN_T)opt->beta_2, (FNN_T)(1.0 - opt->beta_2),
+                                (FNN_T)opt->step_size, (FNN_T)opt->epsilon,
+                                (FNN_T)keep);
+        return;
+    default:
+        for (i = 0; i < n; i++)
+            w[i] = (FNN_T)NAN;
     }
 }

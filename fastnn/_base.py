@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy
@@ -32,12 +33,14 @@ from sklearn.utils.validation import (
 
 from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, FitTask, has_listeners, restore, snapshot
-from ._optimizers import AdamState, SGDState
+from ._optimizers import OPTIMIZERS
 from ._threads import engine_threads, forward_threads
 from ._warnings import warn
 from .activations import ACTIVATIONS, Activation, _hidden_activation_specs, _spec
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = tuple(OPTIMIZERS)
+# "('sgd', 'adam', 'adamw')", for messages.
+_STOCHASTIC_NAMES = "(" + ", ".join(map(repr, _STOCHASTIC_SOLVERS)) + ")"
 
 # scikit-learn's error for a fit that diverged; fastnn's explanation follows
 # it, so that code matching scikit-learn's message keeps working.
@@ -65,7 +68,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         # A name, an Activation (with its own parameters), or a sequence of
         # those, one per hidden layer.
         "activation": [StrOptions(set(ACTIVATIONS)), Activation, list, tuple],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", *OPTIMIZERS})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -87,6 +90,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [
             Interval(Integral, 1, None, closed="left"),
             Options(Real, {np.inf}),
@@ -124,6 +128,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         n_iter_no_change,
         max_fun,
         dropout=0.0,
+        weight_decay=0.01,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -150,6 +155,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dropout = dropout
+        self.weight_decay = weight_decay
 
     # -- subclass hooks -----------------------------------------------------
 
@@ -192,6 +198,25 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     def _loss_param(self) -> float:
         return float(getattr(self, "huber_delta", 0.0))
+
+    def _engine_spec(
+        self,
+        layer_units: list[int],
+        activations: list | None = None,
+        dropout: list[float] | None = None,
+    ) -> _network.EngineSpec:
+        """The network the engine runs: ``layer_units``, with
+        ``activations`` (a snapshot's) or the estimator's own, and the hidden
+        layers' ``dropout`` rates for a trainer that trains."""
+        if activations is None:
+            activations = self._activation_specs()
+        return _network.EngineSpec(
+            layer_units,
+            activations,
+            self._engine_loss(),
+            self._loss_param(),
+            dropout,
+        )
 
     def _packed_params(self, dtype, layer_units: list[int]) -> np.ndarray:
         """Copy coefs_ and intercepts_ into one flat array and make them views.
@@ -349,7 +374,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         dropout = self._dropout_rates(len(layer_units) - 2)
         if any(dropout) and self.solver == "lbfgs":
             raise ValueError(
-                "dropout needs a stochastic solver ('sgd' or 'adam'): L-BFGS "
+                f"dropout needs a stochastic solver {_STOCHASTIC_NAMES}: L-BFGS "
                 "requires a deterministic objective."
             )
         if first_pass:
@@ -373,24 +398,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return rates
 
     def _make_optimizer(self, n_params: int, dtype):
-        if self.solver == "sgd":
-            return SGDState(
-                n_params,
-                dtype,
-                self.learning_rate_init,
-                self.learning_rate,
-                self.momentum,
-                self.nesterovs_momentum,
-                self.power_t,
-            )
-        return AdamState(
-            n_params,
-            dtype,
-            self.learning_rate_init,
-            self.beta_1,
-            self.beta_2,
-            self.epsilon,
-        )
+        return OPTIMIZERS[self.solver].from_estimator(self, n_params, dtype)
 
     def _validate_validation_set(self, X, y, X_val, y_val, sample_weight_val):
         """Check a validation set passed to fit; return it in the working dtype.
@@ -414,7 +422,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise ValueError(
                 "X_val and y_val are used for early stopping, which only the "
-                f"stochastic solvers ('sgd', 'adam') do; solver={self.solver!r}."
+                f"stochastic solvers {_STOCHASTIC_NAMES} do; solver={self.solver!r}."
             )
         X_val = validate_data(
             self,
@@ -498,16 +506,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 )
         else:
             X_train, y_train, sw_train = X, y, sample_weight
-            X_val = y_val = sw_val = validation_loss_data = None
+            X_val = None
+        validation_set = None
         if X_val is not None:
             # The validation loss reads encoded targets, the score labels.
-            validation_loss_data = (
+            loss_rows = _EngineRows(
                 _engine.InputMatrix(X_val),
                 y_val,
                 sw_val if sw_val is not None else np.ones(len(y_val), dtype=X.dtype),
             )
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
+            validation_set = _ValidationSet(X_val, y_val, sw_val, loss_rows)
 
         n_samples = X_train.shape[0]
         if sw_train is None:
@@ -530,29 +540,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             self._dropout_seed = int(self._random_state.randint(np.iinfo(np.int32).max))
             self._dropout_step = 0
         with engine_threads() as n_threads:
-            trainer = _engine.Trainer(
-                layer_units,
+            trainer = self._engine_spec(layer_units, dropout=dropout).trainer(
                 params,
-                optimizer.arrays,
                 batch_size,
-                self._activation_specs(),
-                self._engine_loss(),
                 n_threads,
-                self._loss_param(),
-                dropout=dropout,
                 dropout_seed=getattr(self, "_dropout_seed", None) or 0,
                 dropout_step=getattr(self, "_dropout_step", 0),
             )
             self._run_epochs(
                 trainer,
                 params,
-                _engine.InputMatrix(X_train),
-                y_train,
-                sw_train,
-                X_val,
-                y_val,
-                sw_val,
-                validation_loss_data,
+                _EngineRows(_engine.InputMatrix(X_train), y_train, sw_train),
+                validation_set,
                 incremental,
                 task,
             )
@@ -564,22 +563,19 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _run_epochs(
         self,
         trainer,
-        params,
-        X_train,
-        y_train,
-        sw_train,
-        X_val,
-        y_val,
-        sw_val,
-        validation_loss_data,
-        incremental,
-        task,
+        params: np.ndarray,
+        train: _EngineRows,
+        validation: _ValidationSet | None,
+        incremental: bool,
+        task: FitTask,
     ) -> None:
+        """The epochs of a stochastic fit, ``trainer`` updating ``params``;
+        ``validation`` is the early-stopping set, if any."""
         optimizer = self._optimizer
         # Kept so that a diverging fit can hand back the last sound weights.
         epoch_start = params.copy()
-        early_stopping = X_val is not None
-        n_samples = X_train.shape[0]
+        early_stopping = validation is not None
+        n_samples = train.X.shape[0]
         sample_idx = np.arange(n_samples, dtype=np.intp)
         try:
             self.n_iter_ = 0
@@ -591,18 +587,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                     # and indexes with it; shuffling in place makes the same
                     # swaps from the same draws, without two new arrays.
                     self._random_state.shuffle(sample_idx)
+                step = optimizer.engine_optimizer()
                 try:
-                    loss_sum = trainer.run_epoch(
-                        X_train,
-                        y_train,
-                        sw_train,
-                        sample_idx,
-                        optimizer.solver_code,
-                        alpha=self.alpha,
-                        **optimizer.epoch_kwargs(),
-                    )
+                    loss_sum = trainer.run_epoch(*train, sample_idx, step, self.alpha)
                 finally:
-                    optimizer.after_epoch(trainer.adam_t)
+                    optimizer.after_epoch(step)
 
                 if not early_stopping and not np.isfinite(loss_sum):
                     # With early stopping scikit-learn trains on and ends
@@ -615,11 +604,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 if self.verbose:
                     print(f"Iteration {self.n_iter_:d}, loss = {self.loss_:.8f}")
 
-                if validation_loss_data is not None:
+                if early_stopping:
                     self.validation_loss_curve_.append(
-                        trainer.evaluate_loss(*validation_loss_data, self.alpha)
+                        trainer.evaluate_loss(*validation.loss_rows, self.alpha)
                     )
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                self._update_no_improvement_count(validation)
                 optimizer.iteration_ends(self.t_)
                 if task.end_epoch():
                     break  # a callback asked to stop
@@ -657,7 +646,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         # The last step's effect is only seen by the next loss: look at the
         # outputs of the last batch once more, at negligible cost.
         last_batch = np.ascontiguousarray(sample_idx[-trainer.batch_size :])
-        if not trainer.outputs_finite(X_train, y_train, sw_train, last_batch):
+        if not trainer.outputs_finite(*train, last_batch):
             self._diverged(params, epoch_start, np.inf)
 
     def _diverged(self, params, sound_params, loss) -> None:
@@ -670,9 +659,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             "weights from the start of that epoch were restored."
         )
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
-        if early_stopping:
-            score = self._score(X_val, y_val, sample_weight=sw_val)
+    def _update_no_improvement_count(self, validation: _ValidationSet | None):
+        if validation is not None:
+            score = self._score(
+                validation.X, validation.y, sample_weight=validation.sample_weight
+            )
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -712,16 +703,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     def _lbfgs_trainer(self, layer_units, params, batch_size: int, n_threads: int):
         """An engine trainer that evaluates the L-BFGS objective at ``params``."""
-        return _engine.Trainer(
-            layer_units,
-            params,
-            (),
-            batch_size,
-            self._activation_specs(),
-            self._engine_loss(),
-            n_threads,
-            self._loss_param(),
-        )
+        return self._engine_spec(layer_units).trainer(params, batch_size, n_threads)
 
     def _minimize_lbfgs(self, loss_and_grad, params: np.ndarray) -> None:
         """Run SciPy's L-BFGS-B from ``params`` with this estimator's options.
@@ -867,15 +849,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
         if X.shape[0]:
             with engine_threads() as n_threads:
-                trainer = _engine.Trainer(
-                    units,
-                    params,
-                    (),
-                    min(X.shape[0], 1024),
-                    specs,
-                    self._engine_loss(),
-                    n_threads,
-                    self._loss_param(),
+                trainer = self._engine_spec(units, specs).trainer(
+                    params, min(X.shape[0], _network.EVALUATION_ROWS), n_threads
                 )
                 trainer.input_gradient(_engine.InputMatrix(X), Y, out)
         return out[:, 0, :] if Y is not None else out
@@ -942,6 +917,26 @@ def _column_or_1d(y: np.ndarray) -> np.ndarray:
         )
         y = column_or_1d(y)
     return y
+
+
+class _EngineRows(NamedTuple):
+    """Rows as the engine's trainer reads them: an InputMatrix, the encoded
+    targets and the sample weights, in the working dtype."""
+
+    X: _engine.InputMatrix
+    Y: np.ndarray
+    sample_weight: np.ndarray
+
+
+class _ValidationSet(NamedTuple):
+    """The early-stopping set: the rows the score reads (labels for
+    classifiers, ``sample_weight`` possibly None) and those the validation
+    loss reads."""
+
+    X: object
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    loss_rows: _EngineRows
 
 
 _SCIPY_HAS_IPRINT = tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15)

@@ -33,12 +33,16 @@ _SHARED_PARAMETERS_DOC = """
         entry per hidden layer.  Formulas and derivatives are in
         :mod:`fastnn.activations`.
 
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw'}, default='adam'
         Weight optimisation: ``'lbfgs'`` (quasi-Newton, full batch),
-        ``'sgd'`` (stochastic gradient descent with momentum) or ``'adam'``.
+        ``'sgd'`` (stochastic gradient descent with momentum), ``'adam'``,
+        or ``'adamw'`` (Adam with decoupled weight decay, see
+        ``weight_decay``).
 
     alpha : float, default=0.0001
         Strength of the L2 penalty, divided by the (weighted) batch size.
+        It applies with every solver, ``'adamw'`` included, where it adds
+        to the decoupled ``weight_decay``.
 
     batch_size : int or 'auto', default='auto'
         Minibatch size of the stochastic solvers; ``'auto'`` is
@@ -48,7 +52,7 @@ _SHARED_PARAMETERS_DOC = """
         Learning-rate schedule of ``solver='sgd'``.
 
     learning_rate_init : float, default=0.001
-        Initial step size of ``'sgd'`` and ``'adam'``.
+        Initial step size of ``'sgd'``, ``'adam'`` and ``'adamw'``.
 
     power_t : float, default=0.5
         Exponent of the ``'invscaling'`` schedule.
@@ -87,10 +91,10 @@ _SHARED_PARAMETERS_DOC = """
         when ``fit`` is given ``X_val`` and ``y_val``).
 
     beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of Adam's moment estimates.
+        Decay rates of the moment estimates of ``'adam'`` and ``'adamw'``.
 
     epsilon : float, default=1e-8
-        Numerical stability term of Adam.
+        Numerical stability term of ``'adam'`` and ``'adamw'``.
 
     n_iter_no_change : int, default=10
         Epochs without improvement of at least ``tol`` before stopping.
@@ -104,6 +108,18 @@ _SHARED_PARAMETERS_DOC = """
         reproducible from ``random_state`` and independent of the thread
         count; a rate of 0 leaves the model exactly as without dropout.
         Not available with ``'lbfgs'``.
+
+    weight_decay : float, default=0.01
+        Decoupled weight decay of ``'adamw'`` (Loshchilov and Hutter), named
+        and defaulting as in ``torch.optim.AdamW``: each step multiplies the
+        coefficients by ``1 - learning_rate_init * weight_decay`` before
+        Adam's update.  Intercepts are not decayed (``alpha`` does not
+        penalise them either).  ``alpha``'s L2 term still applies: set
+        ``alpha=0`` for PyTorch's update.  ``epsilon`` is added as in
+        ``'adam'``, to the square root of the second moments before their
+        bias correction (PyTorch adds it after), which only matters while
+        those moments are of ``epsilon``'s order.  Ignored by the other
+        solvers.
 """
 
 _SHARED_ATTRIBUTES_DOC = """
@@ -237,6 +253,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         loss="log_loss",
         class_weight=None,
         dropout=0.0,
+        weight_decay=0.01,
     ):
         self.class_weight = class_weight
         super().__init__(
@@ -265,6 +282,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             dropout=dropout,
+            weight_decay=weight_decay,
         )
 
     def _apply_class_weight(self, y, sample_weight, incremental: bool):

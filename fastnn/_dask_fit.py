@@ -436,23 +436,15 @@ def _class_weights(estimator, summaries):
 
 def _block_sums(block: _Block, spec: tuple, params: np.ndarray):
     """Sample-weighted loss, weight and raw gradient sums of one block."""
-    layer_units, activations, loss, loss_param = spec
-    from . import _engine
+    from . import _engine, _network
 
     sums = np.zeros(params.shape[0], dtype=params.dtype)
     n_rows = block.X.shape[0]
     if n_rows == 0:
         return 0.0, 0.0, sums.astype(np.float64)
     with engine_threads() as n_threads:
-        trainer = _engine.Trainer(
-            layer_units,
-            params.copy(),
-            (),
-            min(n_rows, _LBFGS_CHUNK_ROWS),
-            activations,
-            loss,
-            n_threads,
-            loss_param,
+        trainer = _network.EngineSpec(*spec).trainer(
+            params.copy(), min(n_rows, _LBFGS_CHUNK_ROWS), n_threads
         )
         weighted_loss, sw_sum = trainer.gradient_sums(
             _engine.InputMatrix(block.X), block.Y, block.sample_weight, sums

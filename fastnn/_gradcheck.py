@@ -93,15 +93,8 @@ def check_gradients(
     loss_name = estimator._engine_loss()
 
     with engine_threads() as n_threads:
-        trainer = _engine.Trainer(
-            units,
-            params,
-            (),
-            min(n_samples, 1024),
-            specs,
-            loss_name,
-            n_threads,
-            estimator._loss_param(),
+        trainer = estimator._engine_spec(units, specs).trainer(
+            params, min(n_samples, _network.EVALUATION_ROWS), n_threads
         )
         X_in = _engine.InputMatrix(X)
         backprop = np.empty_like(params)

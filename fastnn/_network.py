@@ -13,15 +13,20 @@ in Python, once per call:
 * BLAS takes 32-bit sizes and leading dimensions: layer widths and batch
   sizes must fit, and an input whose strides do not is copied in bounded
   row blocks before BLAS sees it.
+
+``EngineSpec`` is the one way to build the engine's ``Trainer``: every fit,
+evaluation and gradient goes through its ``trainer`` method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import _engine
 from .activations import _hidden_activation_specs
 
 # Largest size or leading dimension BLAS (LP64, 32-bit ints) accepts.
@@ -30,6 +35,43 @@ BLAS_INT_MAX = 2**31 - 1
 # Rows per block when an input must be converted before the engine reads it:
 # about 1 Mi elements, so the copy stays bounded whatever the input's size.
 _BLOCK_ELEMENTS = 1 << 20
+
+# Rows per chunk of a trainer that only evaluates (input gradients, the
+# gradient check): its workspace stays bounded whatever the input's size.
+EVALUATION_ROWS = 1024
+
+
+class EngineSpec(NamedTuple):
+    """What the engine must know of a network to build a trainer for it.
+
+    A tuple, so that it travels to Dask workers as it is.  Built by the
+    estimator's ``_engine_spec``.
+    """
+
+    layer_units: Sequence[int]
+    # The engine's (name, p0, p1) of every layer after the input.
+    activations: Sequence[tuple[str, float, float]]
+    loss: str
+    # The loss's parameter (the Huber loss's delta), 0 if it has none.
+    loss_param: float = 0.0
+    # Dropout rate of every hidden layer, for a trainer that trains.
+    dropout: Sequence[float] | None = None
+
+    def trainer(
+        self,
+        params: np.ndarray,
+        batch_size: int,
+        n_threads: int,
+        dropout_seed: int = 0,
+        dropout_step: int = 0,
+    ) -> _engine.Trainer:
+        """An engine ``Trainer`` over ``params`` (updated in place), whose
+        buffers hold ``batch_size`` rows: a minibatch when it trains, a
+        chunk of rows when it evaluates.  ``dropout_seed`` and
+        ``dropout_step`` continue the dropout masks of earlier fits."""
+        return _engine.Trainer(
+            self, params, batch_size, n_threads, dropout_seed, dropout_step
+        )
 
 
 def check_blas_sizes(layer_units, batch_size: int = 1) -> None:

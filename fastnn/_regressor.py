@@ -95,6 +95,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         max_fun=15000,
         huber_delta=1.0,
         dropout=0.0,
+        weight_decay=0.01,
     ):
         self.huber_delta = huber_delta
         super().__init__(
@@ -123,6 +124,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             dropout=dropout,
+            weight_decay=weight_decay,
         )
 
     def _output_activation(self) -> str:

@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from fastnn import MLPClassifier, MLPRegressor, _engine
+from fastnn._network import EngineSpec
 from fastnn.activations import (
     ACTIVATION_CLASSES,
     ACTIVATIONS,
@@ -142,12 +143,11 @@ def test_unknown_activation_codes_are_refused_by_the_engine():
     params = np.zeros(3 * 2 + 2 * 1 + 2 + 1)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         _engine.Trainer(
-            [3, 2, 1],
+            EngineSpec(
+                [3, 2, 1], [("swish", 0, 0), ("identity", 0, 0)], "squared_error"
+            ),
             params,
-            (),
             4,
-            [("swish", 0, 0), ("identity", 0, 0)],
-            "squared_error",
             1,
         )
 

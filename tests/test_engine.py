@@ -1,6 +1,9 @@
 """The engine's entry points: arguments checked against the trainer, and
 every GEMM block count giving scikit-learn's results at any thread count."""
 
+import inspect
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,6 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_limits
 
 from fastnn import MLPClassifier, MLPRegressor, _engine
+from fastnn._network import EngineSpec
 
 UNITS = [5, 4, 3]
 N_PARAMS = 5 * 4 + 4 * 3 + 4 + 3
@@ -17,10 +21,17 @@ ACTS = [("tanh", 0.0, 0.0), ("softmax", 0.0, 0.0)]
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _trainer(dtype=np.float64, state=2, **kwargs):
+def _trainer(dtype=np.float64, **kwargs):
     params = np.zeros(N_PARAMS, dtype=dtype)
-    arrays = tuple(np.zeros(N_PARAMS, dtype=dtype) for _ in range(state))
-    return _engine.Trainer(UNITS, params, arrays, 8, ACTS, "log_loss", 1, **kwargs)
+    return _engine.Trainer(EngineSpec(UNITS, ACTS, "log_loss"), params, 8, 1, **kwargs)
+
+
+def _optimizer(name="adam", dtype=np.float64, n_arrays=None):
+    code = _engine.OPTIMIZER_CODES[name]
+    if n_arrays is None:
+        n_arrays = _engine.optimizer_state_arrays(code)
+    arrays = tuple(np.zeros(N_PARAMS, dtype=dtype) for _ in range(n_arrays))
+    return _engine.Optimizer(code, arrays, learning_rate=0.1)
 
 
 def _data(dtype=np.float64, n=10):
@@ -33,7 +44,7 @@ def test_an_input_of_the_other_dtype_is_refused():
     trainer = _trainer(np.float32)
     X, Y, sw = _data(np.float64)
     with pytest.raises(TypeError, match="X is float64, the trainer is float32"):
-        trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_ADAM, 0.1, 0.0)
+        trainer.run_epoch(X, Y, sw, np.arange(10), _optimizer(), 0.0)
     with pytest.raises(TypeError, match="X is float64, the trainer is float32"):
         trainer.evaluate_loss(X, Y, sw, 0.0)
     X32 = _engine.InputMatrix(np.ones((10, 5), dtype=np.float32))
@@ -64,9 +75,9 @@ def test_shapes_that_do_not_fit_the_network_are_refused():
     with pytest.raises(ValueError, match="grad_out has shape"):
         trainer.loss_gradient(X, Y, sw, 0.0, np.empty(N_PARAMS + 1))
     with pytest.raises(ValueError, match="the row order holds a row X does not have"):
-        trainer.run_epoch(X, Y, sw, np.arange(11), _engine.SOLVER_ADAM, 0.1, 0.0)
+        trainer.run_epoch(X, Y, sw, np.arange(11), _optimizer(), 0.0)
     with pytest.raises(ValueError, match="optimizer state does not match"):
-        trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_SGD, 0.1, 0.0)
+        _optimizer("sgd", n_arrays=2)
     with pytest.raises(ValueError, match="params has 40 values"):
         _engine.forward(X, np.zeros(N_PARAMS + 1), UNITS, ACTS, 1)
     with pytest.raises(TypeError, match="InputMatrix"):
@@ -75,21 +86,20 @@ def test_shapes_that_do_not_fit_the_network_are_refused():
 
 def test_a_trainer_refuses_parameters_that_do_not_fit():
     with pytest.raises(ValueError, match="params has 40 values"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS + 1), (), 8, ACTS, "log_loss", 1)
-    with pytest.raises(TypeError, match="optimizer state is float32"):
         _engine.Trainer(
-            UNITS,
-            np.zeros(N_PARAMS),
-            (np.zeros(N_PARAMS, np.float32),),
-            8,
-            ACTS,
-            "log_loss",
-            1,
+            EngineSpec(UNITS, ACTS, "log_loss"), np.zeros(N_PARAMS + 1), 8, 1
+        )
+    X, Y, sw = _data()
+    with pytest.raises(TypeError, match="optimizer state is float32"):
+        _trainer().run_epoch(
+            X, Y, sw, np.arange(10), _optimizer("sgd", np.float32), 0.0
         )
     with pytest.raises(TypeError, match="params must be float32 or float64"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS, int), (), 8, ACTS, "log_loss", 1)
+        _engine.Trainer(
+            EngineSpec(UNITS, ACTS, "log_loss"), np.zeros(N_PARAMS, int), 8, 1
+        )
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
-        _engine.Trainer(UNITS, np.zeros(N_PARAMS), (), 8, ACTS, "hinge", 1)
+        _engine.Trainer(EngineSpec(UNITS, ACTS, "hinge"), np.zeros(N_PARAMS), 8, 1)
     with pytest.raises(TypeError, match="float32 or float64 input"):
         _engine.InputMatrix(np.ones((3, 5), dtype=np.int64))
 
@@ -98,8 +108,9 @@ def test_a_matching_call_still_runs():
     trainer = _trainer()
     X, Y, sw = _data()
     Y[:, 0] = 1
-    loss = trainer.run_epoch(X, Y, sw, np.arange(10), _engine.SOLVER_ADAM, 0.1, 0.0)
-    assert np.isfinite(loss) and trainer.adam_t == 2
+    optimizer = _optimizer()
+    loss = trainer.run_epoch(X, Y, sw, np.arange(10), optimizer, 0.0)
+    assert np.isfinite(loss) and optimizer.step_count == 2
 
 
 @pytest.fixture(params=[1, 2, 4, 8])
@@ -119,7 +130,7 @@ def test_the_forced_count_cuts_every_batch(gemm_blocks):
     units = [24, 40, 24, 3]
     n = sum(a * b + b for a, b in zip(units, units[1:]))
     acts = [("relu", 0, 0), ("relu", 0, 0), ("softmax", 0, 0)]
-    trainer = _engine.Trainer(units, np.zeros(n), (), 512, acts, "log_loss", 1)
+    trainer = _engine.Trainer(EngineSpec(units, acts, "log_loss"), np.zeros(n), 512, 1)
     X = _engine.InputMatrix(np.ones((512, 24)))
     # Row blocks keep at least 64 rows; the two large weight gradients are
     # cut into the forced count, the small last one (512 x 24 x 3
@@ -163,6 +174,26 @@ def test_every_block_count_matches_sklearn_at_any_thread_count(gemm_blocks, solv
     assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_adamw_gives_the_same_bits_at_any_thread_count(gemm_blocks, sparse):
+    # No scikit-learn reference: test_adamw.py checks the update itself.
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(1100, 24))
+    if sparse:
+        X = sp.csr_matrix(np.where(X > 1, X, 0.0))
+    y = (rng.uniform(size=1100) > 0.5).astype(int)
+    _fits(
+        lambda: MLPClassifier(
+            hidden_layer_sizes=(40, 24),
+            solver="adamw",
+            weight_decay=0.1,
+            batch_size=512,
+            max_iter=3,
+            random_state=0,
+        ).fit(X, y)
+    )
+
+
 def test_every_block_count_matches_sklearn_on_sparse_input(gemm_blocks):
     rng = np.random.RandomState(1)
     X = sp.random(700, 300, density=0.05, format="csr", random_state=rng)
@@ -172,3 +203,28 @@ def test_every_block_count_matches_sklearn_on_sparse_input(gemm_blocks):
     ref = sk.MLPRegressor(**params).fit(X, y)
     for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_):
         assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+def test_every_trainer_is_built_by_the_engine_spec(monkeypatch):
+    """One way into the engine: fits, evaluations and gradients all build
+    their trainer with EngineSpec.trainer."""
+    from fastnn import check_gradients
+
+    built = []
+    real = _engine.Trainer
+
+    def spy(*args, **kwargs):
+        caller = inspect.stack()[1]
+        built.append((caller.function, Path(caller.filename).name))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "Trainer", spy)
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    y = X[:, 0] > 0
+    for solver in ("adam", "lbfgs"):
+        MLPClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=2).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X, X[:, 1])
+    reg.input_gradient(X[:5])
+    check_gradients(reg, X[:5], X[:5, 1])
+    assert len(built) == 5
+    assert set(built) == {("trainer", "_network.py")}

@@ -58,7 +58,7 @@ def problems(draw):
             draw(st.lists(st.integers(1, 9), min_size=1, max_size=3))
         ),
         activation=draw(st.sampled_from(["identity", "logistic", "tanh", "relu"])),
-        solver=draw(st.sampled_from(["adam", "sgd", "lbfgs"])),
+        solver=draw(st.sampled_from(["adam", "adamw", "sgd", "lbfgs"])),
         batch_size=draw(st.sampled_from(["auto", 1, 7, 64])),
         alpha=draw(st.sampled_from([0.0, 1e-4, 1.0])),
         max_iter=draw(st.integers(1, 8)),

@@ -7,6 +7,7 @@ from _reference import HIDDEN_ACTIVATIONS, OUTPUT_FOR_LOSS, network_loss
 from numpy.testing import assert_allclose
 
 from fastnn import _engine
+from fastnn._network import EngineSpec
 
 LOSSES = [
     "squared_error",
@@ -67,16 +68,10 @@ def test_loss_gradient_matches_finite_differences(hidden, loss, hidden_sizes):
     alpha = 0.3
     # batch_size < n_samples: the full-batch gradient is accumulated over
     # chunks, which this exercises too.
-    trainer = _engine.Trainer(
-        units,
-        params,
-        (),
-        7,
-        _specs(hidden, OUTPUT_FOR_LOSS[loss], units),
-        loss,
-        2,
-        HUBER_DELTA,
+    spec = EngineSpec(
+        units, _specs(hidden, OUTPUT_FOR_LOSS[loss], units), loss, HUBER_DELTA
     )
+    trainer = _engine.Trainer(spec, params, 7, 2)
     grad = np.empty_like(params)
     loss_value = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, alpha, grad)
 
@@ -99,9 +94,8 @@ def test_gradient_is_independent_of_the_chunk_size():
     X, Y, sw, units, params = _problem("log_loss", (6,), rng, n=50)
     results = []
     for chunk in (1, 7, 50):
-        trainer = _engine.Trainer(
-            units, params, (), chunk, _specs("tanh", "softmax", units), "log_loss", 1
-        )
+        spec = EngineSpec(units, _specs("tanh", "softmax", units), "log_loss")
+        trainer = _engine.Trainer(spec, params, chunk, 1)
         grad = np.empty_like(params)
         loss = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, 0.1, grad)
         results.append((loss, grad))
@@ -117,9 +111,8 @@ def test_sparse_input_gives_the_dense_gradient(fmt, hidden_sizes):
     X, Y, sw, units, params = _problem("log_loss", hidden_sizes, rng, n=40)
     X[rng.uniform(size=X.shape) < 0.6] = 0.0
     X_in = sp.csr_matrix(X) if fmt == "csr" else X
-    trainer = _engine.Trainer(
-        units, params, (), 16, _specs("relu", "softmax", units), "log_loss", 2
-    )
+    spec = EngineSpec(units, _specs("relu", "softmax", units), "log_loss")
+    trainer = _engine.Trainer(spec, params, 16, 2)
     grad = np.empty_like(params)
     loss = trainer.loss_gradient(_engine.InputMatrix(X_in), Y, sw, 0.2, grad)
     expected = _central_differences(
@@ -137,7 +130,7 @@ def test_one_activation_per_layer():
     X, Y, sw, units, params = _problem("squared_error", (5, 4, 3), rng)
     hidden = [("gelu", 0.0, 0.0), ("piecewise_linear", -2.0, 2.0), ("elu", 0.5, 0.0)]
     specs = [*hidden, ("identity", 1.0, 0.0)]
-    trainer = _engine.Trainer(units, params, (), 9, specs, "squared_error", 2)
+    trainer = _engine.Trainer(EngineSpec(units, specs, "squared_error"), params, 9, 2)
     grad = np.empty_like(params)
     loss = trainer.loss_gradient(_engine.InputMatrix(X), Y, sw, 0.1, grad)
 

@@ -9,7 +9,7 @@ from _reference import (
     activation_derivative_from_output,
     row_losses,
 )
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from fastnn import _engine
 
@@ -133,34 +133,86 @@ def test_log_loss_clips_saturated_probabilities():
     assert_allclose(losses, [-np.log(np.finfo(np.float64).eps)])
 
 
+def _optimizer(name, state, **params):
+    return _engine.Optimizer(_engine.OPTIMIZER_CODES[name], state, **params)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_adam_step(rng, dtype):
+@pytest.mark.parametrize("coefficients", [True, False])
+def test_adam_step(rng, dtype, coefficients):
     n = 1000
     w, m, v, g = (rng.normal(size=n).astype(dtype) for _ in range(4))
     v = np.abs(v)
-    alpha, sw_sum, b1, b2, lr, eps = 0.01, 7.0, 0.9, 0.999, 0.003, 1e-8
-    grad = (g.astype(np.float64) + alpha * w) / sw_sum
+    alpha, sw_sum, b1, b2, lr, eps, t = 0.01, 7.0, 0.9, 0.999, 0.003, 1e-8, 5
+    # The penalty applies to coefficients, never to intercepts.
+    penalty = alpha if coefficients else 0.0
+    grad = (g.astype(np.float64) + penalty * w) / sw_sum
     m_ref = b1 * m + (1 - b1) * grad
     v_ref = b2 * v + (1 - b2) * grad**2
-    w_ref = w + (-lr * m_ref) / (np.sqrt(v_ref) + eps)
-    _engine.optimizer_step(
-        w,
-        m,
-        v,
-        g,
-        alpha,
-        sw_sum,
-        _engine.SOLVER_ADAM,
-        0.0,
-        lr_t=lr,
+    lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+    w_ref = w + (-lr_t * m_ref) / (np.sqrt(v_ref) + eps)
+    adam = _optimizer(
+        "adam",
+        (m, v),
+        learning_rate=lr,
         beta_1=b1,
         beta_2=b2,
         epsilon=eps,
+        step_count=t - 1,
     )
+    _engine.optimizer_step(adam, w, g, alpha, sw_sum, coefficients)
+    assert adam.step_count == t
     tol = RTOL[dtype] * 10
     assert_allclose(m, m_ref, rtol=tol, atol=tol)
     assert_allclose(v, v_ref, rtol=tol, atol=tol)
     assert_allclose(w, w_ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("coefficients", [True, False])
+def test_adamw_step(rng, dtype, coefficients):
+    """AdamW as torch.optim.AdamW's documentation writes it: the weights
+    decay by lr * weight_decay, then take Adam's step; plus the coupled L2
+    term alpha, which only coefficients get, as they alone decay."""
+    n = 1000
+    w, m, v, g = (rng.normal(size=n).astype(dtype) for _ in range(4))
+    v = np.abs(v)
+    alpha, sw_sum, b1, b2, lr, eps, wd, t = 0.01, 7.0, 0.9, 0.999, 0.003, 1e-8, 0.1, 3
+    penalty, decay = (alpha, wd) if coefficients else (0.0, 0.0)
+    grad = (g.astype(np.float64) + penalty * w) / sw_sum
+    m_ref = b1 * m + (1 - b1) * grad
+    v_ref = b2 * v + (1 - b2) * grad**2
+    lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+    w_ref = w * (1 - lr * decay) - lr_t * m_ref / (np.sqrt(v_ref) + eps)
+    adamw = _optimizer(
+        "adamw",
+        (m, v),
+        learning_rate=lr,
+        beta_1=b1,
+        beta_2=b2,
+        epsilon=eps,
+        weight_decay=wd,
+        step_count=t - 1,
+    )
+    _engine.optimizer_step(adamw, w, g, alpha, sw_sum, coefficients)
+    tol = RTOL[dtype] * 10
+    assert_allclose(m, m_ref, rtol=tol, atol=tol)
+    assert_allclose(v, v_ref, rtol=tol, atol=tol)
+    assert_allclose(w, w_ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adamw_without_decay_is_adam_bit_for_bit(rng, dtype):
+    w, m, v, g = (np.abs(rng.normal(size=300)).astype(dtype) for _ in range(4))
+    results = []
+    for name in ("adam", "adamw"):
+        state = (m.copy(), v.copy())
+        w_out = w.copy()
+        opt = _optimizer(name, state, learning_rate=0.01, weight_decay=0.0)
+        _engine.optimizer_step(opt, w_out, g, 0.1, 3.0)
+        results.append((w_out, *state))
+    for adam, adamw in zip(*results):
+        assert_array_equal(adam, adamw)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -173,18 +225,29 @@ def test_sgd_step(rng, dtype, nesterov):
     vel_ref = mom * vel - lr * grad
     update = mom * vel_ref - lr * grad if nesterov else vel_ref
     w_ref = w + update
-    _engine.optimizer_step(
-        w,
-        vel,
-        vel,
-        g,
-        alpha,
-        sw_sum,
-        _engine.SOLVER_SGD,
-        lr,
-        momentum=mom,
-        nesterov=nesterov,
-    )
+    sgd = _optimizer("sgd", (vel,), learning_rate=lr, momentum=mom, nesterov=nesterov)
+    _engine.optimizer_step(sgd, w, g, alpha, sw_sum)
     tol = RTOL[dtype] * 10
     assert_allclose(vel, vel_ref, rtol=tol, atol=tol)
     assert_allclose(w, w_ref, rtol=tol, atol=tol)
+
+
+def test_optimizer_codes_are_the_solvers():
+    from fastnn._optimizers import OPTIMIZERS
+
+    assert set(_engine.OPTIMIZER_CODES) == set(OPTIMIZERS)
+    for name, cls in OPTIMIZERS.items():
+        assert cls.code == _engine.OPTIMIZER_CODES[name]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_code_the_optimizer_switch_misses_writes_nan(dtype):
+    unknown = max(_engine.OPTIMIZER_CODES.values()) + 1
+    assert _engine.optimizer_state_arrays(unknown) == 0
+    with pytest.raises(ValueError, match=f"unknown optimizer code {unknown}"):
+        _engine.Optimizer(unknown, (), learning_rate=0.1)
+    state = (np.zeros(8, dtype), np.zeros(8, dtype))
+    adam = _optimizer("adam", state, learning_rate=0.1)
+    w = np.ones(8, dtype)
+    _engine.optimizer_step(adam, w, np.ones(8, dtype), 0.0, 1.0, code=unknown)
+    assert np.isnan(w).all()

@@ -13,6 +13,7 @@ from numpy.testing import assert_allclose
 from test_gradients import HUBER_DELTA, LOSSES, _problem, _specs
 
 from fastnn import MLPClassifier, MLPRegressor, _engine, check_gradients
+from fastnn._network import EngineSpec
 from fastnn.activations import UnitStep
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -41,9 +42,8 @@ def test_input_gradients_match_finite_differences(hidden, loss, hidden_sizes):
     rng = np.random.RandomState(0)
     X, Y, _, units, params = _problem(loss, hidden_sizes, rng, n=6)
     output = OUTPUT_FOR_LOSS[loss]
-    trainer = _engine.Trainer(
-        units, params, (), 4, _specs(hidden, output, units), loss, 1, HUBER_DELTA
-    )
+    spec = EngineSpec(units, _specs(hidden, output, units), loss, HUBER_DELTA)
+    trainer = _engine.Trainer(spec, params, 4, 1)
     X_in = _engine.InputMatrix(X)
 
     # Each sample's own loss (the one training descends: squared error summed

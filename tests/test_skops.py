@@ -17,7 +17,7 @@ from numpy.testing import assert_array_equal
 from sklearn.datasets import load_digits, make_regression
 
 from fastnn import MLPClassifier, MLPRegressor, activations
-from fastnn._optimizers import AdamState, SGDState
+from fastnn._optimizers import AdamState, AdamWState, SGDState
 
 sio = pytest.importorskip("skops.io")
 
@@ -32,6 +32,7 @@ FASTNN_TYPES = {
         MLPClassifier,
         MLPRegressor,
         AdamState,
+        AdamWState,
         SGDState,
         *activations.ACTIVATIONS.values(),
     )
@@ -159,6 +160,20 @@ CASES = [
             lambda: MLPRegressor(
                 hidden_layer_sizes=(4,) * len(ALL_ACTIVATIONS),
                 activation=ALL_ACTIVATIONS,
+                max_iter=3,
+                random_state=0,
+            ),
+            _regression,
+        ),
+        True,
+    ),
+    (
+        "regressor-adamw",
+        _fitted(
+            lambda: MLPRegressor(
+                hidden_layer_sizes=(6,),
+                solver="adamw",
+                weight_decay=0.05,
                 max_iter=3,
                 random_state=0,
             ),

@@ -5,8 +5,8 @@
 Both trees must be built in place (``python setup.py build_ext --inplace``).
 Each tree fits the same small workloads -- the benchmark suite's kinds at a
 few hundred rows: float32 and float64, dense (C- and F-ordered) and CSR
-input, sgd / adam / lbfgs, dropout, several activations and losses, early
-stopping, several GEMM block counts where the tree can force them -- in a
+input, sgd / adam / adamw / lbfgs, dropout, several activations and losses,
+early stopping, several GEMM block counts where the tree can force them -- in a
 subprocess with only that tree on ``PYTHONPATH``, and the coefficients,
 intercepts, loss curves and predictions are compared byte for byte.  Exits
 with status 1 and names the cases that differ.
@@ -51,6 +51,13 @@ for dtype in ("float32", "float64"):
                       dict(hidden_layer_sizes=(48,), solver=solver)))
         CASES.append((f"clf-sparse-{solver}-{dtype}", "clf", "sparse", dtype,
                       dict(hidden_layer_sizes=(64,), solver=solver)))
+    # Skipped in trees without weight_decay (before solver='adamw').
+    CASES.append((f"clf-dense-adamw-{dtype}", "clf", "dense", dtype,
+                  dict(hidden_layer_sizes=(64, 32), solver="adamw",
+                       weight_decay=0.05)))
+    CASES.append((f"clf-sparse-adamw-{dtype}", "clf", "sparse", dtype,
+                  dict(hidden_layer_sizes=(64,), solver="adamw",
+                       weight_decay=0.05)))
     CASES.append((f"clf-fortran-adam-{dtype}", "clf", "fortran", dtype,
                   dict(hidden_layer_sizes=(32,), solver="adam")))
     CASES.append((f"clf-dropout-adam-{dtype}", "clf", "dense", dtype,

@@ -27,7 +27,7 @@ cores that other runnable threads leave free (``_cpus``), so a fit beside a
 busy process, a second fit or NumPy's spinning BLAS workers slows in
 proportion instead of waiting at every barrier for a descheduled thread.
 
-The entry points (``InputMatrix``, ``Trainer`` and its methods,
+The entry points (``InputMatrix``, ``Optimizer``, ``Trainer`` and its methods,
 ``forward``, the kernel hooks) check that their arrays agree with each other
 in dtype and shape and raise ``TypeError``/``ValueError`` otherwise; the
 values themselves (finite, non-empty, valid labels) are the Python layer's
@@ -36,6 +36,7 @@ to validate.  Below the entry points nothing raises.
 Modules, each depending only on those above it:
 
 ``_kernels``  the C element kernels, their codes and float/double wrappers
+``_optimizer`` ``Optimizer``: one optimizer's step as an epoch takes it
 ``_cpus``     the team size each batch gets (counts competing threads)
 ``_input``    the input matrix, dense or CSR, read in place
 ``_layers``   one layer's forward, backward and gradient products
@@ -51,27 +52,31 @@ from ._input import InputMatrix
 from ._kernels import (
     ACTIVATION_CODES,
     LOSS_CODES,
+    OPTIMIZER_CODES,
     ActivationCode,
     LossCode,
+    OptimizerCode,
     activation_backward,
     bias_activation,
     needs_preactivation,
-    optimizer_step,
+    optimizer_state_arrays,
     output_loss_delta,
 )
 from ._layers import GEMM_BLOCK_COUNT, PARALLEL_MIN_PRODUCT, _set_gemm_blocks
+from ._optimizer import Optimizer, optimizer_step
 from ._predict import forward
-from ._trainer import SOLVER_ADAM, SOLVER_SGD, Trainer
+from ._trainer import Trainer
 
 __all__ = [
     "ACTIVATION_CODES",
     "GEMM_BLOCK_COUNT",
     "LOSS_CODES",
-    "SOLVER_ADAM",
-    "SOLVER_SGD",
+    "OPTIMIZER_CODES",
     "ActivationCode",
     "InputMatrix",
     "LossCode",
+    "Optimizer",
+    "OptimizerCode",
     "PARALLEL_MIN_PRODUCT",
     "Trainer",
     "Workspace",
@@ -82,6 +87,7 @@ __all__ = [
     "competing_threads",
     "forward",
     "needs_preactivation",
+    "optimizer_state_arrays",
     "optimizer_step",
     "output_loss_delta",
     "team_size",

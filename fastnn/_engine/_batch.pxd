@@ -2,15 +2,15 @@
 """One minibatch: the workspace it runs in and the parallel region that runs it.
 
 Holds: ``Workspace`` (the network's description and the offsets of every
-buffer in one flat typed array), the modes of a batch pass and
-``batch_pass``.
+buffer in one flat typed array), the modes of a batch pass, ``Batch`` (what
+one pass reads and writes) and ``batch_pass``.
 May call: ``_layers``, ``_kernels``, ``_input``.
 """
 
 from cython cimport floating
 
 from ._input cimport Input
-from ._kernels cimport Step, fnn_activation
+from ._kernels cimport fnn_activation, fnn_optimizer
 
 
 cdef enum Pass:
@@ -19,6 +19,24 @@ cdef enum Pass:
     GRADIENT = 1          # the raw gradient, overwriting the gradient buffer
     GRADIENT_ADD = 2      # the raw gradient, added to the gradient buffer
     TRAIN = 3             # dropout, the raw gradient and the optimizer step
+
+
+cdef struct Batch:
+    # One batch pass (see ``batch_pass``): its rows, what it computes, and
+    # the arrays it reads and writes besides the workspace.  Arrays are void
+    # pointers, as ``Input.values`` is: they hold the workspace's dtype.
+    const Input *X              # IN: the input
+    const void *Y               # IN: targets; row r, column j at element
+    Py_ssize_t y_row_stride     #     r * y_row_stride + j * y_col_stride
+    Py_ssize_t y_col_stride
+    const void *sample_weight   # IN: one per row of X
+    const Py_ssize_t *rows      # IN: the batch's rows of X, in batch order
+    Py_ssize_t n_rows
+    Pass mode
+    fnn_optimizer *step         # IN/OUT, TRAIN only: the step (sw_sum is set)
+    void *first_moments         # IN/OUT, TRAIN only: the optimizer's state,
+    void *second_moments        #   laid out like params (second: NULL for SGD)
+    double sw_sum               # OUT: the sum of the rows' sample weights
 
 
 cdef struct Task:
@@ -46,7 +64,6 @@ cdef class Workspace:
     # Every buffer of a batch lives in ``work`` (an ndarray of the dtype),
     # at these offsets; -1 where a layer has none.
     cdef readonly object params     # the flat parameters, updated in place
-    cdef readonly tuple state       # the optimizer's flat state arrays
     cdef object work
     cdef Py_ssize_t *act_off       # acts[l]: batch_size x units[l]; acts[0] is the batch
     cdef Py_ssize_t *delta_off     # deltas[l]: batch_size x units[l], l >= 1
@@ -67,12 +84,10 @@ cdef class Workspace:
     cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features)
 
 
-cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
-                       const floating[::1] sample_weight,
-                       const Py_ssize_t *batch_rows, Py_ssize_t rows, Pass mode,
-                       floating *work, floating *params, Step *step,
-                       floating *state0, floating *state1,
-                       double *sw_sum) noexcept nogil
+cdef Batch batch_of(const Input *X, const floating[:, :] Y,
+                    const floating[::1] sample_weight, Pass mode) noexcept
+cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
+                       floating *params) noexcept nogil
 cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
 cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
 cdef void backprop_rows(Workspace ws, floating *work, const floating *params,

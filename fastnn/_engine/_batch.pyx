@@ -34,11 +34,11 @@ from ._kernels cimport (
     PARALLEL_MIN_ELEMENTS,
     PARALLEL_MIN_FLOPS,
     SPARSE_CHUNK,
-    Step,
     activation_spec,
     fnn_activation,
     fnn_dropout_scale,
     fnn_needs_preactivation,
+    fnn_optimizer,
     fnn_prefetch_bytes,
     optimizer_range,
     output_loss_delta_row,
@@ -84,11 +84,12 @@ cdef class Workspace:
     (dtype, size) here, once.
     """
 
-    def __cinit__(self, layer_units, params, optimizer_state, Py_ssize_t batch_size,
-                  activations, str loss, int n_threads, double loss_param=0.0,
-                  dropout=None, unsigned long long dropout_seed=0,
-                  long dropout_step=0):
+    def __cinit__(self, spec, params, Py_ssize_t batch_size, int n_threads,
+                  unsigned long long dropout_seed=0, long dropout_step=0):
         cdef Py_ssize_t l, offset
+        layer_units, activations = spec.layer_units, spec.activations
+        cdef str loss = spec.loss
+        dropout = spec.dropout
         cdef int n_layers = len(layer_units)
         if n_layers < 2:
             raise ValueError("need at least an input and an output layer")
@@ -102,7 +103,7 @@ cdef class Workspace:
         if loss not in LOSS_CODES:
             raise ValueError(f"unknown loss {loss!r}")
         self.loss = LOSS_CODES[loss]
-        self.loss_param = loss_param
+        self.loss_param = spec.loss_param
         self.n_threads = max(1, n_threads)
 
         self.units = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
@@ -152,12 +153,7 @@ cdef class Workspace:
             offset += self.units[l + 1]
         self.n_params = offset
         _check_params(params, self.dtype, self.n_params, "params")
-        if len(optimizer_state) > 2:
-            raise ValueError("at most two optimizer state arrays")
-        for state in optimizer_state:
-            _check_params(state, self.dtype, self.n_params, "optimizer state")
         self.params = params
-        self.state = tuple(optimizer_state)
         self.work = self._layout(0, 0)
 
     cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features):
@@ -292,12 +288,18 @@ cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
             dropout_rows(ws, work + ws.delta_off[l], <floating*>NULL, l, r0, r1)
 
 
-cdef void rows_pass(Workspace ws, const Input *X, const Py_ssize_t *batch_rows,
-                    const floating *Y, Py_ssize_t y_rs, Py_ssize_t y_cs,
-                    const floating *sample_weight, floating *work,
-                    const floating *params, Py_ssize_t r0, Py_ssize_t r1,
-                    bint backward, bint train) noexcept nogil:
-    """Phase 1 for batch rows r0:r1 (see the module docstring)."""
+cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
+                    const floating *params, Py_ssize_t r0,
+                    Py_ssize_t r1) noexcept nogil:
+    """Phase 1 for batch rows r0:r1 (see the module docstring); writes
+    their rows of the activations, deltas and ``ws.row_loss``."""
+    cdef const Input *X = batch.X
+    cdef const Py_ssize_t *batch_rows = batch.rows
+    cdef const floating *Y = <const floating*>batch.Y
+    cdef Py_ssize_t y_rs = batch.y_row_stride, y_cs = batch.y_col_stride
+    cdef const floating *sample_weight = <const floating*>batch.sample_weight
+    cdef bint backward = batch.mode != FORWARD
+    cdef bint train = batch.mode == TRAIN
     cdef int l, L = ws.n_weight_layers
     cdef Py_ssize_t r, j, src
     cdef Py_ssize_t n_in = ws.units[0], n_out = ws.units[L]
@@ -379,19 +381,33 @@ cdef void transpose_batch(Workspace ws, floating *work, const Input *X,
             entry_value[pos] = values[k]
 
 
-cdef double sparse_gradient(Workspace ws, floating *work, floating *params,
-                            int t, Py_ssize_t f0, Py_ssize_t f1,
-                            bint accumulate, const Step *step,
-                            floating *state0, floating *state1) noexcept nogil:
+cdef inline void step_range(const Batch *batch, bint coefficients,
+                            floating *params, const floating *grad,
+                            Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """The batch's optimizer step on params[lo:hi] and the same range of
+    its state arrays, from ``grad``, that range's raw gradient; the
+    penalties apply to ``coefficients`` only."""
+    cdef floating *first_moments = <floating*>batch.first_moments
+    cdef floating *second_moments = <floating*>batch.second_moments
+    optimizer_range(batch.step, coefficients, params + lo, first_moments + lo,
+                    second_moments + lo if second_moments != NULL else NULL,
+                    grad, hi - lo)
+
+
+cdef double sparse_gradient(Workspace ws, const Batch *batch, int t,
+                            Py_ssize_t f0, Py_ssize_t f1, floating *work,
+                            floating *params) noexcept nogil:
     """Gradient of the first layer's rows f0:f1 for CSR input, from the
     batch sorted by feature (see ``transpose_batch``).
 
-    Without a ``step`` the rows go to the gradient buffer (added to it when
-    ``accumulate``).  With one, each row is summed into a small scratch
-    block and stepped on at once, so the gradient never goes to memory: on
-    a wide sparse layer the optimizer pass is bound by memory traffic; the
-    squared norm of the rows before the step is returned.
+    Without an optimizer step the rows go to the gradient buffer (added to
+    it in ``GRADIENT_ADD`` mode).  With one, each row is summed into a
+    small scratch block and stepped on at once, so the gradient never goes
+    to memory: on a wide sparse layer the optimizer pass is bound by memory
+    traffic; the squared norm of the rows before the step is returned.
     """
+    cdef const fnn_optimizer *step = batch.step
+    cdef bint accumulate = batch.mode == GRADIENT_ADD
     cdef Py_ssize_t n_out = ws.units[1]
     cdef floating *scratch = work + ws.scratch_off + t * SPARSE_CHUNK * n_out
     cdef const floating *delta = work + ws.delta_off[1]
@@ -420,23 +436,23 @@ cdef double sparse_gradient(Workspace ws, floating *work, floating *params,
                     g[j] += v * d[j]
         if step != NULL:
             norm += sumsq(params, lo, hi)
-            optimizer_range(params + lo, scratch, state0 + lo,
-                            state1 + lo if state1 != NULL else NULL, hi - lo,
-                            <floating>step.sw_sum, step, step.alpha)
+            step_range(batch, True, params, scratch, lo, hi)
         c0 = c1
     return norm
 
 
-cdef void gradient_task(Workspace ws, const Input *X, Py_ssize_t rows, int t,
-                        bint accumulate, floating *work, floating *params,
-                        const Step *step, floating *state0,
-                        floating *state1) noexcept nogil:
+cdef void gradient_task(Workspace ws, const Batch *batch, int t,
+                        floating *work, floating *params) noexcept nogil:
     """Phase 2: one block of a layer's raw gradient, and its optimizer step.
 
-    The block with ``k0 == 0`` also does the layer's intercepts.  With a
-    ``step``, the squared norm of the block's coefficients before the step
-    goes to ``ws.task_sums[t]``.
+    The block with ``k0 == 0`` also does the layer's intercepts.  With an
+    optimizer step, the squared norm of the block's coefficients before the
+    step goes to ``ws.task_sums[t]``.
     """
+    cdef const Input *X = batch.X
+    cdef Py_ssize_t rows = batch.n_rows
+    cdef bint accumulate = batch.mode == GRADIENT_ADD
+    cdef const fnn_optimizer *step = batch.step
     cdef Task task = ws.tasks[t]
     cdef int l = task.layer
     cdef Py_ssize_t n_in = ws.units[l], n_out = ws.units[l + 1]
@@ -449,9 +465,8 @@ cdef void gradient_task(Workspace ws, const Input *X, Py_ssize_t rows, int t,
     # The penalty term of this batch's loss uses the weights the batch was
     # evaluated with: norms are taken before the step.
     if l == 0 and X.sparse:
-        ws.task_sums[t] = sparse_gradient(ws, work, params, t, task.k0,
-                                          task.k1, accumulate, step, state0,
-                                          state1)
+        ws.task_sums[t] = sparse_gradient(ws, batch, t, task.k0, task.k1,
+                                          work, params)
     else:
         weight_gradient_rows(work + ws.act_off[l], rows, n_in, delta, n_out,
                              grad + ws.coef_offset[l], task.k0, task.k1,
@@ -460,68 +475,72 @@ cdef void gradient_task(Workspace ws, const Input *X, Py_ssize_t rows, int t,
             lo = ws.coef_offset[l] + task.k0 * n_out
             hi = ws.coef_offset[l] + task.k1 * n_out
             ws.task_sums[t] = sumsq(params, lo, hi)
-            optimizer_range(params + lo, grad + lo, state0 + lo,
-                            state1 + lo if state1 != NULL else NULL, hi - lo,
-                            <floating>step.sw_sum, step, step.alpha)
+            step_range(batch, True, params, grad + lo, lo, hi)
     if step != NULL and task.k0 == 0:
         lo = ws.intercept_offset[l]
-        optimizer_range(params + lo, grad + lo, state0 + lo,
-                        state1 + lo if state1 != NULL else NULL, n_out,
-                        <floating>step.sw_sum, step, 0.0)
+        step_range(batch, False, params, grad + lo, lo, lo + n_out)
 
 
-cdef double batch_pass(Workspace ws, const Input *X, const floating[:, :] Y,
-                       const floating[::1] sample_weight,
-                       const Py_ssize_t *batch_rows, Py_ssize_t rows, Pass mode,
-                       floating *work, floating *params, Step *step,
-                       floating *state0, floating *state1,
-                       double *sw_sum) noexcept nogil:
-    """Forward (and backward) pass over the rows ``batch_rows[:rows]``.
+cdef Batch batch_of(const Input *X, const floating[:, :] Y,
+                    const floating[::1] sample_weight, Pass mode) noexcept:
+    """A batch of X's rows in ``mode``, without rows yet and without an
+    optimizer step."""
+    cdef Batch batch
+    memset(&batch, 0, sizeof(batch))
+    batch.X = X
+    batch.Y = &Y[0, 0]
+    batch.y_row_stride = Y.strides[0] // sizeof(floating)
+    batch.y_col_stride = Y.strides[1] // sizeof(floating)
+    batch.sample_weight = &sample_weight[0]
+    batch.mode = mode
+    return batch
 
-    ``mode`` says what is computed beyond the outputs, the per-row losses
-    and the output deltas (see ``Pass``): the raw gradients (``a.T @ delta``
-    and column sums of ``delta``, with ``delta`` already multiplied by the
-    sample weights) go to the gradient buffer; ``TRAIN`` also applies
-    dropout and takes the optimizer ``step`` (which must then not be NULL).
+
+cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
+                       floating *params) noexcept nogil:
+    """Forward (and backward) pass over the rows ``batch.rows``.
+
+    ``batch.mode`` says what is computed beyond the outputs, the per-row
+    losses and the output deltas (see ``Pass``): the raw gradients
+    (``a.T @ delta`` and column sums of ``delta``, with ``delta`` already
+    multiplied by the sample weights) go to the gradient buffer; ``TRAIN``
+    also applies dropout and takes the optimizer step ``batch.step`` (which
+    must then not be NULL) on ``params`` and the batch's state arrays.
     Returns the weighted sum of the per-row losses and stores the sum of
-    the weights in ``sw_sum``.
+    the weights in ``batch.sw_sum``.
     """
+    cdef const Input *X = batch.X
+    cdef Py_ssize_t rows = batch.n_rows
+    cdef const Py_ssize_t *batch_rows = batch.rows
     cdef Py_ssize_t r, b
     cdef int t
-    cdef bint backward = mode != FORWARD
-    cdef bint accumulate = mode == GRADIENT_ADD
-    cdef bint train = mode == TRAIN
+    cdef bint backward = batch.mode != FORWARD
     cdef int nb = row_blocks(ws, X, rows)
     cdef int n_tasks = plan_tasks(ws, X, rows) if backward else 0
     cdef int nt = threads_now(ws.n_threads) if nb > 1 or n_tasks > 1 else 1
     cdef double loss = 0.0, weight_sum = 0.0
-    cdef const floating *y = &Y[0, 0]
-    cdef Py_ssize_t y_rs = Y.strides[0] // sizeof(floating)
-    cdef Py_ssize_t y_cs = Y.strides[1] // sizeof(floating)
-    cdef const floating *sw = &sample_weight[0]
-    if not train:
-        step = NULL
+    cdef const floating *sw = <const floating*>batch.sample_weight
+    if batch.mode != TRAIN:
+        batch.step = NULL
 
     ws.n_tasks = n_tasks
     if X.sparse and backward:
         transpose_batch(ws, work, X, batch_rows, rows)
     for r in range(rows):
         weight_sum += sw[batch_rows[r]]
-    if step != NULL:
-        step.sw_sum = weight_sum
+    if batch.step != NULL:
+        batch.step.sw_sum = weight_sum
     with parallel(num_threads=nt):
         fnn_mark_worker()
         for b in prange(nb, schedule="static"):
-            rows_pass(ws, X, batch_rows, y, y_rs, y_cs, sw, work, params,
-                      split(rows, b, nb), split(rows, b + 1, nb), backward,
-                      train)
+            rows_pass(ws, batch, work, params, split(rows, b, nb),
+                      split(rows, b + 1, nb))
         for t in prange(n_tasks, schedule="static", chunksize=1):
-            gradient_task(ws, X, rows, t, accumulate, work, params, step,
-                          state0, state1)
+            gradient_task(ws, batch, t, work, params)
     # Per-row losses are summed in row order.
     for r in range(rows):
         loss += sw[batch_rows[r]] * ws.row_loss[r]
-    sw_sum[0] = weight_sum
+    batch.sw_sum = weight_sum
     return loss
 
 

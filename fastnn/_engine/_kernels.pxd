@@ -1,8 +1,8 @@
 # cython: language_level=3
 """The C element kernels, as the rest of the engine calls them.
 
-Holds: the declarations of ``csrc/fastnn_kernels.h`` (activation and loss
-codes, the per-row kernels), one inline wrapper per kernel that picks its
+Holds: the declarations of ``csrc/fastnn_kernels.h`` (activation, loss and
+optimizer codes, the per-row kernels), one inline wrapper per kernel that picks its
 float or double version from the fused type (so no other module writes
 ``floating is float``), BLAS's gemm, the sizes that govern how work is cut
 into blocks, and the row-by-row forms of the activation kernels.
@@ -15,7 +15,7 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 cdef extern from "fastnn_kernels.h" nogil:
     # Exposed to Python by _kernels.pyx (the names, lower-cased without
-    # the prefix, are the engine's activation and loss names).
+    # the prefix, are the engine's activation, loss and optimizer names).
     cpdef enum fnn_activation_code:
         FNN_IDENTITY
         FNN_LOGISTIC
@@ -64,20 +64,23 @@ cdef extern from "fastnn_kernels.h" nogil:
                                    Py_ssize_t n, double sw, int loss, double param)
     double fnn_output_loss_delta_f(const float *p, const float *y, float *delta,
                                    Py_ssize_t n, float sw, int loss, float param)
-    void fnn_adam_step_d(double *w, double *m, double *v, const double *graw,
-                         Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
-                         double beta_1, double one_minus_beta_1, double beta_2,
-                         double one_minus_beta_2, double lr, double epsilon)
-    void fnn_adam_step_f(float *w, float *m, float *v, const float *graw,
-                         Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
-                         float beta_1, float one_minus_beta_1, float beta_2,
-                         float one_minus_beta_2, float lr, float epsilon)
-    void fnn_sgd_step_d(double *w, double *velocity, const double *graw,
-                        Py_ssize_t lo, Py_ssize_t hi, double alpha, double sw_sum,
-                        double momentum, int nesterov, double lr)
-    void fnn_sgd_step_f(float *w, float *velocity, const float *graw,
-                        Py_ssize_t lo, Py_ssize_t hi, float alpha, float sw_sum,
-                        float momentum, int nesterov, float lr)
+    cpdef enum fnn_optimizer_code:
+        FNN_SGD
+        FNN_ADAM
+        FNN_ADAMW
+    ctypedef struct fnn_optimizer:
+        int code
+        bint nesterov
+        long step_count
+        double learning_rate, step_size, momentum, beta_1, beta_2, epsilon
+        double weight_decay, alpha, sw_sum
+    int fnn_optimizer_state_arrays(int code)
+    void fnn_optimizer_step_d(const fnn_optimizer *opt, bint coefficients,
+                              double *w, double *first, double *second,
+                              const double *graw, Py_ssize_t n)
+    void fnn_optimizer_step_f(const fnn_optimizer *opt, bint coefficients,
+                              float *w, float *first, float *second,
+                              const float *graw, Py_ssize_t n)
     void fnn_sparse_row_product_d(double *z, const double *values,
                                   const Py_ssize_t *indices, Py_ssize_t nnz,
                                   const double *w, Py_ssize_t n)
@@ -107,19 +110,6 @@ cdef enum:
     SPARSE_CHUNK = 32
     # Rows a batch gather requests ahead of the one it copies.
     GATHER_AHEAD = 2
-
-
-cdef enum Solver:
-    SGD = 0
-    ADAM = 1
-
-
-cdef struct Step:
-    # One optimizer step, as optimizer_range takes it.
-    int solver
-    bint nesterov
-    double learning_rate, lr_t, alpha, momentum, beta_1, beta_2, epsilon
-    double sw_sum
 
 
 cdef fnn_activation activation_spec(str name, double p0, double p1) except *
@@ -219,31 +209,16 @@ cdef inline double sumsq(const floating *w, Py_ssize_t lo,
         return fnn_sumsq_d(w, lo, hi)
 
 
-cdef inline void optimizer_range(floating *params, const floating *grad,
-                                 floating *state0, floating *state1,
-                                 Py_ssize_t n, floating sw_sum,
-                                 const Step *step, double alpha) noexcept nogil:
-    """The optimizer ``step`` on params[0:n], whose raw gradient is grad[0:n].
-
-    ``alpha`` is the L2 penalty (``step.alpha``, or 0 for intercepts).
-    """
+cdef inline void optimizer_range(const fnn_optimizer *opt, bint coefficients,
+                                 floating *params, floating *first,
+                                 floating *second, const floating *grad,
+                                 Py_ssize_t n) noexcept nogil:
+    """The optimizer step ``opt`` on params[0:n], whose raw gradient is
+    grad[0:n], and on the same range of its state arrays (``second`` may be
+    NULL for SGD); see ``fnn_optimizer_step``."""
     if n <= 0:
         return
-    if step.solver == ADAM:
-        if floating is float:
-            fnn_adam_step_f(params, state0, state1, grad, 0, n, <float>alpha,
-                            sw_sum, <float>step.beta_1,
-                            <float>(1.0 - step.beta_1), <float>step.beta_2,
-                            <float>(1.0 - step.beta_2), <float>step.lr_t,
-                            <float>step.epsilon)
-        else:
-            fnn_adam_step_d(params, state0, state1, grad, 0, n, alpha, sw_sum,
-                            step.beta_1, 1.0 - step.beta_1, step.beta_2,
-                            1.0 - step.beta_2, step.lr_t, step.epsilon)
-    elif floating is float:
-        fnn_sgd_step_f(params, state0, grad, 0, n, <float>alpha, sw_sum,
-                       <float>step.momentum, step.nesterov,
-                       <float>step.learning_rate)
+    if floating is float:
+        fnn_optimizer_step_f(opt, coefficients, params, first, second, grad, n)
     else:
-        fnn_sgd_step_d(params, state0, grad, 0, n, alpha, sw_sum,
-                       step.momentum, step.nesterov, step.learning_rate)
+        fnn_optimizer_step_d(opt, coefficients, params, first, second, grad, n)

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The C element kernels seen from Python (see ``_kernels.pxd``).
 
-Holds: the activation and loss codes as Python enums and the name tables
+Holds: the activation, loss and optimizer codes as Python enums and the name tables
 derived from them, and test hooks that run one kernel over an array.
 May call: ``_kernels.pxd`` only.
 """
@@ -13,6 +13,7 @@ import numpy as np
 
 ActivationCode = fnn_activation_code
 LossCode = fnn_loss_code
+OptimizerCode = fnn_optimizer_code
 
 
 def _names(enum):
@@ -23,11 +24,17 @@ def _names(enum):
 
 ACTIVATION_CODES = _names(ActivationCode)
 LOSS_CODES = _names(LossCode)
+OPTIMIZER_CODES = _names(OptimizerCode)
 
 
 def needs_preactivation(int code):
     """Whether activation ``code``'s derivative needs the pre-activation."""
     return bool(fnn_needs_preactivation(code))
+
+
+def optimizer_state_arrays(int code):
+    """How many flat state arrays optimizer ``code`` keeps (0: no optimizer)."""
+    return fnn_optimizer_state_arrays(code)
 
 
 cdef fnn_activation activation_spec(str name, double p0, double p1) except *:
@@ -89,26 +96,3 @@ def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
         lv[r] = output_loss_delta_row(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
                                        sample_weight[r], code, <floating>param)
     return losses, delta
-
-
-def optimizer_step(floating[::1] w, floating[::1] state0, floating[::1] state1,
-                   const floating[::1] grad, double alpha, double sw_sum,
-                   int solver, double learning_rate, double lr_t=0.0,
-                   double momentum=0.9, bint nesterov=True, double beta_1=0.9,
-                   double beta_2=0.999, double epsilon=1e-8):
-    """One optimizer step over a flat array, in place (test hook)."""
-    cdef Step step
-    cdef Py_ssize_t n = w.shape[0]
-    if state0.shape[0] != n or state1.shape[0] != n or grad.shape[0] != n:
-        raise ValueError("w, state0, state1 and grad must have the same length")
-    step.solver = solver
-    step.nesterov = nesterov
-    step.learning_rate = learning_rate
-    step.lr_t = lr_t
-    step.alpha = alpha
-    step.momentum = momentum
-    step.beta_1 = beta_1
-    step.beta_2 = beta_2
-    step.epsilon = epsilon
-    optimizer_range(&w[0], &grad[0], &state0[0], &state1[0], n,
-                    <floating>sw_sum, &step, alpha)

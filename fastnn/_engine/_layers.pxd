@@ -16,10 +16,19 @@ from ._kernels cimport fnn_activation
 cdef int block_count() noexcept nogil
 cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil
 
-cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
-                       Py_ssize_t n_in, const floating *w, const floating *b,
-                       Py_ssize_t n_out, fnn_activation act, floating *z,
-                       floating *pre, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
+# A GEMM-like signature, as BLAS's: the typed pointers cannot go in a struct
+# (Cython structs take no fused types).
+cdef void forward_rows(const floating *a,  # IN: the layer's input rows,
+                       Py_ssize_t lda,     #   leading dimension lda,
+                       bint a_col_major,   #   column-major if true
+                       Py_ssize_t n_in,
+                       const floating *w,  # IN: n_in x n_out coefficients
+                       const floating *b,  # IN: n_out intercepts
+                       Py_ssize_t n_out,
+                       fnn_activation act,
+                       floating *z,        # OUT: rows r0:r1 of f(a @ w + b)
+                       floating *pre,      # OUT unless NULL: a @ w + b
+                       Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,

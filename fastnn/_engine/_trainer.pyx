@@ -7,7 +7,7 @@ each of which checks its arguments against the trainer and raises
 ``TypeError``/``ValueError`` on a mismatch) and the drivers behind them:
 an epoch of minibatches, the full-batch loss and gradient, the loss alone,
 the outputs' finiteness and the gradients with respect to the inputs.
-May call: ``_batch``, ``_layers``, ``_kernels``, ``_input``.
+May call: ``_batch``, ``_layers``, ``_kernels``, ``_input``, ``_optimizer``.
 """
 
 from cython cimport floating
@@ -16,11 +16,13 @@ from cpython.exc cimport PyErr_CheckSignals
 
 from ._batch cimport (
     FORWARD,
+    Batch,
     GRADIENT,
     GRADIENT_ADD,
     TRAIN,
     Workspace,
     backprop_rows,
+    batch_of,
     batch_pass,
     mean_loss,
     plan_tasks,
@@ -28,60 +30,51 @@ from ._batch cimport (
 )
 from ._input cimport Input, InputMatrix
 from ._kernels cimport (
-    ADAM,
     FNN_EXP,
     FNN_IDENTITY,
     FNN_LOGISTIC,
     FNN_SOFTMAX,
-    SGD,
-    Step,
     all_finite,
     fnn_activation,
+    fnn_optimizer,
     split,
 )
 from ._layers cimport backward_layer
+from ._optimizer cimport Optimizer, begin_step
 
 import numpy as np
 
-SOLVER_SGD = SGD
-SOLVER_ADAM = ADAM
+from ._batch import _check_params
 
 
 cdef class Trainer(Workspace):
     """Preallocated buffers and network description for one fit.
 
+    Built by ``fastnn._network.EngineSpec.trainer``.
+
     Parameters
     ----------
-    layer_units : sequence of int
-        Width of every layer, input first and output last.
+    spec : EngineSpec
+        The network, as attributes (``fastnn._network.EngineSpec``):
+
+        - ``layer_units``: width of every layer, input first, output last;
+        - ``activations``: name (from ``ACTIVATION_CODES``) and two
+          parameters of the activation of every layer after the input, the
+          output layer's last;
+        - ``loss``: name from ``LOSS_CODES``, and ``loss_param``, its
+          parameter (the Huber loss's delta);
+        - ``dropout``: None, or the dropout rate of every hidden layer
+          (inverted dropout, training passes only).
     params : ndarray, 1-D, C-contiguous, float32 or float64
         Flat parameters (see ``fastnn._engine``); updated in place.  Its
         dtype is the trainer's: every array passed later must have it.
-    optimizer_state : tuple of ndarray
-        ``(velocities,)`` for SGD or ``(first_moments, second_moments)`` for
-        Adam, flat arrays like ``params``; updated in place.  Empty for a
-        trainer that only evaluates.
     batch_size : int
         Largest minibatch (or chunk of rows) the buffers must hold.
-    activations : sequence of (str, float, float)
-        Name (from ``ACTIVATION_CODES``) and two parameters of the
-        activation of every layer after the input, the output layer's last.
-    loss : str
-        Name from ``LOSS_CODES``.
     n_threads : int
-        Number of OpenMP threads sharing the blocks of each batch.
-    loss_param : float, default=0.0
-        The Huber loss's delta.
-    dropout : sequence of float, default=None
-        Dropout rate of every hidden layer (inverted dropout, training
-        passes only).
+        Most OpenMP threads that share the blocks of each batch.
     dropout_seed, dropout_step : int, default=0
         Seed of the dropout masks and batches already trained with them.
     """
-
-    # Adam steps taken so far, kept here so that an interrupted epoch
-    # still reports how far it got.
-    cdef readonly long adam_t
 
     cdef InputMatrix _input(self, X):
         """``X`` if it is an InputMatrix this trainer can read."""
@@ -271,9 +264,7 @@ cdef class Trainer(Workspace):
         return row_blocks(self, &inp.c, rows), plan_tasks(self, &inp.c, rows)
 
     def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
-                  int solver, double learning_rate, double alpha,
-                  double momentum=0.9, bint nesterov=True, double beta_1=0.9,
-                  double beta_2=0.999, double epsilon=1e-8, long adam_t=0):
+                  Optimizer optimizer, double alpha):
         """Run one epoch of minibatch training.
 
         Parameters
@@ -286,12 +277,12 @@ cdef class Trainer(Workspace):
             Per-sample weights in the trainer's dtype.
         order : ndarray of intp
             The row order of this epoch; batches are consecutive slices of it.
-        solver : {SOLVER_SGD, SOLVER_ADAM}
-        learning_rate : float
-            SGD step size, or Adam's ``learning_rate_init``.
-        adam_t : int
-            Adam steps taken before this epoch; :attr:`adam_t` holds the
-            count after it.
+        optimizer : Optimizer
+            The step to take after each batch; its state arrays (the
+            trainer's dtype and size) are updated in place, and its
+            ``step_count`` counts the batches.
+        alpha : float
+            L2 penalty.
 
         Returns
         -------
@@ -303,62 +294,55 @@ cdef class Trainer(Workspace):
         ------
         KeyboardInterrupt
             If a signal handler raised while the epoch ran; the parameters
-            then hold the state after the last completed batch.
+            and the step count then hold the state after the last completed
+            batch.
         """
         cdef InputMatrix inp = self._input(X)
-        cdef Step step
         self._check_targets(inp, Y, sample_weight)
         self._check_order(order, inp.c.n_rows)
-        if solver != SGD and solver != ADAM:
-            raise ValueError(f"unknown solver code {solver}")
-        if len(self.state) != (2 if solver == ADAM else 1):
-            raise ValueError("the optimizer state does not match the solver")
-        step.solver = solver
-        step.nesterov = nesterov
-        step.learning_rate = learning_rate
-        step.lr_t = 0.0
-        step.alpha = alpha
-        step.momentum = momentum
-        step.beta_1 = beta_1
-        step.beta_2 = beta_2
-        step.epsilon = epsilon
-        self.adam_t = adam_t
+        for state in optimizer.state:
+            _check_params(state, self.dtype, self.n_params, "optimizer state")
         self._prepare(inp, True)
         if self.dtype == np.float32:
-            return _run_epoch[float](self, &inp.c, Y, sample_weight, order, &step)
-        return _run_epoch[double](self, &inp.c, Y, sample_weight, order, &step)
+            return _run_epoch[float](self, &inp.c, Y, sample_weight, order,
+                                     optimizer, alpha)
+        return _run_epoch[double](self, &inp.c, Y, sample_weight, order,
+                                  optimizer, alpha)
 
 
 cdef double _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
                        const floating[::1] sample_weight,
-                       const Py_ssize_t[::1] order, Step *step) except? -1:
+                       const Py_ssize_t[::1] order, Optimizer optimizer,
+                       double alpha) except? -1:
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef Py_ssize_t start, stop, rows
     cdef int t
     cdef int n_batches = 0
     cdef bint interrupted = False
-    cdef long adam_t = self.adam_t
     cdef double loss_sum = 0.0, data_loss, norm, sw_sum, batch_loss
-    cdef double alpha = step.alpha
+    cdef fnn_optimizer step = optimizer.c
     cdef floating[::1] work = self.work
     cdef floating[::1] params = self.params
-    cdef floating[::1] state0 = self.state[0]
-    cdef floating[::1] state1 = self.state[1] if len(self.state) > 1 else None
-    cdef floating *state1_ptr = &state1[0] if state1 is not None else NULL
+    cdef floating[::1] first_moments = optimizer.state[0]
+    cdef floating[::1] second_moments = (optimizer.state[1]
+                                       if len(optimizer.state) > 1 else None)
+    cdef Batch batch = batch_of(X, Y, sample_weight, TRAIN)
+    step.alpha = alpha
+    batch.step = &step
+    batch.first_moments = &first_moments[0]
+    if second_moments is not None:
+        batch.second_moments = &second_moments[0]
 
     with nogil:
         start = 0
         while start < n_samples:
             stop = min(start + self.batch_size, n_samples)
             rows = stop - start
-            if step.solver == ADAM:
-                adam_t += 1
-                step.lr_t = (step.learning_rate
-                             * ((1.0 - step.beta_2 ** adam_t) ** 0.5)
-                             / (1.0 - step.beta_1 ** adam_t))
-            data_loss = batch_pass(self, X, Y, sample_weight, &order[start],
-                                   rows, TRAIN, &work[0], &params[0], step,
-                                   &state0[0], state1_ptr, &sw_sum)
+            begin_step(&step)
+            batch.rows = &order[start]
+            batch.n_rows = rows
+            data_loss = batch_pass(self, &batch, &work[0], &params[0])
+            sw_sum = batch.sw_sum
             data_loss = mean_loss(self, data_loss, sw_sum)
             norm = 0.0
             for t in range(self.n_tasks):
@@ -377,7 +361,8 @@ cdef double _run_epoch(Trainer self, const Input *X, const floating[:, :] Y,
                         interrupted = True
                 if interrupted:
                     break
-    self.adam_t = adam_t
+    # Also after an interruption: the steps taken count.
+    optimizer.c.step_count = step.step_count
     if interrupted:
         raise KeyboardInterrupt
     return loss_sum
@@ -403,21 +388,24 @@ cdef double _sums(Trainer self, const Input *X, const floating[:, :] Y,
     (``sw_total``) and, ``with_gradient``, the raw gradient, left in the
     workspace's gradient buffer."""
     cdef Py_ssize_t n_samples = X.n_rows, start = 0, rows
-    cdef double weighted_loss = 0.0, sw_chunk
+    cdef double weighted_loss = 0.0
     cdef floating[::1] work = self.work
     cdef floating[::1] params = self.params
     order_arr = np.arange(n_samples, dtype=np.intp)
     cdef const Py_ssize_t[::1] order = order_arr
+    cdef Batch batch = batch_of(X, Y, sample_weight,
+                                GRADIENT if with_gradient else FORWARD)
     sw_total[0] = 0.0
     with nogil:
         while start < n_samples:
             rows = min(self.batch_size, n_samples - start)
-            weighted_loss += batch_pass(
-                self, X, Y, sample_weight, &order[start], rows,
-                FORWARD if not with_gradient
-                else (GRADIENT_ADD if start > 0 else GRADIENT),
-                &work[0], &params[0], NULL, NULL, NULL, &sw_chunk)
-            sw_total[0] += sw_chunk
+            batch.rows = &order[start]
+            batch.n_rows = rows
+            weighted_loss += batch_pass(self, &batch, &work[0], &params[0])
+            sw_total[0] += batch.sw_sum
+            if with_gradient:
+                # Later chunks add to the first one's gradient.
+                batch.mode = GRADIENT_ADD
             start += rows
     return weighted_loss
 
@@ -463,13 +451,14 @@ cdef double _mean_loss_gradient(Trainer self, double weighted_loss,
 cdef bint _outputs_finite(Trainer self, const Input *X, const floating[:, :] Y,
                           const floating[::1] sample_weight,
                           const Py_ssize_t[::1] rows) except -1:
-    cdef double sw_sum
     cdef Py_ssize_t n = rows.shape[0] * self.units[self.n_weight_layers]
     cdef floating[::1] work = self.work
     cdef floating[::1] params = self.params
+    cdef Batch batch = batch_of(X, Y, sample_weight, FORWARD)
+    batch.rows = &rows[0]
+    batch.n_rows = rows.shape[0]
     with nogil:
-        batch_pass(self, X, Y, sample_weight, &rows[0], rows.shape[0], FORWARD,
-                   &work[0], &params[0], NULL, NULL, NULL, &sw_sum)
+        batch_pass(self, &batch, &work[0], &params[0])
     return all_finite(&work[self.act_off[self.n_weight_layers]], n)
 
 
@@ -512,7 +501,6 @@ cdef int _input_gradient(Trainer self, const Input *X, object Y_obj,
     cdef int L = self.n_weight_layers
     cdef Py_ssize_t n_out = self.units[L]
     cdef Py_ssize_t start = 0, rows, k, r, j
-    cdef double sw_chunk
     cdef bint with_targets = Y_obj is not None
     cdef floating[:, :] Y
     cdef floating[::1] work_view = self.work
@@ -531,11 +519,13 @@ cdef int _input_gradient(Trainer self, const Input *X, object Y_obj,
     cdef floating[:, ::1] scratch = scratch_arr
     cdef const Py_ssize_t[::1] order = order_arr
     cdef const floating[::1] ones = ones_arr
+    cdef Batch batch = batch_of(X, Y, ones, FORWARD)
     with nogil:
         while start < n_samples:
             rows = min(self.batch_size, n_samples - start)
-            batch_pass(self, X, Y, ones, &order[start], rows, FORWARD, work,
-                       params, NULL, NULL, NULL, &sw_chunk)
+            batch.rows = &order[start]
+            batch.n_rows = rows
+            batch_pass(self, &batch, work, params)
             for k in range(1 if with_targets else n_out):
                 if not with_targets:
                     _seed_output_gradient(self, work, rows, k)
