@@ -74,7 +74,8 @@ static inline int fnn_needs_preactivation(int code)
 
 /* Loss codes.  The first four pair with their canonical output activation,
  * so the output delta is (prediction - target) * sample_weight; the others
- * go through the output activation's derivative. */
+ * go through the output activation's derivative.  Each has a Python class
+ * in fastnn/losses.py (its link, parameter and check of the targets). */
 enum fnn_loss_code {
     FNN_SQUARED_ERROR = 0,   /* identity output */
     FNN_BINARY_LOG_LOSS = 1, /* logistic output, binary or multilabel */
@@ -85,6 +86,14 @@ enum fnn_loss_code {
     FNN_ABSOLUTE_ERROR = 6,  /* identity output, sum |p - y| */
     FNN_HUBER = 7            /* identity output, Huber with delta = param */
 };
+
+/* Whether the reported loss is the row total averaged over the outputs
+ * (and halved): scikit-learn's squared error is, while its gradient is that
+ * of the sum.  The other losses report the sum over outputs. */
+static inline int fnn_loss_averages_outputs(int loss)
+{
+    return loss == FNN_SQUARED_ERROR;
+}
 
 /*
  * Dropout masks come from a counter-based generator: a hash of (seed,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from _reference import (
     HIDDEN_ACTIVATIONS,
+    OUTPUT_FOR_LOSS,
     activation,
     activation_derivative,
     activation_derivative_from_output,
@@ -90,19 +91,7 @@ def _targets(rng, loss, shape):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize(
-    "loss, output",
-    [
-        ("squared_error", "identity"),
-        ("binary_log_loss", "logistic"),
-        ("log_loss", "softmax"),
-        ("poisson", "exp"),
-        ("proba_squared_error", "logistic"),
-        ("proba_squared_error_softmax", "softmax"),
-        ("absolute_error", "identity"),
-        ("huber", "identity"),
-    ],
-)
+@pytest.mark.parametrize("loss, output", list(OUTPUT_FOR_LOSS.items()))
 def test_output_loss_and_delta(rng, dtype, loss, output):
     P = activation(output, rng.normal(0, 2, (31, 4))).astype(dtype)
     Y = _targets(rng, loss, P.shape).astype(dtype)

@@ -9,7 +9,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
-from fastnn import MLPClassifier, MLPRegressor
+from fastnn import MLPClassifier, MLPRegressor, _engine
+from fastnn.losses import LOSS_CLASSES
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -195,3 +196,54 @@ def test_dropout_is_validated(digits):
 
     with pytest.raises(InvalidParameterError, match="dropout"):
         MLPClassifier(dropout=1.0).fit(X, y)
+
+
+# --- fastnn.losses: one class per engine loss ------------------------------
+
+
+def test_every_engine_loss_has_one_class_and_an_independent_reference():
+    from _reference import OUTPUT_FOR_LOSS
+
+    assert set(LOSS_CLASSES) == set(_engine.LOSS_CODES) == set(OUTPUT_FOR_LOSS)
+    for name, cls in LOSS_CLASSES.items():
+        assert cls.link.name == OUTPUT_FOR_LOSS[name], name
+    # One loss per (estimator, loss=, kind of target): selection is unique.
+    keys = [(c.estimator, c.option, c.multiclass) for c in LOSS_CLASSES.values()]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_loss_code_the_kernel_does_not_know_writes_nan(dtype):
+    # A switch that misses a code must not fall back to some other loss.
+    unknown = max(_engine.LOSS_CODES.values()) + 1
+    P = np.full((3, 2), 0.5, dtype=dtype)
+    losses, delta = _engine.output_loss_delta(P, P * 2, np.ones(3, dtype), unknown)
+    assert np.isnan(losses).all() and np.isnan(delta).all()
+    # Every known code has its case: finite values on valid targets.
+    for name in _engine.LOSS_CODES:
+        losses, delta = _engine.output_loss_delta(P, P, np.ones(3, dtype), name, 0.3)
+        assert np.isfinite(losses).all() and np.isfinite(delta).all(), name
+
+
+def test_estimator_parameters_derive_from_the_loss_classes():
+    regressor = MLPRegressor._parameter_constraints
+    assert regressor["loss"][0].options == {
+        "squared_error",
+        "poisson",
+        "absolute_error",
+        "huber",
+    }
+    assert MLPClassifier._parameter_constraints["loss"][0].options == {
+        "log_loss",
+        "squared_error",
+    }
+    for cls in LOSS_CLASSES.values():
+        estimator = MLPRegressor if cls.estimator == "regressor" else MLPClassifier
+        assert cls.option in estimator._parameter_constraints["loss"][0].options
+        for name in cls._get_param_names():
+            assert name in estimator().get_params(), (cls, name)
+            assert (
+                estimator._parameter_constraints[name]
+                == (cls._parameter_constraints[name])
+            )
+    assert "huber_delta" not in MLPClassifier().get_params()

@@ -46,6 +46,7 @@ cdef extern from "fastnn_kernels.h" nogil:
         double p0
         double p1
     bint fnn_needs_preactivation(int code)
+    bint fnn_loss_averages_outputs(int loss)
     double fnn_dropout_scale(unsigned long long seed, unsigned long long step,
                              unsigned long long row, unsigned long long layer,
                              unsigned long long unit, double rate)
