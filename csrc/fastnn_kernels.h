@@ -84,7 +84,9 @@ enum fnn_loss_code {
     FNN_PROBA_SQUARED_ERROR = 4,         /* logistic outputs, 0.5 sum (p-y)^2 */
     FNN_PROBA_SQUARED_ERROR_SOFTMAX = 5, /* softmax outputs, 0.5 sum (p-y)^2 */
     FNN_ABSOLUTE_ERROR = 6,  /* identity output, sum |p - y| */
-    FNN_HUBER = 7            /* identity output, Huber with delta = param */
+    FNN_HUBER = 7,           /* identity output, Huber with delta = param */
+    FNN_QUANTILE = 8,        /* identity output, pinball with quantile = param */
+    FNN_GAMMA = 9            /* exp output, half Gamma deviance */
 };
 
 /* Whether the reported loss is the row total averaged over the outputs

@@ -98,6 +98,9 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
             "block with fastnn.dask.partial_fit_blocks."
         )
     estimator._validate_params()
+    # The loss's own rules (HistGradientBoosting's for the quantile), before
+    # the cluster does any work.
+    estimator._loss().spec()
     hidden = estimator._hidden_layer_sizes()
     client = _current_client()
     X, feature_meta = _rows_array(X, "X", 2)

@@ -30,6 +30,10 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     huber_delta : float, default=1.0
         Threshold of ``loss='huber'`` between its quadratic and linear parts.
 
+    quantile : float, default=None
+        The quantile ``loss='quantile'`` estimates, in (0, 1)
+        (HistGradientBoostingRegressor's parameter and rules).
+
     Attributes
     ----------"""
         + _SHARED_ATTRIBUTES_DOC
@@ -85,9 +89,11 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         n_iter_no_change=10,
         max_fun=15000,
         huber_delta=1.0,
+        quantile=None,
         dropout=0.0,
     ):
         self.huber_delta = huber_delta
+        self.quantile = quantile
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -131,7 +137,11 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             reset=reset,
         )
         y = _column_or_1d(y)
-        self._loss().check_y(y)
+        loss = self._loss()
+        loss.check_y(y)
+        # HistGradientBoosting checks the loss's parameter after the targets,
+        # before anything is fitted.
+        loss.spec()
         return X, y
 
     def _encode_validation_targets(self, y_val, dtype) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
+from sklearn.utils import check_scalar
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._engine import LossCode, loss_averages_outputs
@@ -83,12 +84,12 @@ class Loss(BaseEstimator):
         Examples
         --------
         >>> import numpy as np
-        >>> from fastnn.losses import Poisson
-        >>> Poisson.check_y(np.array([0.0, 2.0]))
-        >>> Poisson.check_y(np.array([-1.0, 2.0]))
+        >>> from fastnn.losses import Gamma
+        >>> Gamma.check_y(np.array([0.5, 2.0]))
+        >>> Gamma.check_y(np.array([0.0, 2.0]))
         Traceback (most recent call last):
             ...
-        ValueError: Some value(s) of y are negative which is not allowed ...
+        ValueError: loss='gamma' requires strictly positive y.
         """
 
     def _kernel_param(self) -> float:
@@ -104,9 +105,9 @@ class Loss(BaseEstimator):
 
         Examples
         --------
-        >>> from fastnn.losses import Huber
-        >>> Huber(huber_delta=2.0).spec()
-        ('huber', 2.0)
+        >>> from fastnn.losses import Huber, Quantile
+        >>> Huber(huber_delta=2.0).spec(), Quantile(quantile=0.9).spec()
+        (('huber', 2.0), ('quantile', 0.9))
         """
         return self.name, float(self._kernel_param())
 
@@ -153,6 +154,30 @@ class Poisson(Loss):
             )
 
 
+class Gamma(Loss):
+    """Half the Gamma deviance Σ_k log(p / y) + y / p - 1, for y > 0.
+
+    HistGradientBoostingRegressor's ``loss='gamma'``: the output is exp(z)
+    (log link) and the targets must be strictly positive.
+
+    Examples
+    --------
+    >>> from fastnn.losses import Gamma
+    >>> Gamma().spec(), Gamma.link.name
+    (('gamma', 0.0), 'exp')
+    """
+
+    code = LossCode.FNN_GAMMA
+    option = "gamma"
+    link = _Exp
+
+    @classmethod
+    def check_y(cls, y, input_name="y"):
+        # HistGradientBoostingRegressor's message.
+        if not np.all(y > 0):
+            raise ValueError(f"loss='gamma' requires strictly positive {input_name}.")
+
+
 class AbsoluteError(Loss):
     """The absolute error Σ_k |p_k - y_k| (identity output).
 
@@ -193,6 +218,49 @@ class Huber(Loss):
 
     def _kernel_param(self):
         return self.huber_delta
+
+
+class Quantile(Loss):
+    """The pinball loss of ``quantile`` q: Σ_k q (y - p) if y ≥ p, else (1 - q)(p - y).
+
+    Identity output.  Its minimiser is the q-quantile
+    of y given x: HistGradientBoostingRegressor's ``loss='quantile'``, with
+    its parameter ``quantile`` and its rules: any float in [0, 1] or None is
+    a valid setting, and fitting needs 0 < quantile < 1.
+
+    Parameters
+    ----------
+    quantile : float, default=None
+        q, the quantile to estimate.
+
+    Examples
+    --------
+    >>> from fastnn.losses import Quantile
+    >>> Quantile(quantile=0.9).spec()
+    ('quantile', 0.9)
+    >>> Quantile().spec()
+    Traceback (most recent call last):
+        ...
+    TypeError: quantile must be an instance of float, not NoneType.
+    """
+
+    code = LossCode.FNN_QUANTILE
+    option = "quantile"
+    _parameter_constraints = {"quantile": [Interval(Real, 0, 1, closed="both"), None]}
+
+    def __init__(self, quantile: float | None = None):
+        self.quantile = quantile
+
+    def _kernel_param(self):
+        # HistGradientBoostingRegressor checks it so when it builds its loss.
+        return check_scalar(
+            self.quantile,
+            "quantile",
+            target_type=Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="neither",
+        )
 
 
 class BinaryLogLoss(Loss):

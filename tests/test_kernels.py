@@ -87,6 +87,8 @@ def _targets(rng, loss, shape):
         return rng.randint(2, size=shape).astype(float)
     if loss == "poisson":
         return rng.poisson(2.0, size=shape).astype(float)
+    if loss == "gamma":
+        return rng.gamma(2.0, size=shape)
     return rng.normal(size=shape)
 
 
@@ -109,6 +111,10 @@ def test_output_loss_and_delta(rng, dtype, loss, output):
         expected = np.sign(r)
     elif loss == "huber":
         expected = np.clip(r, -0.8, 0.8)
+    elif loss == "quantile":
+        expected = np.where(r > 0, 1 - 0.8, -0.8)
+    elif loss == "gamma":  # d/dz of log(p / y) + y / p - 1 with p = exp(z)
+        expected = 1 - Y64 / P64
     else:
         expected = r
     assert_allclose(delta, expected * sw[:, None], rtol=RTOL[dtype] * 10, atol=1e-6)

@@ -41,6 +41,8 @@ cdef extern from "fastnn_kernels.h" nogil:
         FNN_PROBA_SQUARED_ERROR_SOFTMAX
         FNN_ABSOLUTE_ERROR
         FNN_HUBER
+        FNN_QUANTILE
+        FNN_GAMMA
     ctypedef struct fnn_activation:
         int code
         double p0

@@ -71,7 +71,8 @@ cdef class Trainer(Workspace):
     n_threads : int
         Number of OpenMP threads sharing the blocks of each batch.
     loss_param : float, default=0.0
-        The Huber loss's delta.
+        The loss's parameter: the Huber loss's delta, the pinball loss's
+        quantile.
     dropout : sequence of float, default=None
         Dropout rate of every hidden layer (inverted dropout, training
         passes only).
