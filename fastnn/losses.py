@@ -21,7 +21,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_scalar
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 from ._engine import LossCode, loss_averages_outputs
 from .activations import Activation, Identity, Sigmoid, _Exp, _Softmax
@@ -109,6 +113,11 @@ class Loss(BaseEstimator):
         >>> Huber(huber_delta=2.0).spec(), Quantile(quantile=0.9).spec()
         (('huber', 2.0), ('quantile', 0.9))
         """
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            caller_name=type(self).__name__,
+        )
         return self.name, float(self._kernel_param())
 
 

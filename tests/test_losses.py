@@ -440,3 +440,15 @@ def test_input_gradient_and_check_gradients_for_the_new_losses(loss):
         step[:, j] = h
         expected[:, j] = (sample_losses(X + step) - sample_losses(X - step)) / (2 * h)
     assert_allclose(model.input_gradient(X, y), expected, rtol=1e-5, atol=1e-8)
+
+
+def test_a_loss_object_validates_its_parameters_like_an_activation():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from fastnn.losses import Huber, Quantile
+
+    with pytest.raises(InvalidParameterError, match="'huber_delta' parameter of Huber"):
+        Huber(huber_delta=-1.0).spec()
+    with pytest.raises(InvalidParameterError, match="'quantile' parameter of Quantile"):
+        Quantile(quantile=1.5).spec()
+    assert Quantile(quantile=0.25).spec() == ("quantile", 0.25)
