@@ -74,7 +74,8 @@ static inline int fnn_needs_preactivation(int code)
 
 /* Loss codes.  The first four pair with their canonical output activation,
  * so the output delta is (prediction - target) * sample_weight; the others
- * go through the output activation's derivative. */
+ * go through the output activation's derivative.  Each has a Python class
+ * in fastnn/losses.py (its link, parameter and check of the targets). */
 enum fnn_loss_code {
     FNN_SQUARED_ERROR = 0,   /* identity output */
     FNN_BINARY_LOG_LOSS = 1, /* logistic output, binary or multilabel */
@@ -83,8 +84,18 @@ enum fnn_loss_code {
     FNN_PROBA_SQUARED_ERROR = 4,         /* logistic outputs, 0.5 sum (p-y)^2 */
     FNN_PROBA_SQUARED_ERROR_SOFTMAX = 5, /* softmax outputs, 0.5 sum (p-y)^2 */
     FNN_ABSOLUTE_ERROR = 6,  /* identity output, sum |p - y| */
-    FNN_HUBER = 7            /* identity output, Huber with delta = param */
+    FNN_HUBER = 7,           /* identity output, Huber with delta = param */
+    FNN_QUANTILE = 8,        /* identity output, pinball with quantile = param */
+    FNN_GAMMA = 9            /* exp output, half Gamma deviance */
 };
+
+/* Whether the reported loss is the row total averaged over the outputs
+ * (and halved): scikit-learn's squared error is, while its gradient is that
+ * of the sum.  The other losses report the sum over outputs. */
+static inline int fnn_loss_averages_outputs(int loss)
+{
+    return loss == FNN_SQUARED_ERROR;
+}
 
 /* Optimizer codes, shared with Python through fastnn/_engine/_kernels.pxd
  * (FNN_NAME is the solver "name"); fnn_optimizer_step switches on them. */

@@ -223,7 +223,8 @@ static inline FNN_T FNN_NAME(fnn_clip_prob)(FNN_T p)
  * One row of the output layer: returns the row's unweighted loss (summed
  * over outputs; the caller averages over rows) and writes the output delta,
  * the gradient of the row loss with respect to the pre-activations, times
- * the sample weight sw.  `param` is the Huber loss's delta.
+ * the sample weight sw.  `param` is the Huber loss's delta or the
+ * quantile of the pinball loss.
  */
 static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
                                                      const FNN_T *y,
@@ -286,6 +287,22 @@ static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
             }
             break;
         }
+        case FNN_QUANTILE:
+            /* q (y - p) for y >= p, else (1 - q) (p - y); at y = p the
+             * gradient is -q, as in scikit-learn's PinballLoss */
+            if (r <= 0) {
+                total += (double)(-param * r);
+                delta[j] = -param * sw;
+            } else {
+                total += (double)(((FNN_T)1 - param) * r);
+                delta[j] = ((FNN_T)1 - param) * sw;
+            }
+            break;
+        case FNN_GAMMA:
+            /* log(p / y) + y / p - 1; through p = exp(z), d/dz = 1 - y / p */
+            total += (double)(FNN_LOGF(pj / yj) + yj / pj - (FNN_T)1);
+            delta[j] = ((FNN_T)1 - yj / pj) * sw;
+            break;
         case FNN_SQUARED_ERROR: /* halved (and averaged) by the caller */
             total += (double)(r * r);
             delta[j] = r * sw;

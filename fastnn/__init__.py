@@ -5,7 +5,7 @@
 faster.
 """
 
-from . import activations
+from . import activations, losses
 from ._classifier import MLPClassifier
 from ._config import show_config
 from ._gradcheck import check_gradients
@@ -18,6 +18,7 @@ __all__ = [
     "MLPRegressor",
     "activations",
     "check_gradients",
+    "losses",
     "show_config",
     "__version__",
 ]

@@ -37,6 +37,7 @@ from ._optimizers import OPTIMIZERS
 from ._threads import engine_threads, forward_threads
 from ._warnings import warn
 from .activations import ACTIVATIONS, Activation, _hidden_activation_specs, _spec
+from .losses import Loss, estimator_loss
 
 _STOCHASTIC_SOLVERS = tuple(OPTIMIZERS)
 # "('sgd', 'adam', 'adamw')", for messages.
@@ -182,22 +183,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         # The output's sigmoid is the plain logistic (steepness 1).
         return [*hidden, (self.out_activation_, 1.0, 0.0)]
 
+    def _loss(self) -> Loss:
+        """The loss trained (``fastnn.losses``), with its parameters."""
+        multiclass = getattr(self, "out_activation_", None) == "softmax"
+        return estimator_loss(self, multiclass)
+
     def _engine_loss(self) -> str:
-        if is_classifier(self) and self.loss == "squared_error":
-            # The paper's MSE, on the predicted probabilities.
-            if self.out_activation_ == "softmax":
-                return "proba_squared_error_softmax"
-            return "proba_squared_error"
-        if self.out_activation_ == "softmax":
-            return "log_loss"
-        if self.out_activation_ == "logistic":
-            return "binary_log_loss"
-        if self.out_activation_ == "exp":
-            return "poisson"
-        return self.loss  # squared_error, absolute_error, huber
+        return self._loss().name
 
     def _loss_param(self) -> float:
-        return float(getattr(self, "huber_delta", 0.0))
+        return self._loss().spec()[1]
 
     def _engine_spec(
         self,

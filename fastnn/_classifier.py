@@ -18,6 +18,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
+from .losses import _loss_doc, estimator_loss, parameter_constraints
 
 _SHARED_PARAMETERS_DOC = """
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
@@ -184,12 +185,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     Parameters
     ----------"""
         + _SHARED_PARAMETERS_DOC
+        + "\n"
+        + _loss_doc("classifier", default="log_loss")
         + """
-    loss : {'log_loss', 'squared_error'}, default='log_loss'
-        ``'log_loss'`` is scikit-learn's cross-entropy; ``'squared_error'``
-        the seed paper's MSE on the predicted probabilities,
-        0.5 Σ_k (p_k - y_k)² averaged over samples.
-
     class_weight : dict, list of dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight``:
         ``'balanced'`` is n_samples / (n_classes * count of the class); a
@@ -220,7 +218,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"log_loss", "squared_error"})],
+        **parameter_constraints("classifier"),
         "class_weight": [dict, list, StrOptions({"balanced"}), None],
     }
 
@@ -336,9 +334,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return weights if sample_weight_val is None else weights * sample_weight_val
 
     def _output_activation(self) -> str:
-        if self._label_binarizer.y_type_ == "multiclass":
-            return "softmax"
-        return "logistic"
+        multiclass = self._label_binarizer.y_type_ == "multiclass"
+        return estimator_loss(self, multiclass).link.name
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(

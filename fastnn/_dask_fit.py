@@ -32,6 +32,7 @@ from ._base import _LBFGS_CHUNK_ROWS
 from ._callbacks import FitTask
 from ._threads import engine_threads
 from ._warnings import warn
+from .losses import loss_class
 
 
 def fit(estimator, X, y, *, sample_weight=None, classes=None):
@@ -97,6 +98,9 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
             "block with fastnn.dask.partial_fit_blocks."
         )
     estimator._validate_params()
+    # The loss's own rules (HistGradientBoosting's for the quantile), before
+    # the cluster does any work.
+    estimator._loss().spec()
     hidden = estimator._hidden_layer_sizes()
     client = _current_client()
     X, feature_meta = _rows_array(X, "X", 2)
@@ -237,14 +241,10 @@ def _summarise_block(Xb, yb, swb, classifier: bool, loss: str) -> _Summary:
     if not classifier:
         if not np.isfinite(yb).all():
             return _Summary(len(Xb), "y contains NaN or infinity", [], None)
-        if loss == "poisson" and np.any(yb < 0):
-            return _Summary(
-                len(Xb),
-                "Some value(s) of y are negative which is not allowed for "
-                "loss='poisson'",
-                [],
-                None,
-            )
+        try:
+            loss_class("regressor", loss).check_y(yb)
+        except ValueError as exc:
+            return _Summary(len(Xb), str(exc).rstrip("."), [], None)
         return _Summary(len(Xb), None, [], None)
     columns = yb.reshape(len(yb), -1).T
     labels = [np.unique(c, return_counts=True) for c in columns]

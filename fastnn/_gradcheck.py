@@ -90,7 +90,7 @@ def check_gradients(
     params, units, specs = _network.snapshot(estimator, X.shape[1], np.float64)
     n_coef = sum(a * b for a, b in zip(units[:-1], units[1:]))
     alpha = float(estimator.alpha)
-    loss_name = estimator._engine_loss()
+    loss = estimator._loss()
 
     with engine_threads() as n_threads:
         trainer = estimator._engine_spec(units, specs).trainer(
@@ -98,11 +98,11 @@ def check_gradients(
         )
         X_in = _engine.InputMatrix(X)
         backprop = np.empty_like(params)
-        loss = trainer.loss_gradient(X_in, Y, sw, alpha, backprop)
+        loss_value = trainer.loss_gradient(X_in, Y, sw, alpha, backprop)
 
         def objective() -> float:
             value = trainer.evaluate_loss(X_in, Y, sw, alpha)
-            if loss_name == "squared_error":
+            if loss.averages_outputs:
                 # scikit-learn reports the squared error averaged over the
                 # outputs but descends the gradient of its sum.
                 penalty = 0.5 * alpha * np.dot(params[:n_coef], params[:n_coef])
@@ -125,10 +125,10 @@ def check_gradients(
             numeric[n] = (upper - lower) / (2 * epsilon)
 
     analytic = backprop[indices]
-    if not (np.isfinite(loss) and np.isfinite(analytic).all()):
+    if not (np.isfinite(loss_value) and np.isfinite(analytic).all()):
         raise ValueError(
-            f"The objective is not finite at the estimator's weights (loss={loss})"
-            ": gradients cannot be compared."
+            "The objective is not finite at the estimator's weights "
+            f"(loss={loss_value}): gradients cannot be compared."
         )
     if not np.isfinite(numeric).all():
         raise ValueError(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
 from ._classifier import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
+from .losses import _loss_doc, parameter_constraints
 
 
 class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
@@ -25,18 +23,16 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson', 'absolute_error', 'huber'}, \
-            default='squared_error'
-        ``'squared_error'`` is half the mean squared error (identity
-        output); ``'poisson'`` is half the Poisson deviance with an
-        exponential output, for non-negative targets; ``'absolute_error'``
-        is Σ |p - y| and ``'huber'`` the Huber loss with threshold
-        ``huber_delta`` (quadratic within it, linear beyond), both summed
-        over outputs and averaged over samples."""
+"""
+        + _loss_doc("regressor", default="squared_error")
         + _SHARED_PARAMETERS_DOC
         + """
     huber_delta : float, default=1.0
         Threshold of ``loss='huber'`` between its quadratic and linear parts.
+
+    quantile : float, default=None
+        The quantile ``loss='quantile'`` estimates, in (0, 1)
+        (HistGradientBoostingRegressor's parameter and rules).
 
     Attributes
     ----------"""
@@ -62,8 +58,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber"})],
-        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        **parameter_constraints("regressor"),
     }
 
     def __init__(
@@ -94,10 +89,12 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         n_iter_no_change=10,
         max_fun=15000,
         huber_delta=1.0,
+        quantile=None,
         dropout=0.0,
         weight_decay=0.01,
     ):
         self.huber_delta = huber_delta
+        self.quantile = quantile
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -128,7 +125,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         )
 
     def _output_activation(self) -> str:
-        return "exp" if self.loss == "poisson" else "identity"
+        return self._loss().link.name
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
@@ -142,19 +139,15 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             reset=reset,
         )
         y = _column_or_1d(y)
-        if self.loss == "poisson" and np.any(y < 0):
-            raise ValueError(
-                "Some value(s) of y are negative which is not allowed for "
-                "loss='poisson'."
-            )
+        loss = self._loss()
+        loss.check_y(y)
+        # HistGradientBoosting checks the loss's parameter after the targets,
+        # before anything is fitted.
+        loss.spec()
         return X, y
 
     def _encode_validation_targets(self, y_val, dtype) -> np.ndarray:
-        if self.loss == "poisson" and np.any(y_val < 0):
-            raise ValueError(
-                "Some value(s) of y_val are negative which is not allowed for "
-                "loss='poisson'."
-            )
+        self._loss().check_y(y_val, "y_val")
         return y_val
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -130,6 +130,10 @@ def row_losses(loss: str, p: np.ndarray, y: np.ndarray, param: float = 1.0):
         return -xlogy(y, np.clip(p, eps, 1 - eps)).sum(axis=1)
     if loss == "poisson":
         return (xlogy(y, y / p) - y + p).sum(axis=1)
+    if loss == "quantile":  # pinball loss with quantile = param
+        return np.where(y >= p, param * (y - p), (1 - param) * (p - y)).sum(axis=1)
+    if loss == "gamma":  # half the Gamma deviance
+        return (np.log(p / y) + y / p - 1).sum(axis=1)
     raise ValueError(loss)
 
 
@@ -142,6 +146,8 @@ OUTPUT_FOR_LOSS = {
     "proba_squared_error_softmax": "softmax",
     "absolute_error": "identity",
     "huber": "identity",
+    "quantile": "identity",
+    "gamma": "exp",
 }
 
 

@@ -69,14 +69,23 @@ def test_classifier_equals_the_local_fit(client, chunks):
 
 @pytest.mark.parametrize(
     "chunks, loss",
-    [*((c, "squared_error") for c in CHUNKINGS), (100, "huber"), (100, "poisson")],
+    [
+        *((c, "squared_error") for c in CHUNKINGS),
+        *((100, loss) for loss in ("huber", "poisson", "gamma", "quantile")),
+    ],
     ids=str,
 )
 def test_regressor_equals_the_local_fit(client, chunks, loss):
     X, _ = _data()
     Y = np.column_stack([np.exp(0.3 * X[:, 0]), np.abs(X[:, 1] - X[:, 2])])
+    # quantile is read by loss='quantile' only (HistGradientBoosting's rule).
     params = dict(
-        hidden_layer_sizes=(6,), solver="lbfgs", loss=loss, max_iter=15, random_state=0
+        hidden_layer_sizes=(6,),
+        solver="lbfgs",
+        loss=loss,
+        quantile=0.8,
+        max_iter=15,
+        random_state=0,
     )
     dist = fdask.fit(MLPRegressor(**params), _as_dask(X, chunks), _as_dask(Y, chunks))
     local = MLPRegressor(**params).fit(X, Y)
@@ -327,12 +336,25 @@ def _nan_in_block_2():
             r"negative .* in row block 0",
         ),
         (
+            lambda: (_as_dask(_data()[0], 100), _as_dask(np.zeros(480), 100)),
+            MLPRegressor(solver="lbfgs", loss="gamma"),
+            r"loss='gamma' requires strictly positive y in row block 0",
+        ),
+        (
             lambda: (_data()[0], _data()[1]),
             MLPClassifier(solver="lbfgs"),
             "must be a dask array",
         ),
     ],
-    ids=["row-chunks", "column-chunks", "solver", "nan-block", "poisson", "numpy"],
+    ids=[
+        "row-chunks",
+        "column-chunks",
+        "solver",
+        "nan-block",
+        "poisson",
+        "gamma",
+        "numpy",
+    ],
 )
 def test_bad_input_is_refused_before_training(client, make_input, estimator, message):
     X, y = make_input()

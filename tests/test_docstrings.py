@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import fastnn
-from fastnn import activations
+from fastnn import activations, losses
 from fastnn import dask as fastnn_dask
 from fastnn import inspection as fastnn_inspection
 from fastnn import onnx as fastnn_onnx
@@ -39,6 +39,10 @@ PUBLIC = [
     fastnn_dask.predict_proba,
     fastnn_dask.score,
     *sorted(set(activations.ACTIVATIONS.values()), key=lambda cls: cls.__name__),
+    losses.Loss.spec,
+    losses.Loss.check_y,
+    losses.Loss.averages_outputs.fget,
+    *losses.LOSS_CLASSES.values(),
 ]
 
 
@@ -78,6 +82,7 @@ def test_every_public_name_is_covered_by_a_doctest():
     display = fastnn_inspection.SensitivityDisplay
     public += [getattr(display, n) for n in vars(display) if not n.startswith("_")]
     public += list(activations.ACTIVATIONS.values())
+    public += list(losses.LOSS_CLASSES.values())
     for cls in (fastnn.MLPClassifier, fastnn.MLPRegressor):
         for name, member in vars(cls).items():
             if inspect.isfunction(member) and not name.startswith("_"):

@@ -14,6 +14,7 @@ from fastnn import MLPClassifier, MLPRegressor
         MLPRegressor(max_iter=100, random_state=0),
         MLPClassifier(solver="lbfgs", max_iter=100, random_state=0),
         MLPRegressor(solver="sgd", random_state=0),
+        MLPRegressor(loss="quantile", quantile=0.5, max_iter=100, random_state=0),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):

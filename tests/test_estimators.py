@@ -166,7 +166,7 @@ def test_invalid_parameters_raise_sklearns_error(Estimator, params):
 
 def test_regressor_loss_is_validated():
     with pytest.raises(InvalidParameterError, match="loss"):
-        MLPRegressor(loss="quantile").fit(np.zeros((4, 2)), np.zeros(4))
+        MLPRegressor(loss="epsilon_insensitive").fit(np.zeros((4, 2)), np.zeros(4))
 
 
 def test_hidden_layer_sizes_must_be_positive():

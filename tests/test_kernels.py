@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from _reference import (
     HIDDEN_ACTIVATIONS,
+    OUTPUT_FOR_LOSS,
     activation,
     activation_derivative,
     activation_derivative_from_output,
@@ -86,23 +87,13 @@ def _targets(rng, loss, shape):
         return rng.randint(2, size=shape).astype(float)
     if loss == "poisson":
         return rng.poisson(2.0, size=shape).astype(float)
+    if loss == "gamma":
+        return rng.gamma(2.0, size=shape)
     return rng.normal(size=shape)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize(
-    "loss, output",
-    [
-        ("squared_error", "identity"),
-        ("binary_log_loss", "logistic"),
-        ("log_loss", "softmax"),
-        ("poisson", "exp"),
-        ("proba_squared_error", "logistic"),
-        ("proba_squared_error_softmax", "softmax"),
-        ("absolute_error", "identity"),
-        ("huber", "identity"),
-    ],
-)
+@pytest.mark.parametrize("loss, output", list(OUTPUT_FOR_LOSS.items()))
 def test_output_loss_and_delta(rng, dtype, loss, output):
     P = activation(output, rng.normal(0, 2, (31, 4))).astype(dtype)
     Y = _targets(rng, loss, P.shape).astype(dtype)
@@ -120,6 +111,10 @@ def test_output_loss_and_delta(rng, dtype, loss, output):
         expected = np.sign(r)
     elif loss == "huber":
         expected = np.clip(r, -0.8, 0.8)
+    elif loss == "quantile":
+        expected = np.where(r > 0, 1 - 0.8, -0.8)
+    elif loss == "gamma":  # d/dz of log(p / y) + y / p - 1 with p = exp(z)
+        expected = 1 - Y64 / P64
     else:
         expected = r
     assert_allclose(delta, expected * sw[:, None], rtol=RTOL[dtype] * 10, atol=1e-6)

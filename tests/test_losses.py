@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_regression
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import mean_gamma_deviance, mean_pinball_loss, r2_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
-from fastnn import MLPClassifier, MLPRegressor
+from fastnn import MLPClassifier, MLPRegressor, _engine, check_gradients
+from fastnn.losses import LOSS_CLASSES
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -195,3 +198,257 @@ def test_dropout_is_validated(digits):
 
     with pytest.raises(InvalidParameterError, match="dropout"):
         MLPClassifier(dropout=1.0).fit(X, y)
+
+
+# --- fastnn.losses: one class per engine loss ------------------------------
+
+
+def test_every_engine_loss_has_one_class_and_an_independent_reference():
+    from _reference import OUTPUT_FOR_LOSS
+
+    assert set(LOSS_CLASSES) == set(_engine.LOSS_CODES) == set(OUTPUT_FOR_LOSS)
+    for name, cls in LOSS_CLASSES.items():
+        assert cls.link.name == OUTPUT_FOR_LOSS[name], name
+    # One loss per (estimator, loss=, kind of target): selection is unique.
+    keys = [(c.estimator, c.option, c.multiclass) for c in LOSS_CLASSES.values()]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_loss_code_the_kernel_does_not_know_writes_nan(dtype):
+    # A switch that misses a code must not fall back to some other loss.
+    unknown = max(_engine.LOSS_CODES.values()) + 1
+    P = np.full((3, 2), 0.5, dtype=dtype)
+    losses, delta = _engine.output_loss_delta(P, P * 2, np.ones(3, dtype), unknown)
+    assert np.isnan(losses).all() and np.isnan(delta).all()
+    # Every known code has its case: finite values on valid targets.
+    for name in _engine.LOSS_CODES:
+        losses, delta = _engine.output_loss_delta(P, P, np.ones(3, dtype), name, 0.3)
+        assert np.isfinite(losses).all() and np.isfinite(delta).all(), name
+
+
+def test_estimator_parameters_derive_from_the_loss_classes():
+    regressor = MLPRegressor._parameter_constraints
+    assert regressor["loss"][0].options == {
+        "squared_error",
+        "poisson",
+        "gamma",
+        "absolute_error",
+        "huber",
+        "quantile",
+    }
+    assert MLPClassifier._parameter_constraints["loss"][0].options == {
+        "log_loss",
+        "squared_error",
+    }
+    for cls in LOSS_CLASSES.values():
+        estimator = MLPRegressor if cls.estimator == "regressor" else MLPClassifier
+        assert cls.option in estimator._parameter_constraints["loss"][0].options
+        for name in cls._get_param_names():
+            assert name in estimator().get_params(), (cls, name)
+            assert (
+                estimator._parameter_constraints[name]
+                == (cls._parameter_constraints[name])
+            )
+    assert "quantile" not in MLPClassifier().get_params()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", ["quantile", "gamma"])
+def test_quantile_and_gamma_kernels_match_scikit_learns_losses(dtype, loss):
+    # scikit-learn's own loss objects are the reference: value (with the
+    # constant that makes the minimum 0) and gradient in the raw prediction.
+    from sklearn._loss.loss import HalfGammaLoss, PinballLoss
+
+    rng = np.random.RandomState(0)
+    Y = rng.gamma(2.0, size=(40, 3))
+    if loss == "quantile":
+        P = Y + rng.normal(size=Y.shape)
+        P[:5] = Y[:5]  # ties: the gradient is -quantile there, as sklearn's
+        reference = PinballLoss(quantile=0.3)
+    else:
+        P = Y * np.exp(rng.normal(0, 0.5, size=Y.shape))
+        reference = HalfGammaLoss()
+    P, Y = P.astype(dtype), Y.astype(dtype)
+    sw = rng.uniform(0.5, 2, 40).astype(dtype)
+    losses, delta = _engine.output_loss_delta(P, Y, sw, loss, 0.3)
+
+    # The raw prediction is the output before the link (log for gamma).
+    y64, p64 = Y.astype(np.float64).ravel(), P.astype(np.float64).ravel()
+    raw64 = np.log(p64) if loss == "gamma" else p64
+    values = reference.loss(y64, raw64)
+    if loss == "gamma":
+        values += reference.constant_to_optimal_zero(y64)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(losses, values.reshape(Y.shape).sum(axis=1), rtol=rtol, atol=rtol)
+    gradient = reference.gradient(y64, raw64).reshape(Y.shape)
+    assert_allclose(delta, gradient * sw[:, None], rtol=rtol, atol=rtol)
+
+
+def test_reference_losses_agree_with_scikit_learns_metrics():
+    from _reference import row_losses
+    from sklearn.metrics import mean_gamma_deviance, mean_pinball_loss
+
+    rng = np.random.RandomState(1)
+    y = rng.gamma(2.0, size=(50, 1))
+    p = y * np.exp(rng.normal(0, 0.5, size=y.shape))
+    sw = rng.uniform(0.5, 2, 50)
+    assert_allclose(
+        np.average(row_losses("quantile", p, y, 0.9), weights=sw),
+        mean_pinball_loss(y, p, alpha=0.9, sample_weight=sw),
+        rtol=1e-13,
+    )
+    # Half the deviance: scikit-learn's metric is the full deviance.
+    assert_allclose(
+        np.average(row_losses("gamma", p, y), weights=sw),
+        mean_gamma_deviance(y, p, sample_weight=sw) / 2,
+        rtol=1e-13,
+    )
+
+
+def _penalty(model, n_samples):
+    return 0.5 * model.alpha * sum((w**2).sum() for w in model.coefs_) / n_samples
+
+
+@pytest.fixture(scope="module")
+def heteroscedastic():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(1000, 2))
+    y = X[:, 0] + (0.5 + 0.5 * np.abs(X[:, 1])) * rng.normal(size=1000)
+    return X, y
+
+
+@pytest.mark.parametrize("quantile", [0.1, 0.5, 0.9])
+def test_a_quantile_model_leaves_that_share_of_targets_below_it(
+    heteroscedastic, quantile
+):
+    X, y = heteroscedastic
+    model = MLPRegressor(
+        loss="quantile",
+        quantile=quantile,
+        hidden_layer_sizes=(16,),
+        solver="lbfgs",
+        max_iter=500,
+        random_state=0,
+    ).fit(X, y)
+    below = np.mean(y <= model.predict(X))
+    assert abs(below - quantile) < 0.03, below
+    # The reported loss is the pinball loss (plus the L2 penalty).
+    expected = mean_pinball_loss(y, model.predict(X), alpha=quantile)
+    assert_allclose(model.loss_, expected + _penalty(model, len(y)), rtol=1e-10)
+    assert model.score(X, y) == r2_score(y, model.predict(X))  # still R²
+
+
+def test_gamma_reports_half_the_gamma_deviance_and_predicts_the_mean():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(2000, 2))
+    mean = np.exp(1.0 + X[:, 0] - 0.5 * X[:, 1])
+    y = rng.gamma(4.0, mean / 4.0)  # shape 4: E[y | x] = mean
+    sw = rng.uniform(0.5, 2, len(y))
+    model = MLPRegressor(
+        loss="gamma", hidden_layer_sizes=(8,), solver="lbfgs", random_state=0
+    ).fit(X, y, sample_weight=sw)
+    assert model.out_activation_ == "exp"
+    pred = model.predict(X)
+    assert (pred > 0).all()
+    expected = mean_gamma_deviance(y, pred, sample_weight=sw) / 2
+    assert_allclose(model.loss_, expected + _penalty(model, sw.sum()), rtol=1e-10)
+    assert np.median(np.abs(np.log(pred / mean))) < 0.1
+    assert model.score(X, y) == r2_score(y, pred)
+
+
+def _hgb_error(**params):
+    X = np.random.RandomState(0).normal(size=(30, 2))
+    y = np.abs(X[:, 0]) + 0.1
+    try:
+        HistGradientBoostingRegressor(max_iter=2, **params).fit(X, y)
+    except Exception as exc:  # what HGB raises is what is compared
+        return type(exc), str(exc)
+    return None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(loss="quantile"),
+        dict(loss="quantile", quantile=None),
+        dict(loss="quantile", quantile=0),
+        dict(loss="quantile", quantile=1),
+        dict(loss="quantile", quantile=1.5),
+        dict(loss="quantile", quantile=-0.1),
+        dict(loss="quantile", quantile="0.5"),
+        dict(loss="quantile", quantile=0.5),
+        dict(loss="squared_error", quantile=0.5),  # ignored, as HGB does
+        dict(loss="gamma", quantile=2.0),  # invalid whatever the loss
+    ],
+    ids=str,
+)
+def test_quantile_follows_histgradientboostings_rules_and_messages(params):
+    X = np.random.RandomState(0).normal(size=(30, 2))
+    y = np.abs(X[:, 0]) + 0.1
+    expected = _hgb_error(**params)
+    model = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, **params)
+    try:
+        model.fit(X, y)
+        got = None
+    except Exception as exc:
+        message = str(exc).replace("MLPRegressor", "HistGradientBoostingRegressor")
+        got = type(exc), message
+    assert got == expected
+    # Refused before anything is fitted.
+    assert hasattr(model, "coefs_") == (expected is None)
+
+
+@pytest.mark.parametrize("bad", ["zero", "negative"])
+def test_gamma_needs_positive_targets_with_histgradientboostings_message(bad):
+    X = np.random.RandomState(0).normal(size=(30, 2))
+    y = np.abs(X[:, 0]) + 0.1
+    y[3] = 0.0 if bad == "zero" else -1.0
+    with pytest.raises(ValueError) as hgb:
+        HistGradientBoostingRegressor(loss="gamma", max_iter=2).fit(X, y)
+    model = MLPRegressor(loss="gamma", hidden_layer_sizes=(3,), max_iter=2)
+    with pytest.raises(ValueError) as ours:
+        model.fit(X, y)
+    assert str(ours.value) == str(hgb.value)
+    assert not hasattr(model, "coefs_")
+    # A validation set of one's own is held to the same rule.
+    with pytest.raises(ValueError, match="requires strictly positive y_val"):
+        model.set_params(early_stopping=True).fit(X, np.abs(y) + 0.1, X_val=X, y_val=y)
+
+
+@pytest.mark.parametrize("loss", ["quantile", "gamma"])
+def test_input_gradient_and_check_gradients_for_the_new_losses(loss):
+    from _reference import row_losses
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 3))
+    y = rng.gamma(2.0, size=30) if loss == "gamma" else X[:, 0] + rng.normal(size=30)
+    model = MLPRegressor(
+        loss=loss, quantile=0.7, hidden_layer_sizes=(6,), max_iter=20, random_state=0
+    ).fit(X, y)
+    assert check_gradients(model, X, y) < 1e-6
+
+    # d(sample's loss)/dx by central differences of the reference loss.
+    def sample_losses(Xs):
+        p = model.predict(Xs)[:, None]
+        return row_losses(loss, p, y[:, None], 0.7)
+
+    h = 1e-6
+    expected = np.empty_like(X)
+    for j in range(X.shape[1]):
+        step = np.zeros_like(X)
+        step[:, j] = h
+        expected[:, j] = (sample_losses(X + step) - sample_losses(X - step)) / (2 * h)
+    assert_allclose(model.input_gradient(X, y), expected, rtol=1e-5, atol=1e-8)
+
+
+def test_a_loss_object_validates_its_parameters_like_an_activation():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from fastnn.losses import Huber, Quantile
+
+    with pytest.raises(InvalidParameterError, match="'huber_delta' parameter of Huber"):
+        Huber(huber_delta=-1.0).spec()
+    with pytest.raises(InvalidParameterError, match="'quantile' parameter of Quantile"):
+        Quantile(quantile=1.5).spec()
+    assert Quantile(quantile=0.25).spec() == ("quantile", 0.25)

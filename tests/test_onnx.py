@@ -29,7 +29,16 @@ ACTIVATION_VALUES = [
     HardTanh(-0.5, 2.0),
     ["gelu", "tanh"],
 ]
-TASKS = ["multiclass", "binary", "strings", "multilabel", "regression", "poisson"]
+TASKS = [
+    "multiclass",
+    "binary",
+    "strings",
+    "multilabel",
+    "regression",
+    "poisson",
+    "gamma",
+    "quantile",
+]
 
 
 def _session(model):
@@ -57,8 +66,12 @@ def test_onnxruntime_reproduces_the_model(activation, task):
         model = MLPClassifier(**kwargs).fit(X, rng.randint(2, size=(60, 3)))
     elif task == "regression":
         model = MLPRegressor(**kwargs).fit(X, X[:, :2] @ [[1, 0], [-1, 2]])
-    else:
+    elif task == "poisson":
         model = MLPRegressor(loss="poisson", **kwargs).fit(X, rng.poisson(2, size=60))
+    elif task == "gamma":  # exp output, like Poisson
+        model = MLPRegressor(loss="gamma", **kwargs).fit(X, rng.gamma(2, size=60))
+    else:
+        model = MLPRegressor(loss="quantile", quantile=0.9, **kwargs).fit(X, X[:, 0])
     if isinstance(model, MLPClassifier):
         session = _session(to_onnx(model, X, options={"zipmap": False}))
         label, proba = session.run(None, {"X": X})

@@ -210,6 +210,34 @@ CASES = [
         ),
         False,
     ),
+    (
+        "regressor-quantile",
+        _fitted(
+            lambda: MLPRegressor(
+                hidden_layer_sizes=(5,),
+                loss="quantile",
+                quantile=0.9,
+                max_iter=5,
+                random_state=0,
+            ),
+            _regression,
+        ),
+        True,
+    ),
+    (
+        "regressor-gamma-lbfgs",
+        _fitted(
+            lambda: MLPRegressor(
+                hidden_layer_sizes=(5,),
+                loss="gamma",
+                solver="lbfgs",
+                max_iter=5,
+                random_state=0,
+            ),
+            lambda: (_regression()[0], np.abs(_regression()[1]) + 0.1),
+        ),
+        False,
+    ),
 ]
 
 

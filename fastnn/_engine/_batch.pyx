@@ -27,7 +27,6 @@ from libc.string cimport memcpy, memset
 from ._cpus cimport fnn_mark_worker, threads_now
 from ._input cimport Input
 from ._kernels cimport (
-    FNN_SQUARED_ERROR,
     GATHER_AHEAD,
     MAX_BLOCKS,
     MIN_BLOCK_ROWS,
@@ -37,6 +36,7 @@ from ._kernels cimport (
     activation_spec,
     fnn_activation,
     fnn_dropout_scale,
+    fnn_loss_averages_outputs,
     fnn_needs_preactivation,
     fnn_optimizer,
     fnn_prefetch_bytes,
@@ -548,7 +548,8 @@ cdef double mean_loss(Workspace ws, double weighted_loss,
                       double sw_sum) noexcept nogil:
     """Data term of scikit-learn's loss from the weighted sum of row losses."""
     cdef double loss = weighted_loss / sw_sum
-    if ws.loss == FNN_SQUARED_ERROR:
-        # scikit-learn halves it and averages over the outputs too.
+    if fnn_loss_averages_outputs(ws.loss):
+        # scikit-learn's squared error: the kernel's row total is the plain
+        # sum of squares, halved and averaged over the outputs here.
         loss *= 0.5 / ws.units[ws.n_weight_layers]
     return loss

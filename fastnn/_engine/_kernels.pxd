@@ -41,11 +41,14 @@ cdef extern from "fastnn_kernels.h" nogil:
         FNN_PROBA_SQUARED_ERROR_SOFTMAX
         FNN_ABSOLUTE_ERROR
         FNN_HUBER
+        FNN_QUANTILE
+        FNN_GAMMA
     ctypedef struct fnn_activation:
         int code
         double p0
         double p1
     bint fnn_needs_preactivation(int code)
+    bint fnn_loss_averages_outputs(int loss)
     double fnn_dropout_scale(unsigned long long seed, unsigned long long step,
                              unsigned long long row, unsigned long long layer,
                              unsigned long long unit, double rate)

@@ -37,6 +37,11 @@ def optimizer_state_arrays(int code):
     return fnn_optimizer_state_arrays(code)
 
 
+def loss_averages_outputs(int code):
+    """Whether loss ``code`` reports its row total averaged over the outputs."""
+    return bool(fnn_loss_averages_outputs(code))
+
+
 cdef fnn_activation activation_spec(str name, double p0, double p1) except *:
     """The C description of activation ``name`` with parameters p0, p1."""
     cdef fnn_activation act
@@ -78,11 +83,15 @@ def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A,
 
 
 def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
-                      const floating[::1] sample_weight, str loss,
+                      const floating[::1] sample_weight, loss,
                       double param=0.0):
-    """Per-row losses and output deltas ``(P - Y) * sw`` (test hook)."""
+    """Per-row losses and output deltas ``(P - Y) * sw`` (test hook).
+
+    ``loss`` is a name from ``LOSS_CODES`` or, to test the kernel's
+    fallback, any integer code.
+    """
     cdef Py_ssize_t r, n = P.shape[1]
-    if loss not in LOSS_CODES:
+    if not isinstance(loss, int) and loss not in LOSS_CODES:
         raise ValueError(f"unknown loss {loss!r}")
     if Y.shape[0] != P.shape[0] or Y.shape[1] != n \
             or sample_weight.shape[0] != P.shape[0]:
@@ -91,7 +100,7 @@ def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
     delta = np.empty_like(np.asarray(P))
     cdef double[::1] lv = losses
     cdef floating[:, ::1] dv = delta
-    cdef int code = LOSS_CODES[loss]
+    cdef int code = loss if isinstance(loss, int) else LOSS_CODES[loss]
     for r in range(P.shape[0]):
         lv[r] = output_loss_delta_row(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
                                        sample_weight[r], code, <floating>param)
