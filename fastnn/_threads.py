@@ -3,7 +3,9 @@
 The engine parallelises with OpenMP and calls BLAS from inside its threads,
 so BLAS must run single-threaded meanwhile: OpenBLAS's and OpenMP's worker
 threads both busy-wait, and running both teams at once was measured ten
-times slower than either alone.
+times slower than either alone.  OpenBLAS's limit is one number for the
+whole process: pinned from whichever thread calls the engine, it holds
+for every thread until the last overlapping engine call restores it.
 
 Fork: GNU libgomp's thread pool does not survive ``fork()`` (the child
 inherits the pool's bookkeeping but not its threads, so the next parallel
@@ -11,14 +13,17 @@ region waits for them forever).  A one-thread region never wakes the pool
 and was verified safe in a forked child after the parent ran a team, so a
 forked child runs the engine on one thread: same results (they never depend
 on the thread count), no hang, no environment variable to set.  OpenBLAS
-re-initialises itself in the child through its own atfork handler.
+re-initialises itself in the child through its own atfork handler; a child
+forked while another thread was inside the engine gets the user's BLAS
+settings back at once, since the call that would restore them is not there.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 
@@ -34,15 +39,20 @@ from ._openmp import effective_n_threads
 # pinned to one thread for good.
 _lock = threading.Lock()
 _active_calls = 0
-_saved: list = []  # (library, its thread count) for each library pinned
+_saved: list = []  # (setter, thread count) for each library pinned
 _forked = False
 
 
 def _after_fork_in_child() -> None:
     global _lock, _active_calls, _saved, _forked
     # Another thread may have held the lock (or been inside an engine call)
-    # at the moment of the fork; that thread does not exist in the child.
+    # at the moment of the fork; that thread does not exist in the child,
+    # so nothing would ever give the child its BLAS settings back.
     _lock = threading.Lock()
+    if _active_calls:
+        for set_num_threads, n in _saved:
+            if n != 1:
+                set_num_threads(n)
     _active_calls = 0
     _saved = []
     _forked = True
@@ -51,11 +61,33 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _process_wide_setter(lib) -> Callable[[int], object]:
+    """A setter of ``lib``'s thread count that works from any thread.
+
+    threadpoolctl lets only the first thread that set a limit on an OpenBLAS
+    built with pthreads change it, and silently ignores every other thread,
+    because that limit is process-wide. That is the limit fastnn needs to
+    set: OpenBLAS 0.3.30 and 0.3.31 (NumPy's and SciPy's wheels) keep it in
+    one global read by every calling thread (even their
+    ``openblas_set_num_threads_local`` sets that global), so OpenBLAS's own
+    setter, called from whatever thread runs the engine, is obeyed
+    everywhere. Other libraries go through threadpoolctl.
+    """
+    if lib.internal_api == "openblas" and lib.threading_layer == "pthreads":
+        # The symbol's affixes as threadpoolctl finds its getter's: NumPy's
+        # copy also exports Fortran wrappers (``..._64_``) that take a pointer.
+        for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+            if hasattr(lib.dynlib, f"{prefix}openblas_get_num_threads{suffix}"):
+                return getattr(lib.dynlib, f"{prefix}openblas_set_num_threads{suffix}")
+    return lib.set_num_threads
+
+
 @cache
 def _blas_libraries() -> list:
     # Scanning the loaded libraries takes milliseconds: do it once (the
     # engine, imported above, has loaded SciPy's BLAS by then).
-    return ThreadpoolController().select(user_api="blas").lib_controllers
+    libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    return [(lib, _process_wide_setter(lib)) for lib in libs]
 
 
 @contextmanager
@@ -68,10 +100,12 @@ def engine_threads() -> Iterator[int]:
             # The libraries' own getters and setters: threadpoolctl's limit()
             # also collects every library's version and architecture, which
             # cost more than a small prediction.
-            _saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
-            for lib, n in _saved:
+            _saved = [
+                (set_n, lib.get_num_threads()) for lib, set_n in _blas_libraries()
+            ]
+            for set_num_threads, n in _saved:
                 if n != 1:
-                    lib.set_num_threads(1)
+                    set_num_threads(1)
         _active_calls += 1
     try:
         yield n_threads
@@ -79,9 +113,9 @@ def engine_threads() -> Iterator[int]:
         with _lock:
             _active_calls -= 1
             if _active_calls == 0:
-                for lib, n in _saved:
+                for set_num_threads, n in _saved:
                     if n != 1:
-                        lib.set_num_threads(n)
+                        set_num_threads(n)
                 _saved = []
 
 

@@ -352,6 +352,125 @@ def test_predict_from_eight_threads_matches_serial_and_restores_blas():
     assert blas_after == blas_before
 
 
+# -- BLAS settings and fits in other threads ----------------------------------
+#
+# OpenBLAS's thread limit (pthreads builds, as NumPy and SciPy ship) is one
+# number for the whole process; threadpoolctl lets only the first thread that
+# set it change it. Each test holds a limit of 3 from the main thread, so the
+# main thread owns threadpoolctl's control and the user's setting is one no
+# default produces.
+
+BLAS_X = np.random.RandomState(0).normal(size=(3000, 40))
+BLAS_Y = (BLAS_X[:, 0] + BLAS_X[:, 1] ** 2 > 1).astype(int)
+# Fits whose products OpenBLAS would split if it were allowed two threads.
+BLAS_FITS = {
+    "lbfgs": dict(solver="lbfgs", max_iter=10),
+    "adam": dict(solver="adam", batch_size=2000, max_iter=3),
+    "sgd": dict(solver="sgd", batch_size=2000, max_iter=3),
+}
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def _blas_threads_in_a_new_thread() -> list[int]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_blas_threads).result()
+
+
+def _blas_fit(solver: str, max_iter: int | None = None) -> MLPClassifier:
+    params = {**BLAS_FITS[solver], "hidden_layer_sizes": (128, 64), "tol": 0.0}
+    if max_iter is not None:
+        params["max_iter"] = max_iter
+    return MLPClassifier(random_state=0, **params).fit(BLAS_X, BLAS_Y)
+
+
+def _assert_same_weights(a, b):
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(wa, wb)
+
+
+@pytest.fixture
+def user_blas_limit():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=3, user_api="blas"):
+        assert _blas_threads() == [3] * len(_blas_threads())
+        yield _blas_threads()
+
+
+@pytest.mark.parametrize("solver", BLAS_FITS)
+def test_a_fit_in_a_worker_thread_is_bitwise_the_main_thread_fit(
+    solver, user_blas_limit
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = _blas_fit(solver)
+    out = []
+    worker = threading.Thread(target=lambda: out.append(_blas_fit(solver)))
+    worker.start()
+    worker.join()
+    _assert_same_weights(out[0], expected)
+    with ThreadPoolExecutor(3) as pool:
+        for model in pool.map(_blas_fit, list(BLAS_FITS) * 2):
+            _assert_same_weights(model, _blas_fit(model.solver))
+    assert _blas_threads() == user_blas_limit
+    assert _blas_threads_in_a_new_thread() == user_blas_limit
+
+
+def _wait_until_blas_is_pinned(n_libraries: int, fitting: threading.Thread) -> None:
+    deadline = time.monotonic() + 60
+    while _blas_threads() != [1] * n_libraries:
+        assert fitting.is_alive() and time.monotonic() < deadline, (
+            "a fit never pinned BLAS to one thread"
+        )
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("first", ["worker", "main"])
+def test_overlapping_fits_in_threads_pin_blas_and_the_last_restores_it(
+    first, user_blas_limit
+):
+    n_libs = len(user_blas_limit)
+    outer_iter, inner_iter = 150, 20
+    out = []
+    if first == "worker":
+        # The worker's fit holds the pin (as the main thread sees it) while
+        # a fit in the main thread starts and ends: the worker's, ending
+        # last, restores the settings.
+        worker = threading.Thread(
+            target=lambda: out.append(_blas_fit("lbfgs", outer_iter))
+        )
+        worker.start()
+        _wait_until_blas_is_pinned(n_libs, worker)
+        main_fit = _blas_fit("lbfgs", inner_iter)
+        assert worker.is_alive(), "the worker's fit must outlast the main thread's"
+        assert _blas_threads() == [1] * n_libs
+    else:
+        # The main thread's fit pins BLAS; a longer fit starts in a worker
+        # meanwhile and ends last, so the worker restores the settings.
+        def later_and_longer():
+            _wait_until_blas_is_pinned(n_libs, threading.main_thread())
+            out.append(_blas_fit("lbfgs", 2 * outer_iter))
+
+        worker = threading.Thread(target=later_and_longer)
+        worker.start()
+        main_fit = _blas_fit("lbfgs", outer_iter)
+        assert worker.is_alive(), "the worker's fit must outlast the main thread's"
+    worker.join()
+    assert _blas_threads() == user_blas_limit
+    assert _blas_threads_in_a_new_thread() == user_blas_limit
+    worker_iter = outer_iter if first == "worker" else 2 * outer_iter
+    main_iter = inner_iter if first == "worker" else outer_iter
+    _assert_same_weights(out[0], _blas_fit("lbfgs", worker_iter))
+    _assert_same_weights(main_fit, _blas_fit("lbfgs", main_iter))
+
+
 @pytest.mark.parametrize("call", ["fit", "predict"])
 def test_gil_is_released_while_the_engine_runs(call):
     rng = np.random.RandomState(0)

@@ -118,6 +118,91 @@ def test_forked_children_fit_and_predict_like_the_parent(after):
     assert _run_child(script).strip() == "ok"
 
 
+FORK_DURING_FIT_SCRIPT = """
+import os
+import threading
+import time
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from fastnn import MLPClassifier
+
+warnings.simplefilter("ignore")
+
+
+def blas_threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+rng = np.random.RandomState(0)
+X = rng.normal(size=(4000, 60))
+y = (X[:, 0] > 0).astype(int)
+A = rng.normal(size=(400, 400))
+AA = A @ A
+# The user's setting, made in the main thread: threadpoolctl then obeys
+# only the main thread on OpenBLAS.
+threadpool_limits(limits=3, user_api="blas")
+user = blas_threads()
+pinned = [1] * len(user)
+MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=2).fit(X[:100], y[:100])
+done = threading.Event()
+
+
+def fit_in_a_loop():
+    while not done.is_set():
+        MLPClassifier(hidden_layer_sizes=(256, 128), solver="lbfgs", max_iter=5,
+                      random_state=0).fit(X, y)
+
+
+worker = threading.Thread(target=fit_in_a_loop)
+worker.start()
+try:
+    for i in range(8):
+        # Fork while the worker's fit is inside the engine (BLAS pinned).
+        deadline = time.monotonic() + 60
+        while blas_threads() != pinned:
+            assert time.monotonic() < deadline, "the worker's fit never pinned BLAS"
+            time.sleep(0.001)
+        pid = os.fork()
+        if pid == 0:
+            status = 3
+            try:
+                # The fit that pinned BLAS does not exist here: the child gets
+                # the user's settings back, and threaded BLAS and fastnn work.
+                if blas_threads() == user:
+                    assert np.allclose(A @ A, AA)
+                    MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
+                                  max_iter=3).fit(X[:200], y[:200])
+                    status = 0
+            finally:
+                os._exit(status)
+        deadline = time.monotonic() + 60
+        while True:
+            finished, status = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                print(f"child {i} hung", flush=True)
+                os._exit(5)
+            time.sleep(0.01)
+        # 3: the child's BLAS stayed pinned (or its work failed).
+        code = os.waitstatus_to_exitcode(status)
+        assert code == 0, (i, code)
+finally:
+    done.set()
+    worker.join()
+assert blas_threads() == user
+print("ok")
+"""
+
+
+def test_fork_while_a_worker_thread_fits_neither_hangs_nor_keeps_blas_pinned():
+    assert _run_child(FORK_DURING_FIT_SCRIPT).strip() == "ok"
+
+
 # -- a refit racing a predict -----------------------------------------------
 
 RACE_SCRIPT = """
