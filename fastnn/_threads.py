@@ -11,8 +11,11 @@ Fork: GNU libgomp's thread pool does not survive ``fork()`` (the child
 inherits the pool's bookkeeping but not its threads, so the next parallel
 region waits for them forever).  A one-thread region never wakes the pool
 and was verified safe in a forked child after the parent ran a team, so a
-forked child runs the engine on one thread: same results (they never depend
-on the thread count), no hang, no environment variable to set.  OpenBLAS
+child forked after the engine was handed a team runs the engine on one
+thread: same results (they never depend on the thread count), no hang, no
+environment variable to set.  A child of a process that never ran a team
+(multiprocessing's forkserver, started fresh) has no pool to inherit and
+runs the full team.  OpenBLAS
 re-initialises itself in the child through its own atfork handler; a child
 forked while another thread was inside the engine gets the user's BLAS
 settings back at once, since the call that would restore them is not there.
@@ -40,7 +43,10 @@ from ._openmp import effective_n_threads
 _lock = threading.Lock()
 _active_calls = 0
 _saved: list = []  # (setter, thread count) for each library pinned
-_forked = False
+# Whether this process, or the one it was forked from, handed the engine
+# more than one thread (and so may have started libgomp's pool).
+_team_started = False
+_forked = False  # forked after a team started: the pool is unusable here
 
 
 def _after_fork_in_child() -> None:
@@ -55,7 +61,7 @@ def _after_fork_in_child() -> None:
                 set_num_threads(n)
     _active_calls = 0
     _saved = []
-    _forked = True
+    _forked = _team_started
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -90,11 +96,18 @@ def _blas_libraries() -> list:
     return [(lib, _process_wide_setter(lib)) for lib in libs]
 
 
+def engine_n_threads() -> int:
+    """The OpenMP thread count an engine call would be handed now."""
+    return 1 if _forked else effective_n_threads()
+
+
 @contextmanager
 def engine_threads() -> Iterator[int]:
     """Pin BLAS to one thread and yield the OpenMP thread count to use."""
-    global _active_calls, _saved
-    n_threads = 1 if _forked else effective_n_threads()
+    global _active_calls, _saved, _team_started
+    n_threads = engine_n_threads()
+    if n_threads > 1:
+        _team_started = True
     with _lock:
         if _active_calls == 0:
             # The libraries' own getters and setters: threadpoolctl's limit()

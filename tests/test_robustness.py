@@ -6,6 +6,7 @@ the same family.  Whatever could hang or crash runs in a child process with
 a timeout, so a regression fails the test instead of stopping the suite.
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,11 +30,14 @@ Y_CLASS = np.arange(60) % 3
 Y_REG = X @ [1.0, -1.0, 0.5, 0.0, 2.0]
 
 
-def _run_child(script: str, timeout: float = 240) -> str:
+def _run_child(script: str, timeout: float = 240, *args: str) -> str:
     """Run ``script`` in a fresh interpreter; fail on a crash or a hang."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        # A file, not ``-c``: spawned and forkserver children import it.
+        f.write(textwrap.dedent(script))
     try:
         result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(script)],
+            [sys.executable, f.name, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -43,6 +47,8 @@ def _run_child(script: str, timeout: float = 240) -> str:
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"child process hung (no exit within {timeout} s)")
+    finally:
+        os.unlink(f.name)
     assert result.returncode == 0, (
         f"child exited with {result.returncode}\n{result.stdout}\n{result.stderr}"
     )
@@ -201,6 +207,54 @@ print("ok")
 
 def test_fork_while_a_worker_thread_fits_neither_hangs_nor_keeps_blas_pinned():
     assert _run_child(FORK_DURING_FIT_SCRIPT).strip() == "ok"
+
+
+FORKSERVER_SCRIPT = """
+import io
+import multiprocessing as mp
+import sys
+import warnings
+
+import numpy as np
+
+import fastnn
+from fastnn import MLPClassifier
+
+warnings.simplefilter("ignore")
+
+
+def job(seed):
+    # Large enough to run an OpenMP team.
+    X = np.random.RandomState(0).rand(3000, 50)
+    model = MLPClassifier(hidden_layer_sizes=(200,), max_iter=2, random_state=seed)
+    model.fit(X, X[:, 0] > 0.5)
+    n_threads = fastnn.show_config(file=io.StringIO())["n_threads"]
+    return n_threads, model.predict_proba(X)
+
+
+if __name__ == "__main__":
+    full_team, _ = job(0)  # this process runs a team before any child starts
+    ctx = mp.get_context("forkserver")
+    if sys.argv[1] == "preload":
+        ctx.set_forkserver_preload(["fastnn"])
+    with ctx.Pool(2) as pool:
+        results = pool.map_async(job, [0, 1]).get(timeout=120)
+    # The server process started fresh and never ran a team: its children
+    # run the full one, and get the parent's results.
+    for seed, (n_threads, proba) in zip([0, 1], results):
+        assert n_threads == full_team, (n_threads, full_team)
+        assert np.array_equal(proba, job(seed)[1])
+    # A child forked from this process, which ran a team, runs on one.
+    with mp.get_context("fork").Pool(1) as pool:
+        n_threads, proba = pool.apply_async(job, (1,)).get(timeout=120)
+    assert n_threads == 1 and np.array_equal(proba, job(1)[1])
+    print("ok")
+"""
+
+
+@pytest.mark.parametrize("preload", ["preload", "no preload"])
+def test_forkserver_children_run_the_full_team(preload):
+    assert _run_child(FORKSERVER_SCRIPT, 240, preload).strip() == "ok"
 
 
 # -- a refit racing a predict -----------------------------------------------
