@@ -953,17 +953,25 @@ _LBFGS_CHUNK_ROWS = 4096
 
 def _check_lbfgs_result(result, max_iter: int) -> int:
     """Warn as scikit-learn does when L-BFGS stopped without converging."""
+    n_iter = min(result.nit, max_iter)
     if result.status != 0:
         message = result.message
         if isinstance(message, bytes):
             message = message.decode("latin1")
-        warn(
-            f"lbfgs failed to converge after {result.nit} iteration(s) "
-            f"(status={result.status}):\n{message}.\n\n"
-            "Increase the number of iterations to improve the convergence "
-            f"(max_iter={max_iter}).\nYou might also want to scale the data as "
-            "shown in:\n"
-            "    https://scikit-learn.org/stable/modules/preprocessing.html",
-            ConvergenceWarning,
+        text = (
+            f"lbfgs failed to converge after {n_iter} iteration(s) "
+            f"(status={result.status}):\n{message}\n"
         )
-    return min(result.nit, max_iter)
+        # Only the iteration limit is worth raising; max_fun or a failed
+        # line search are not cured by more iterations.
+        if n_iter == max_iter:
+            text += (
+                "\nIncrease the number of iterations to improve the "
+                f"convergence (max_iter={max_iter})."
+            )
+        text += (
+            "\nYou might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html"
+        )
+        warn(text, ConvergenceWarning)
+    return n_iter

@@ -549,3 +549,50 @@ def test_partial_fit_blocks_trains_on_sparse_blocks_as_on_dense_ones():
     for a, b in zip(dense.coefs_, sparse.coefs_):
         assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     assert_array_equal(dense.predict(X), sparse.predict(X))
+
+
+# -- the L-BFGS convergence warning -------------------------------------------
+
+
+def _convergence_messages(estimator, X, y) -> list[str]:
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning) as record:
+        estimator.fit(X, y)
+    return [str(w.message) for w in record if w.category is ConvergenceWarning]
+
+
+@pytest.mark.parametrize(
+    "limit", [{"max_iter": 3}, {"max_iter": 200, "max_fun": 4}], ids=str
+)
+def test_lbfgs_convergence_warning_is_sklearns(limit):
+    params = dict(solver="lbfgs", hidden_layer_sizes=(20,), random_state=0, **limit)
+    expected = _convergence_messages(SkMLPRegressor(**params), X, Y_REG)
+    assert _convergence_messages(MLPRegressor(**params), X, Y_REG) == expected
+    # More iterations are suggested only when max_iter stopped the fit.
+    assert ("Increase the number of iterations" in expected[0]) == (
+        limit["max_iter"] == 3
+    )
+
+
+def test_lbfgs_convergence_warning_after_an_abnormal_stop_is_sklearns():
+    import warnings
+
+    from scipy.optimize import OptimizeResult
+    from sklearn.utils.optimize import _check_optimize_result
+
+    from fastnn._base import _check_lbfgs_result
+
+    result = OptimizeResult(
+        status=2, nit=0, message="ABNORMAL: ", x=np.zeros(1), fun=0.0
+    )
+    messages = []
+    for check in (
+        lambda: _check_optimize_result("lbfgs", result, 200),
+        lambda: _check_lbfgs_result(result, 200),
+    ):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            assert check() == 0
+        messages.append([str(w.message) for w in record])
+    assert messages[1] == messages[0] and len(messages[0]) == 1
