@@ -321,6 +321,21 @@ def test_display_rejects_bad_arguments():
         SensitivityDisplay.from_estimator(reg, X, target=2)
 
 
+@pytest.mark.parametrize(
+    "image_shape", [(-1, -5), (1, 5, 1), (5,), (0, 5), (1.0, 5.0), (True, 5), 5, "15"]
+)
+def test_image_shape_must_hold_two_positive_integers(image_shape):
+    rng, X = _data()
+    clf = _classifier(X, rng.randint(3, size=len(X)))
+    message = "image_shape must hold 2 positive integers"
+    with pytest.raises(ValueError, match=message):
+        SensitivityDisplay.from_estimator(clf, X, target=0, image_shape=image_shape)
+    values = np.ones((1, 1, 5))
+    with pytest.raises(ValueError, match=message):
+        SensitivityDisplay(values, image_shape=image_shape).plot(kind="image")
+    plt.close("all")
+
+
 def test_matplotlib_is_only_needed_to_plot(monkeypatch, tmp_path):
     code = "import sys, fastnn.inspection; print('matplotlib' in sys.modules)"
     # Outside the checkout, so that the child imports the fastnn under test
