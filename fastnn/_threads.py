@@ -15,10 +15,10 @@ child forked after the engine was handed a team runs the engine on one
 thread: same results (they never depend on the thread count), no hang, no
 environment variable to set.  A child of a process that never ran a team
 (multiprocessing's forkserver, started fresh) has no pool to inherit and
-runs the full team.  OpenBLAS
-re-initialises itself in the child through its own atfork handler; a child
-forked while another thread was inside the engine gets the user's BLAS
-settings back at once, since the call that would restore them is not there.
+runs the full team.  OpenBLAS re-initialises itself in the child through
+its own atfork handler; a child forked while another thread was inside the
+engine gets the user's BLAS settings back at once, since the call that
+would restore them is not there.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from ._openmp import effective_n_threads
 # pinned to one thread for good.
 _lock = threading.Lock()
 _active_calls = 0
-_saved: list = []  # (setter, thread count) for each library pinned
+_saved: list = []  # (library, its thread count) for each library pinned
 # Whether this process, or the one it was forked from, handed the engine
 # more than one thread (and so may have started libgomp's pool).
 _team_started = False
@@ -56,9 +56,9 @@ def _after_fork_in_child() -> None:
     # so nothing would ever give the child its BLAS settings back.
     _lock = threading.Lock()
     if _active_calls:
-        for set_num_threads, n in _saved:
+        for lib, n in _saved:
             if n != 1:
-                set_num_threads(n)
+                lib.set_num_threads(n)
     _active_calls = 0
     _saved = []
     _forked = _team_started
@@ -67,8 +67,8 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _process_wide_setter(lib) -> Callable[[int], object]:
-    """A setter of ``lib``'s thread count that works from any thread.
+class _OpenBLASFromAnyThread:
+    """An OpenBLAS (pthreads) controller whose limit any thread may set.
 
     threadpoolctl lets only the first thread that set a limit on an OpenBLAS
     built with pthreads change it, and silently ignores every other thread,
@@ -77,15 +77,31 @@ def _process_wide_setter(lib) -> Callable[[int], object]:
     one global read by every calling thread (even their
     ``openblas_set_num_threads_local`` sets that global), so OpenBLAS's own
     setter, called from whatever thread runs the engine, is obeyed
-    everywhere. Other libraries go through threadpoolctl.
+    everywhere.
     """
+
+    def __init__(self, lib, set_num_threads: Callable[[int], object]):
+        self._lib = lib
+        self._set_num_threads = set_num_threads
+
+    def get_num_threads(self) -> int:
+        return self._lib.get_num_threads()
+
+    def set_num_threads(self, n: int) -> None:
+        self._set_num_threads(n)
+
+
+def _settable_from_any_thread(lib):
+    """``lib``'s threadpoolctl controller, or for a pthreads OpenBLAS one
+    that any thread may set."""
     if lib.internal_api == "openblas" and lib.threading_layer == "pthreads":
         # The symbol's affixes as threadpoolctl finds its getter's: NumPy's
         # copy also exports Fortran wrappers (``..._64_``) that take a pointer.
         for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
-            if hasattr(lib.dynlib, f"{prefix}openblas_get_num_threads{suffix}"):
-                return getattr(lib.dynlib, f"{prefix}openblas_set_num_threads{suffix}")
-    return lib.set_num_threads
+            name = f"{prefix}openblas_%s_num_threads{suffix}"
+            if hasattr(lib.dynlib, name % "get"):
+                return _OpenBLASFromAnyThread(lib, getattr(lib.dynlib, name % "set"))
+    return lib
 
 
 @cache
@@ -93,7 +109,7 @@ def _blas_libraries() -> list:
     # Scanning the loaded libraries takes milliseconds: do it once (the
     # engine, imported above, has loaded SciPy's BLAS by then).
     libs = ThreadpoolController().select(user_api="blas").lib_controllers
-    return [(lib, _process_wide_setter(lib)) for lib in libs]
+    return [_settable_from_any_thread(lib) for lib in libs]
 
 
 def engine_n_threads() -> int:
@@ -113,12 +129,10 @@ def engine_threads() -> Iterator[int]:
             # The libraries' own getters and setters: threadpoolctl's limit()
             # also collects every library's version and architecture, which
             # cost more than a small prediction.
-            _saved = [
-                (set_n, lib.get_num_threads()) for lib, set_n in _blas_libraries()
-            ]
-            for set_num_threads, n in _saved:
+            _saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
+            for lib, n in _saved:
                 if n != 1:
-                    set_num_threads(1)
+                    lib.set_num_threads(1)
         _active_calls += 1
     try:
         yield n_threads
@@ -126,9 +140,9 @@ def engine_threads() -> Iterator[int]:
         with _lock:
             _active_calls -= 1
             if _active_calls == 0:
-                for set_num_threads, n in _saved:
+                for lib, n in _saved:
                     if n != 1:
-                        set_num_threads(n)
+                        lib.set_num_threads(n)
                 _saved = []
 
 
