@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _check_y,
     check_array,
     check_consistent_length,
     check_is_fitted,
@@ -156,6 +157,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     @abstractmethod
     def _validate_input(self, X, y, incremental: bool, reset: bool):
         """Validate X and y; return X and the 2-D float target matrix."""
+
+    @abstractmethod
+    def _check_targets(self, y: np.ndarray) -> np.ndarray:
+        """The checks ``fit`` makes of validated targets beyond
+        ``validate_data``'s; ``input_gradient`` makes them too."""
 
     @abstractmethod
     def _output_activation(self) -> str:
@@ -313,8 +319,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         batch_rows = self.batch_size if isinstance(self.batch_size, Integral) else 1
         _network.check_blas_sizes(layer_units, min(batch_rows, n_samples))
 
-        self._start_fit(layer_units, X.dtype, first_pass)
+        # Refused class weights must leave the model untouched.
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
+        self._start_fit(layer_units, X.dtype, first_pass)
         if validation is not None:
             X_val, Y_val, sw_val = validation
             validation = X_val, Y_val, self._validation_weights(y, Y_val, sw_val)
@@ -862,7 +869,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         dtype = _network.compute_dtype(X, _network.model_dtype(self))
         params, units, specs = _network.snapshot(self, X.shape[1], dtype)
         X = X.astype(dtype, copy=False)
-        Y = None if y is None else self._encode_targets(y, X.shape[0], dtype)
+        Y = None
+        if y is not None:
+            # The targets fit would accept, and nothing else.
+            y = _check_y(
+                y, multi_output=True, y_numeric=not is_classifier(self), estimator=self
+            )
+            Y = self._encode_targets(self._check_targets(y), X.shape[0], dtype)
         n_rows = 1 if Y is not None else self.n_outputs_
         out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
         if X.shape[0]:

@@ -87,7 +87,8 @@ BAD_INPUTS = {
         np.full(30, "a"),
         {},
         ValueError,
-        "could not convert",
+        # Refused as strings before any parsing (issue 21, item 12).
+        "not compatible with arrays of bytes/strings",
     ),
     "negative poisson target": (
         MLPRegressor(loss="poisson"),
@@ -306,6 +307,34 @@ def test_failed_partial_fit_leaves_the_model_intact():
     for a, b in zip(before, model.coefs_ + model.intercepts_):
         assert_array_equal(a, b)
     assert (model.n_iter_, model.t_, model.loss_curve_) == state
+
+
+@pytest.mark.parametrize(
+    "class_weight, sample_weight, message",
+    [
+        ({0: 0, 1: 0, 2: 0}, None, "every sample a weight of zero"),
+        ({0: 0, 1: 1, 2: 1}, Y_CLASS == 0, "every sample a weight of zero"),
+        ({0: np.nan, 1: 1, 2: 1}, None, "class_weight must be finite"),
+        ({0: 1, 1: np.inf, 2: 1}, None, "class_weight must be finite"),
+    ],
+)
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_zero_or_non_finite_class_weights_are_refused_before_training(
+    class_weight, sample_weight, message, solver
+):
+    params = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=5, random_state=0)
+    model = MLPClassifier(class_weight=class_weight, **params)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, Y_CLASS, sample_weight=sample_weight)
+    assert not hasattr(model, "coefs_")
+    if solver == "adam":
+        model = MLPClassifier(**params).fit(X, Y_CLASS)
+        before = [w.copy() for w in model.coefs_ + model.intercepts_]
+        model.set_params(class_weight=class_weight)
+        with pytest.raises(ValueError, match=message):
+            model.partial_fit(X, Y_CLASS, sample_weight=sample_weight)
+        for a, b in zip(before, model.coefs_ + model.intercepts_):
+            assert_array_equal(a, b)
 
 
 def test_refits_are_bitwise_identical():

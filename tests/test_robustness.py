@@ -596,3 +596,66 @@ def test_lbfgs_convergence_warning_after_an_abnormal_stop_is_sklearns():
             assert check() == 0
         messages.append([str(w.message) for w in record])
     assert messages[1] == messages[0] and len(messages[0]) == 1
+
+
+# -- remaining differences from scikit-learn ----------------------------------
+
+
+def test_partial_fit_with_lbfgs_is_sklearns_for_each_estimator():
+    params = dict(solver="lbfgs", hidden_layer_sizes=(10,), max_iter=20, random_state=0)
+    # scikit-learn's MLPRegressor runs a whole L-BFGS fit from the current
+    # weights; its MLPClassifier has no partial_fit with L-BFGS.
+    ours = MLPRegressor(**params).partial_fit(X, Y_REG).partial_fit(X, Y_REG)
+    theirs = SkMLPRegressor(**params).partial_fit(X, Y_REG).partial_fit(X, Y_REG)
+    assert ours.n_iter_ == theirs.n_iter_
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    with pytest.raises(AttributeError) as expected:
+        SkMLPClassifier(**params).partial_fit(X, Y_CLASS, classes=[0, 1, 2])
+    with pytest.raises(AttributeError) as got:
+        MLPClassifier(**params).partial_fit(X, Y_CLASS, classes=[0, 1, 2])
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_regressor_refuses_string_targets_before_training(kind):
+    y = Y_REG.astype(kind)
+    # scikit-learn's fails inside its loss with NumPy's UFuncTypeError.
+    with pytest.raises(TypeError, match="ufunc"):
+        SkMLPRegressor(max_iter=5).fit(X, y)
+    model = MLPRegressor(max_iter=5)
+    with pytest.raises(ValueError, match="not compatible with arrays of bytes/str"):
+        model.fit(X, y)
+    assert not hasattr(model, "coefs_")
+
+
+def test_object_targets_with_none_are_refused_with_a_valueerror():
+    y_reg = Y_REG.astype(object)
+    y_reg[3] = None
+    # scikit-learn's MLPRegressor trains on the NaN None becomes.
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        MLPRegressor(max_iter=5).fit(X, y_reg)
+    # scikit-learn's MLPClassifier fails sorting the labels (TypeError);
+    # fastnn runs check_classification_targets first, as most of
+    # scikit-learn's classifiers do.
+    for y, message in [
+        (np.array([None, 1] * 30, dtype=object), "Unknown label type: unknown"),
+        (np.array(["a", 1] * 30, dtype=object), "Mix of label input types"),
+    ]:
+        with pytest.raises(TypeError, match="not supported between instances"):
+            SkMLPClassifier(max_iter=5).fit(X, y)
+        with pytest.raises(ValueError, match=message):
+            MLPClassifier(max_iter=5).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_float32_fits_keep_float32_weights_with_every_solver(solver):
+    X32 = X.astype(np.float32)
+    model = MLPRegressor(solver=solver, max_iter=5, random_state=0).fit(X32, Y_REG)
+    assert {w.dtype for w in model.coefs_ + model.intercepts_} == {np.dtype(np.float32)}
+    assert model.predict(X32).dtype == np.float32
+    # scikit-learn's L-BFGS alone widens the weights to float64 (SciPy's
+    # solution vector is float64).
+    sk = SkMLPRegressor(solver=solver, max_iter=5, random_state=0).fit(X32, Y_REG)
+    expected = np.float64 if solver == "lbfgs" else np.float32
+    assert sk.coefs_[0].dtype == expected
