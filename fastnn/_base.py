@@ -770,11 +770,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if check_input and not self._passes_validation_unchanged(X):
             # The engine checks a dense X for NaN and infinity as it reads
             # it, which saves a pass over the whole input.
+            # Any numeric dtype, as scikit-learn's (strings are refused):
+            # its promotion with the model's sets the output's dtype.
             X = validate_data(
                 self,
                 X,
                 accept_sparse=["csr", "csc"],
-                dtype=(np.float64, np.float32),
+                dtype="numeric",
                 ensure_all_finite=False,
                 reset=False,
             )
