@@ -466,38 +466,36 @@ def test_overlapping_fits_in_threads_pin_blas_and_the_last_restores_it(
     first, user_blas_limit
 ):
     n_libs = len(user_blas_limit)
-    outer_iter, inner_iter = 150, 20
+    long_iter, short_iter = 150, 20
     out = []
     if first == "worker":
         # The worker's fit holds the pin (as the main thread sees it) while
-        # a fit in the main thread starts and ends: the worker's, ending
-        # last, restores the settings.
+        # a short fit in the main thread starts and ends; the worker's,
+        # ending last, restores the settings.
         worker = threading.Thread(
-            target=lambda: out.append(_blas_fit("lbfgs", outer_iter))
+            target=lambda: out.append(_blas_fit("lbfgs", long_iter))
         )
         worker.start()
         _wait_until_blas_is_pinned(n_libs, worker)
-        main_fit = _blas_fit("lbfgs", inner_iter)
+        main_fit = _blas_fit("lbfgs", short_iter)
         assert worker.is_alive(), "the worker's fit must outlast the main thread's"
         assert _blas_threads() == [1] * n_libs
     else:
-        # The main thread's fit pins BLAS; a longer fit starts in a worker
-        # meanwhile and ends last, so the worker restores the settings.
+        # The main thread's short fit pins BLAS; a long fit starts in a
+        # worker meanwhile and ends last, so the worker restores it.
         def later_and_longer():
             _wait_until_blas_is_pinned(n_libs, threading.main_thread())
-            out.append(_blas_fit("lbfgs", 2 * outer_iter))
+            out.append(_blas_fit("lbfgs", long_iter))
 
         worker = threading.Thread(target=later_and_longer)
         worker.start()
-        main_fit = _blas_fit("lbfgs", outer_iter)
+        main_fit = _blas_fit("lbfgs", short_iter)
         assert worker.is_alive(), "the worker's fit must outlast the main thread's"
     worker.join()
     assert _blas_threads() == user_blas_limit
     assert _blas_threads_in_a_new_thread() == user_blas_limit
-    worker_iter = outer_iter if first == "worker" else 2 * outer_iter
-    main_iter = inner_iter if first == "worker" else outer_iter
-    _assert_same_weights(out[0], _blas_fit("lbfgs", worker_iter))
-    _assert_same_weights(main_fit, _blas_fit("lbfgs", main_iter))
+    _assert_same_weights(out[0], _blas_fit("lbfgs", long_iter))
+    _assert_same_weights(main_fit, _blas_fit("lbfgs", short_iter))
 
 
 @pytest.mark.parametrize("call", ["fit", "predict"])
