@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _check_y,
     check_array,
     check_consistent_length,
     check_is_fitted,
@@ -163,6 +164,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     @abstractmethod
     def _validate_input(self, X, y, incremental: bool, reset: bool):
         """Validate X and y; return X and the 2-D float target matrix."""
+
+    @abstractmethod
+    def _check_targets(self, y: np.ndarray) -> np.ndarray:
+        """The checks ``fit`` makes of validated targets beyond
+        ``validate_data``'s; ``input_gradient`` makes them too."""
 
     @abstractmethod
     def _output_activation(self) -> str:
@@ -333,8 +339,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         batch_rows = self.batch_size if isinstance(self.batch_size, Integral) else 1
         _network.check_blas_sizes(layer_units, min(batch_rows, n_samples))
 
-        self._start_fit(layer_units, X.dtype, first_pass)
+        # Refused class weights must leave the model untouched.
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
+        self._start_fit(layer_units, X.dtype, first_pass)
         if validation is not None:
             X_val, Y_val, sw_val = validation
             validation = X_val, Y_val, self._validation_weights(y, Y_val, sw_val)
@@ -740,11 +747,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if check_input and not self._passes_validation_unchanged(X):
             # The engine checks a dense X for NaN and infinity as it reads
             # it, which saves a pass over the whole input.
+            # Any numeric dtype, as scikit-learn's (strings are refused):
+            # its promotion with the model's sets the output's dtype.
             X = validate_data(
                 self,
                 X,
                 accept_sparse=["csr", "csc"],
-                dtype=(np.float64, np.float32),
+                dtype="numeric",
                 ensure_all_finite=False,
                 reset=False,
             )
@@ -839,7 +848,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         dtype = _network.compute_dtype(X, _network.model_dtype(self))
         params, units, specs = _network.snapshot(self, X.shape[1], dtype)
         X = X.astype(dtype, copy=False)
-        Y = None if y is None else self._encode_targets(y, X.shape[0], dtype)
+        Y = None
+        if y is not None:
+            # The targets fit would accept, and nothing else.
+            y = _check_y(
+                y, multi_output=True, y_numeric=not is_classifier(self), estimator=self
+            )
+            Y = self._encode_targets(self._check_targets(y), X.shape[0], dtype)
         n_rows = 1 if Y is not None else self.n_outputs_
         out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
         if X.shape[0]:
@@ -943,17 +958,25 @@ _LBFGS_CHUNK_ROWS = 4096
 
 def _check_lbfgs_result(result, max_iter: int) -> int:
     """Warn as scikit-learn does when L-BFGS stopped without converging."""
+    n_iter = min(result.nit, max_iter)
     if result.status != 0:
         message = result.message
         if isinstance(message, bytes):
             message = message.decode("latin1")
-        warn(
-            f"lbfgs failed to converge after {result.nit} iteration(s) "
-            f"(status={result.status}):\n{message}.\n\n"
-            "Increase the number of iterations to improve the convergence "
-            f"(max_iter={max_iter}).\nYou might also want to scale the data as "
-            "shown in:\n"
-            "    https://scikit-learn.org/stable/modules/preprocessing.html",
-            ConvergenceWarning,
+        text = (
+            f"lbfgs failed to converge after {n_iter} iteration(s) "
+            f"(status={result.status}):\n{message}\n"
         )
-    return min(result.nit, max_iter)
+        # Only the iteration limit is worth raising; max_fun or a failed
+        # line search are not cured by more iterations.
+        if n_iter == max_iter:
+            text += (
+                "\nIncrease the number of iterations to improve the "
+                f"convergence (max_iter={max_iter})."
+            )
+        text += (
+            "\nYou might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html"
+        )
+        warn(text, ConvergenceWarning)
+    return n_iter

@@ -299,7 +299,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         multilabel = self._label_binarizer.y_type_.startswith("multilabel")
         labels = y if multilabel else self._label_binarizer.inverse_transform(y)
         weights = compute_sample_weight(self.class_weight, labels).astype(y.dtype)
-        return weights if sample_weight is None else weights * sample_weight
+        if not np.isfinite(weights).all():
+            raise ValueError(f"class_weight must be finite, got {self.class_weight!r}.")
+        if sample_weight is not None:
+            weights *= sample_weight
+        if not weights.any():
+            raise ValueError(
+                "class_weight gives every sample a weight of zero: the "
+                "sample weights (class_weight times sample_weight) must "
+                "contain at least one non-zero number."
+            )
+        return weights
 
     def _encode_validation_targets(self, y_val, dtype) -> np.ndarray:
         """y_val binarized like the training targets; its classes must be known."""
@@ -347,11 +357,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
-        y = _column_or_1d(y)
-        if y.dtype == object and len({isinstance(v, str) for v in y.ravel()}) > 1:
-            # NumPy cannot sort such labels; say what is wrong instead.
-            raise ValueError("Mix of label input types (string and number)")
-        check_classification_targets(y)
+        y = self._check_targets(_column_or_1d(y))
 
         # A fresh fit defines the classes; warm starts and partial fits must
         # stay within the classes already known.
@@ -374,6 +380,13 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
         return X, self._binarize(y, X.dtype)
+
+    def _check_targets(self, y: np.ndarray) -> np.ndarray:
+        if y.dtype == object and len({isinstance(v, str) for v in y.ravel()}) > 1:
+            # NumPy cannot sort such labels; say what is wrong instead.
+            raise ValueError("Mix of label input types (string and number)")
+        check_classification_targets(y)
+        return y
 
     def _binarize(self, y, dtype) -> np.ndarray:
         """Targets as the engine reads them: one column per class, in ``dtype``.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ._openmp import effective_n_threads, openmp_enabled
+from ._openmp import openmp_enabled
+from ._threads import engine_n_threads
 
 
 def show_config(file=None) -> dict:
@@ -21,7 +22,8 @@ def show_config(file=None) -> dict:
         Versions of fastnn, Python, NumPy, SciPy, scikit-learn and Cython
         (the one installed now, not necessarily the one that built the
         extension), whether OpenMP is compiled in, the number of threads a
-        fit would use, into how many blocks large matrix products are cut
+        fit would use (one in a child forked after a multi-threaded fit),
+        into how many blocks large matrix products are cut
         (fixed per machine; results do not depend on the thread count), and
         the BLAS libraries threadpoolctl sees.
 
@@ -62,7 +64,7 @@ def show_config(file=None) -> dict:
         "scikit-learn": sklearn.__version__,
         "cython": cython_version,
         "openmp": openmp_enabled(),
-        "n_threads": effective_n_threads(),
+        "n_threads": engine_n_threads(),
         "gemm_blocks": _engine.GEMM_BLOCK_COUNT,
         "blas": blas,
     }

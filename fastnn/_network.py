@@ -165,9 +165,15 @@ def compute_dtype(X, model: np.dtype) -> np.dtype:
 
     A float32 model predicts float64 input in float64, as scikit-learn does
     (NumPy promotes the products), so values beyond float32's range give
-    scikit-learn's finite answers and the input is never cast.
+    scikit-learn's finite answers and the input is never cast.  Narrower
+    input (integers up to 16 bits, booleans, float16) to a float32 model is
+    predicted in float32, as NumPy promotes it.  The engine has no wider
+    kernels: long double input is predicted in float64.
     """
-    return np.promote_types(X.dtype, model)
+    dtype = np.promote_types(X.dtype, model)
+    if dtype not in (np.float32, np.float64):
+        return np.dtype(np.float64)
+    return dtype
 
 
 def engine_blocks(X, dtype) -> Iterator[tuple[int, int, object]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils.metaestimators import available_if
+from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
@@ -138,13 +138,26 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
-        y = _column_or_1d(y)
+        return X, self._check_targets(_column_or_1d(y))
+
+    def _check_targets(self, y: np.ndarray) -> np.ndarray:
+        if y.dtype.kind in "SU":
+            # Parsing numbers out of strings is for the caller to do, as
+            # check_array says of X (scikit-learn's MLPRegressor fails in its
+            # loss, after the first forward pass).
+            raise ValueError(
+                "dtype='numeric' is not compatible with arrays of bytes/strings."
+                "Convert your data to numeric values explicitly instead."
+            )
+        # Object targets were converted to floats, None to NaN, after
+        # validate_data's finiteness check: scikit-learn then trains on NaN.
+        assert_all_finite(y, input_name="y")
         loss = self._loss()
         loss.check_y(y)
         # HistGradientBoosting checks the loss's parameter after the targets,
         # before anything is fitted.
         loss.spec()
-        return X, y
+        return y
 
     def _encode_validation_targets(self, y_val, dtype) -> np.ndarray:
         self._loss().check_y(y_val, "y_val")
@@ -211,10 +224,14 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             validation = (X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
-    @available_if(lambda est: est._check_solver())
+    # Not gated on the solver, as in scikit-learn (whose MLPClassifier
+    # alone refuses L-BFGS): code written for its MLPRegressor runs.
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one epoch over the given data.
+
+        With ``solver='lbfgs'``, as in scikit-learn, a whole L-BFGS fit
+        (``max_iter`` iterations) starting from the current weights.
 
         Parameters
         ----------

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
+from sklearn.base import clone, is_classifier
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
@@ -206,6 +207,33 @@ def test_bad_input_is_rejected():
         input_sensitivity(clf, sp.csr_matrix(X))
 
 
+def _bad_targets():
+    rng, X = _data()
+    y_reg = np.abs(X[:, 0]) + 0.1
+    y_class = (X[:, 0] > 0).astype(float)
+    return {
+        "nan y": (MLPRegressor(), X, np.where(X[:, 1] > 0, np.nan, y_reg)),
+        "inf y": (MLPRegressor(), X, np.where(X[:, 1] > 0, np.inf, y_reg)),
+        "negative y, poisson": (MLPRegressor(loss="poisson"), X, y_reg - 1),
+        "nan label": (MLPClassifier(), X, np.where(X[:, 1] > 0, np.nan, y_class)),
+        "string y, regressor": (MLPRegressor(), X, y_reg.astype(str)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_targets()))
+def test_input_gradient_and_sensitivity_refuse_the_targets_fit_refuses(case):
+    model, X, y_bad = _bad_targets()[case]
+    y_good = np.abs(X[:, 0]) + 0.1 if not is_classifier(model) else X[:, 0] > 0
+    model.set_params(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    with pytest.raises(ValueError) as refused_by_fit:
+        clone(model).fit(X, y_bad)
+    model.fit(X, y_good)
+    for call in (model.input_gradient, lambda X, y: input_sensitivity(model, X, y)):
+        with pytest.raises(ValueError) as refused:
+            call(X, y_bad)
+        assert str(refused.value) == str(refused_by_fit.value)
+
+
 def test_bar_chart_carries_the_top_features_and_the_estimators_names():
     rng, X = _data(p=12)
     names = [f"f{j}" for j in range(12)]
@@ -319,6 +347,21 @@ def test_display_rejects_bad_arguments():
     reg = MLPRegressor(max_iter=5, random_state=0).fit(X, X[:, :2])
     with pytest.raises(ValueError, match="output index"):
         SensitivityDisplay.from_estimator(reg, X, target=2)
+
+
+@pytest.mark.parametrize(
+    "image_shape", [(-1, -5), (1, 5, 1), (5,), (0, 5), (1.0, 5.0), (True, 5), 5, "15"]
+)
+def test_image_shape_must_hold_two_positive_integers(image_shape):
+    rng, X = _data()
+    clf = _classifier(X, rng.randint(3, size=len(X)))
+    message = "image_shape must hold 2 positive integers"
+    with pytest.raises(ValueError, match=message):
+        SensitivityDisplay.from_estimator(clf, X, target=0, image_shape=image_shape)
+    values = np.ones((1, 1, 5))
+    with pytest.raises(ValueError, match=message):
+        SensitivityDisplay(values, image_shape=image_shape).plot(kind="image")
+    plt.close("all")
 
 
 def test_matplotlib_is_only_needed_to_plot(monkeypatch, tmp_path):

@@ -87,7 +87,8 @@ BAD_INPUTS = {
         np.full(30, "a"),
         {},
         ValueError,
-        "could not convert",
+        # Refused as strings before any parsing (issue 21, item 12).
+        "not compatible with arrays of bytes/strings",
     ),
     "negative poisson target": (
         MLPRegressor(loss="poisson"),
@@ -308,6 +309,34 @@ def test_failed_partial_fit_leaves_the_model_intact():
     assert (model.n_iter_, model.t_, model.loss_curve_) == state
 
 
+@pytest.mark.parametrize(
+    "class_weight, sample_weight, message",
+    [
+        ({0: 0, 1: 0, 2: 0}, None, "every sample a weight of zero"),
+        ({0: 0, 1: 1, 2: 1}, Y_CLASS == 0, "every sample a weight of zero"),
+        ({0: np.nan, 1: 1, 2: 1}, None, "class_weight must be finite"),
+        ({0: 1, 1: np.inf, 2: 1}, None, "class_weight must be finite"),
+    ],
+)
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_zero_or_non_finite_class_weights_are_refused_before_training(
+    class_weight, sample_weight, message, solver
+):
+    params = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=5, random_state=0)
+    model = MLPClassifier(class_weight=class_weight, **params)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, Y_CLASS, sample_weight=sample_weight)
+    assert not hasattr(model, "coefs_")
+    if solver == "adam":
+        model = MLPClassifier(**params).fit(X, Y_CLASS)
+        before = [w.copy() for w in model.coefs_ + model.intercepts_]
+        model.set_params(class_weight=class_weight)
+        with pytest.raises(ValueError, match=message):
+            model.partial_fit(X, Y_CLASS, sample_weight=sample_weight)
+        for a, b in zip(before, model.coefs_ + model.intercepts_):
+            assert_array_equal(a, b)
+
+
 def test_refits_are_bitwise_identical():
     fits = [
         MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=5, random_state=3).fit(
@@ -350,6 +379,123 @@ def test_predict_from_eight_threads_matches_serial_and_restores_blas():
         i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"
     ]
     assert blas_after == blas_before
+
+
+# -- BLAS settings and fits in other threads ----------------------------------
+#
+# OpenBLAS's thread limit (pthreads builds, as NumPy and SciPy ship) is one
+# number for the whole process; threadpoolctl lets only the first thread that
+# set it change it. Each test holds a limit of 3 from the main thread, so the
+# main thread owns threadpoolctl's control and the user's setting is one no
+# default produces.
+
+BLAS_X = np.random.RandomState(0).normal(size=(3000, 40))
+BLAS_Y = (BLAS_X[:, 0] + BLAS_X[:, 1] ** 2 > 1).astype(int)
+# Fits whose products OpenBLAS would split if it were allowed two threads.
+BLAS_FITS = {
+    "lbfgs": dict(solver="lbfgs", max_iter=10),
+    "adam": dict(solver="adam", batch_size=2000, max_iter=3),
+    "sgd": dict(solver="sgd", batch_size=2000, max_iter=3),
+}
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def _blas_threads_in_a_new_thread() -> list[int]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_blas_threads).result()
+
+
+def _blas_fit(solver: str, max_iter: int | None = None) -> MLPClassifier:
+    params = {**BLAS_FITS[solver], "hidden_layer_sizes": (128, 64), "tol": 0.0}
+    if max_iter is not None:
+        params["max_iter"] = max_iter
+    return MLPClassifier(random_state=0, **params).fit(BLAS_X, BLAS_Y)
+
+
+def _assert_same_weights(a, b):
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(wa, wb)
+
+
+@pytest.fixture
+def user_blas_limit():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=3, user_api="blas"):
+        assert _blas_threads() == [3] * len(_blas_threads())
+        yield _blas_threads()
+
+
+@pytest.mark.parametrize("solver", BLAS_FITS)
+def test_a_fit_in_a_worker_thread_is_bitwise_the_main_thread_fit(
+    solver, user_blas_limit
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = _blas_fit(solver)
+    out = []
+    worker = threading.Thread(target=lambda: out.append(_blas_fit(solver)))
+    worker.start()
+    worker.join()
+    _assert_same_weights(out[0], expected)
+    with ThreadPoolExecutor(3) as pool:
+        for model in pool.map(_blas_fit, list(BLAS_FITS) * 2):
+            _assert_same_weights(model, _blas_fit(model.solver))
+    assert _blas_threads() == user_blas_limit
+    assert _blas_threads_in_a_new_thread() == user_blas_limit
+
+
+def _wait_until_blas_is_pinned(n_libraries: int, fitting: threading.Thread) -> None:
+    deadline = time.monotonic() + 60
+    while _blas_threads() != [1] * n_libraries:
+        assert fitting.is_alive() and time.monotonic() < deadline, (
+            "a fit never pinned BLAS to one thread"
+        )
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("first", ["worker", "main"])
+def test_overlapping_fits_in_threads_pin_blas_and_the_last_restores_it(
+    first, user_blas_limit
+):
+    n_libs = len(user_blas_limit)
+    long_iter, short_iter = 150, 20
+    out = []
+    if first == "worker":
+        # The worker's fit holds the pin (as the main thread sees it) while
+        # a short fit in the main thread starts and ends; the worker's,
+        # ending last, restores the settings.
+        worker = threading.Thread(
+            target=lambda: out.append(_blas_fit("lbfgs", long_iter))
+        )
+        worker.start()
+        _wait_until_blas_is_pinned(n_libs, worker)
+        main_fit = _blas_fit("lbfgs", short_iter)
+        assert worker.is_alive(), "the worker's fit must outlast the main thread's"
+        assert _blas_threads() == [1] * n_libs
+    else:
+        # The main thread's short fit pins BLAS; a long fit starts in a
+        # worker meanwhile and ends last, so the worker restores it.
+        def later_and_longer():
+            _wait_until_blas_is_pinned(n_libs, threading.main_thread())
+            out.append(_blas_fit("lbfgs", long_iter))
+
+        worker = threading.Thread(target=later_and_longer)
+        worker.start()
+        main_fit = _blas_fit("lbfgs", short_iter)
+        assert worker.is_alive(), "the worker's fit must outlast the main thread's"
+    worker.join()
+    assert _blas_threads() == user_blas_limit
+    assert _blas_threads_in_a_new_thread() == user_blas_limit
+    _assert_same_weights(out[0], _blas_fit("lbfgs", long_iter))
+    _assert_same_weights(main_fit, _blas_fit("lbfgs", short_iter))
 
 
 @pytest.mark.parametrize("call", ["fit", "predict"])

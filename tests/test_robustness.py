@@ -6,6 +6,7 @@ the same family.  Whatever could hang or crash runs in a child process with
 a timeout, so a regression fails the test instead of stopping the suite.
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,11 +30,14 @@ Y_CLASS = np.arange(60) % 3
 Y_REG = X @ [1.0, -1.0, 0.5, 0.0, 2.0]
 
 
-def _run_child(script: str, timeout: float = 240) -> str:
+def _run_child(script: str, timeout: float = 240, *args: str) -> str:
     """Run ``script`` in a fresh interpreter; fail on a crash or a hang."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        # A file, not ``-c``: spawned and forkserver children import it.
+        f.write(textwrap.dedent(script))
     try:
         result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(script)],
+            [sys.executable, f.name, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -43,6 +47,8 @@ def _run_child(script: str, timeout: float = 240) -> str:
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"child process hung (no exit within {timeout} s)")
+    finally:
+        os.unlink(f.name)
     assert result.returncode == 0, (
         f"child exited with {result.returncode}\n{result.stdout}\n{result.stderr}"
     )
@@ -116,6 +122,139 @@ print("ok")
 def test_forked_children_fit_and_predict_like_the_parent(after):
     script = FORK_SCRIPT.replace("sys.argv[1]", repr(after))
     assert _run_child(script).strip() == "ok"
+
+
+FORK_DURING_FIT_SCRIPT = """
+import os
+import threading
+import time
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from fastnn import MLPClassifier
+
+warnings.simplefilter("ignore")
+
+
+def blas_threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+rng = np.random.RandomState(0)
+X = rng.normal(size=(4000, 60))
+y = (X[:, 0] > 0).astype(int)
+A = rng.normal(size=(400, 400))
+AA = A @ A
+# The user's setting, made in the main thread: threadpoolctl then obeys
+# only the main thread on OpenBLAS.
+threadpool_limits(limits=3, user_api="blas")
+user = blas_threads()
+pinned = [1] * len(user)
+MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=2).fit(X[:100], y[:100])
+done = threading.Event()
+
+
+def fit_in_a_loop():
+    while not done.is_set():
+        MLPClassifier(hidden_layer_sizes=(256, 128), solver="lbfgs", max_iter=5,
+                      random_state=0).fit(X, y)
+
+
+worker = threading.Thread(target=fit_in_a_loop)
+worker.start()
+try:
+    for i in range(8):
+        # Fork while the worker's fit is inside the engine (BLAS pinned).
+        deadline = time.monotonic() + 60
+        while blas_threads() != pinned:
+            assert time.monotonic() < deadline, "the worker's fit never pinned BLAS"
+            time.sleep(0.001)
+        pid = os.fork()
+        if pid == 0:
+            status = 3
+            try:
+                # The fit that pinned BLAS does not exist here: the child gets
+                # the user's settings back, and threaded BLAS and fastnn work.
+                if blas_threads() == user:
+                    assert np.allclose(A @ A, AA)
+                    MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
+                                  max_iter=3).fit(X[:200], y[:200])
+                    status = 0
+            finally:
+                os._exit(status)
+        deadline = time.monotonic() + 60
+        while True:
+            finished, status = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                print(f"child {i} hung", flush=True)
+                os._exit(5)
+            time.sleep(0.01)
+        # 3: the child's BLAS stayed pinned (or its work failed).
+        code = os.waitstatus_to_exitcode(status)
+        assert code == 0, (i, code)
+finally:
+    done.set()
+    worker.join()
+assert blas_threads() == user
+print("ok")
+"""
+
+
+def test_fork_while_a_worker_thread_fits_neither_hangs_nor_keeps_blas_pinned():
+    assert _run_child(FORK_DURING_FIT_SCRIPT).strip() == "ok"
+
+
+FORKSERVER_SCRIPT = """
+import io
+import multiprocessing as mp
+import sys
+import warnings
+
+import numpy as np
+
+import fastnn
+from fastnn import MLPClassifier
+
+warnings.simplefilter("ignore")
+
+
+def job(seed):
+    # Large enough to run an OpenMP team.
+    X = np.random.RandomState(0).rand(3000, 50)
+    model = MLPClassifier(hidden_layer_sizes=(200,), max_iter=2, random_state=seed)
+    model.fit(X, X[:, 0] > 0.5)
+    n_threads = fastnn.show_config(file=io.StringIO())["n_threads"]
+    return n_threads, model.predict_proba(X)
+
+
+if __name__ == "__main__":
+    full_team, _ = job(0)  # this process runs a team before any child starts
+    ctx = mp.get_context("forkserver")
+    if sys.argv[1] == "preload":
+        ctx.set_forkserver_preload(["fastnn"])
+    with ctx.Pool(2) as pool:
+        results = pool.map_async(job, [0, 1]).get(timeout=120)
+    # The server process started fresh and never ran a team: its children
+    # run the full one, and get the parent's results.
+    for seed, (n_threads, proba) in zip([0, 1], results):
+        assert n_threads == full_team, (n_threads, full_team)
+        assert np.array_equal(proba, job(seed)[1])
+    # A child forked from this process, which ran a team, runs on one.
+    with mp.get_context("fork").Pool(1) as pool:
+        n_threads, proba = pool.apply_async(job, (1,)).get(timeout=120)
+    assert n_threads == 1 and np.array_equal(proba, job(1)[1])
+    print("ok")
+"""
+
+
+@pytest.mark.parametrize("preload", ["preload", "no preload"])
+def test_forkserver_children_run_the_full_team(preload):
+    assert _run_child(FORKSERVER_SCRIPT, 240, preload).strip() == "ok"
 
 
 # -- a refit racing a predict -----------------------------------------------
@@ -410,3 +549,113 @@ def test_partial_fit_blocks_trains_on_sparse_blocks_as_on_dense_ones():
     for a, b in zip(dense.coefs_, sparse.coefs_):
         assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     assert_array_equal(dense.predict(X), sparse.predict(X))
+
+
+# -- the L-BFGS convergence warning -------------------------------------------
+
+
+def _convergence_messages(estimator, X, y) -> list[str]:
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning) as record:
+        estimator.fit(X, y)
+    return [str(w.message) for w in record if w.category is ConvergenceWarning]
+
+
+@pytest.mark.parametrize(
+    "limit", [{"max_iter": 3}, {"max_iter": 200, "max_fun": 4}], ids=str
+)
+def test_lbfgs_convergence_warning_is_sklearns(limit):
+    params = dict(solver="lbfgs", hidden_layer_sizes=(20,), random_state=0, **limit)
+    expected = _convergence_messages(SkMLPRegressor(**params), X, Y_REG)
+    assert _convergence_messages(MLPRegressor(**params), X, Y_REG) == expected
+    # More iterations are suggested only when max_iter stopped the fit.
+    assert ("Increase the number of iterations" in expected[0]) == (
+        limit["max_iter"] == 3
+    )
+
+
+def test_lbfgs_convergence_warning_after_an_abnormal_stop_is_sklearns():
+    import warnings
+
+    from scipy.optimize import OptimizeResult
+    from sklearn.utils.optimize import _check_optimize_result
+
+    from fastnn._base import _check_lbfgs_result
+
+    result = OptimizeResult(
+        status=2, nit=0, message="ABNORMAL: ", x=np.zeros(1), fun=0.0
+    )
+    messages = []
+    for check in (
+        lambda: _check_optimize_result("lbfgs", result, 200),
+        lambda: _check_lbfgs_result(result, 200),
+    ):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            assert check() == 0
+        messages.append([str(w.message) for w in record])
+    assert messages[1] == messages[0] and len(messages[0]) == 1
+
+
+# -- remaining differences from scikit-learn ----------------------------------
+
+
+def test_partial_fit_with_lbfgs_is_sklearns_for_each_estimator():
+    params = dict(solver="lbfgs", hidden_layer_sizes=(10,), max_iter=20, random_state=0)
+    # scikit-learn's MLPRegressor runs a whole L-BFGS fit from the current
+    # weights; its MLPClassifier has no partial_fit with L-BFGS.
+    ours = MLPRegressor(**params).partial_fit(X, Y_REG).partial_fit(X, Y_REG)
+    theirs = SkMLPRegressor(**params).partial_fit(X, Y_REG).partial_fit(X, Y_REG)
+    assert ours.n_iter_ == theirs.n_iter_
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    with pytest.raises(AttributeError) as expected:
+        SkMLPClassifier(**params).partial_fit(X, Y_CLASS, classes=[0, 1, 2])
+    with pytest.raises(AttributeError) as got:
+        MLPClassifier(**params).partial_fit(X, Y_CLASS, classes=[0, 1, 2])
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_regressor_refuses_string_targets_before_training(kind):
+    y = Y_REG.astype(kind)
+    # scikit-learn's fails inside its loss with NumPy's UFuncTypeError.
+    with pytest.raises(TypeError, match="ufunc"):
+        SkMLPRegressor(max_iter=5).fit(X, y)
+    model = MLPRegressor(max_iter=5)
+    with pytest.raises(ValueError, match="not compatible with arrays of bytes/str"):
+        model.fit(X, y)
+    assert not hasattr(model, "coefs_")
+
+
+def test_object_targets_with_none_are_refused_with_a_valueerror():
+    y_reg = Y_REG.astype(object)
+    y_reg[3] = None
+    # scikit-learn's MLPRegressor trains on the NaN None becomes.
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        MLPRegressor(max_iter=5).fit(X, y_reg)
+    # scikit-learn's MLPClassifier fails sorting the labels (TypeError);
+    # fastnn runs check_classification_targets first, as most of
+    # scikit-learn's classifiers do.
+    for y, message in [
+        (np.array([None, 1] * 30, dtype=object), "Unknown label type: unknown"),
+        (np.array(["a", 1] * 30, dtype=object), "Mix of label input types"),
+    ]:
+        with pytest.raises(TypeError, match="not supported between instances"):
+            SkMLPClassifier(max_iter=5).fit(X, y)
+        with pytest.raises(ValueError, match=message):
+            MLPClassifier(max_iter=5).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_float32_fits_keep_float32_weights_with_every_solver(solver):
+    X32 = X.astype(np.float32)
+    model = MLPRegressor(solver=solver, max_iter=5, random_state=0).fit(X32, Y_REG)
+    assert {w.dtype for w in model.coefs_ + model.intercepts_} == {np.dtype(np.float32)}
+    assert model.predict(X32).dtype == np.float32
+    # scikit-learn's L-BFGS alone widens the weights to float64 (SciPy's
+    # solution vector is float64).
+    sk = SkMLPRegressor(solver=solver, max_iter=5, random_state=0).fit(X32, Y_REG)
+    expected = np.float64 if solver == "lbfgs" else np.float32
+    assert sk.coefs_[0].dtype == expected

@@ -172,6 +172,8 @@ def _bad_inputs(X: np.ndarray) -> dict:
         "0 rows": X[:0],
         "complex": X.astype(np.complex128),
         "object strings": X.astype(str).astype(object),
+        "strings": X.astype(str),
+        "bytes": X.astype(bytes),
         "int": (X * 16).astype(np.int64),
         "bool": X > 0.5,
         "big-endian": X.astype(">f8"),
@@ -194,6 +196,64 @@ def test_every_other_input_gets_sklearns_exception_or_warning(data, models, kind
             want = _outcome(theirs, method, X)
             # sklearn names itself in some messages; so does fastnn.
             assert got == want, (name, method)
+
+
+# The output's dtype is NumPy's promotion of the input's and the model's,
+# as in scikit-learn, whose products promote.
+INPUT_DTYPES = [
+    "float16",
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    ">f4",
+    ">f8",
+    "float32",
+    "float64",
+]
+
+
+@pytest.mark.parametrize("model_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["multiclass", "regressor"])
+def test_output_dtype_is_sklearns_for_every_input_dtype(data, kind, model_dtype):
+    X, y = data[0][:300], data[1][:300]
+    ours, theirs = (
+        (MLPClassifier, SkMLPClassifier)
+        if kind == "multiclass"
+        else (MLPRegressor, SkMLPRegressor)
+    )
+    target = y if kind == "multiclass" else y.astype(float)
+    ours = ours(**PARAMS).fit(X.astype(model_dtype), target)
+    theirs = theirs(**PARAMS).fit(X.astype(model_dtype), target)
+    for name in INPUT_DTYPES:
+        # Digits are integers from 0 to 16: every dtype holds them exactly.
+        Xd = X > 0.5 if name == "bool" else (X * 16).astype(name)
+        for method in _methods(ours):
+            got = getattr(ours, method)(Xd)
+            want = getattr(theirs, method)(Xd)
+            assert got.dtype == want.dtype, (name, method)
+            if method != "predict" or kind == "regressor":
+                # Computed in that dtype, not widened and cast back.
+                same = getattr(ours, method)(Xd.astype(want.dtype.newbyteorder("=")))
+                np.testing.assert_array_equal(got, same)
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regressor"])
+def test_long_double_input_is_predicted_in_float64(data, models, kind):
+    # The engine has float32 and float64 kernels only; scikit-learn returns
+    # long doubles computed from the same float64 weights.
+    X = data[0][:100]
+    ours, theirs = models[kind]
+    for method in _methods(ours):
+        got = getattr(ours, method)(X.astype(np.longdouble))
+        np.testing.assert_array_equal(got, getattr(ours, method)(X))
+        if method != "predict" or kind == "regressor":
+            assert got.dtype == np.float64
+            want = getattr(theirs, method)(X.astype(np.longdouble))
+            assert want.dtype == np.longdouble
 
 
 def test_feature_names_are_checked_both_ways(data):

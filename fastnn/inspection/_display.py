@@ -7,6 +7,8 @@ and ``figure_``); matplotlib is imported only inside the plotting methods.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils._optional_dependencies import check_matplotlib_support
@@ -19,9 +21,31 @@ _KINDS = ("auto", "bar", "image")
 def _check_kind(kind: str, image_shape) -> str:
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}.")
+    _check_image_shape(image_shape)
     if kind == "auto":
         return "bar" if image_shape is None else "image"
     return kind
+
+
+def _check_image_shape(image_shape) -> None:
+    if image_shape is None:
+        return
+    try:
+        entries = list(image_shape)
+    except TypeError:
+        entries = None
+    if (
+        entries is None
+        or len(entries) != 2
+        or not all(
+            isinstance(n, Integral) and not isinstance(n, bool) and n > 0
+            for n in entries
+        )
+    ):
+        raise ValueError(
+            "image_shape must hold 2 positive integers (height, width), "
+            f"got {image_shape!r}."
+        )
 
 
 def _as_list(target) -> list:
@@ -240,6 +264,7 @@ class SensitivityDisplay:
 
     def _plot_images(self, values: np.ndarray, ax) -> None:
         shape = self.image_shape
+        _check_image_shape(shape)
         if shape is None or int(np.prod(shape)) != values.shape[-1]:
             raise ValueError(
                 f"image_shape={shape} does not hold the {values.shape[-1]} "
