@@ -181,7 +181,7 @@ def _cluster_run(n_workers: int, args) -> dict:
 
 def _local_run(args) -> dict:
     import dask
-    from fastnn._openmp import effective_n_threads
+    from fastnn._engine._threads import effective_n_threads
     from threadpoolctl import threadpool_limits
 
     X, y = _data(args.n_samples, args.n_features, args.blocks)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ._openmp import openmp_enabled
-from ._threads import engine_n_threads
+from ._threads import engine_n_threads, openmp_enabled
 
 
 def show_config(file=None) -> dict:
@@ -65,7 +64,7 @@ def show_config(file=None) -> dict:
         "cython": cython_version,
         "openmp": openmp_enabled(),
         "n_threads": engine_n_threads(),
-        "gemm_blocks": _engine.GEMM_BLOCK_COUNT,
+        "gemm_blocks": _engine.gemm_block_count(),
         "blas": blas,
     }
     out = file if file is not None else sys.stdout

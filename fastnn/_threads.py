@@ -1,4 +1,4 @@
-"""Thread control around engine calls.
+"""Thread control around engine calls: the Python face of ``_engine._threads``.
 
 The engine parallelises with OpenMP and calls BLAS from inside its threads,
 so BLAS must run single-threaded meanwhile: OpenBLAS's and OpenMP's worker
@@ -32,8 +32,8 @@ from functools import cache
 
 from threadpoolctl import ThreadpoolController
 
-from ._engine import PARALLEL_MIN_PRODUCT
-from ._openmp import effective_n_threads
+from ._engine import PARALLEL_MIN_MACS, effective_n_threads
+from ._engine import openmp_enabled as openmp_enabled  # re-exported
 
 # Engine calls may overlap (predict from several Python threads, fits in a
 # threaded grid search).  The BLAS limit is process-wide, so the first call
@@ -156,6 +156,6 @@ def forward_threads(n_rows: int, layer_units: list[int]) -> AbstractContextManag
     # OpenBLAS, too, keeps a GEMM of m*n*k up to 4 x 65,536 on the calling
     # thread.
     largest = max(a * b for a, b in zip(layer_units, layer_units[1:]))
-    if n_rows * largest < PARALLEL_MIN_PRODUCT:
+    if n_rows * largest < PARALLEL_MIN_MACS:
         return nullcontext(1)
     return engine_threads()

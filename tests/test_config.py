@@ -3,7 +3,7 @@
 import io
 import os
 
-from fastnn._openmp import effective_n_threads, openmp_enabled
+from fastnn._engine._threads import effective_n_threads, openmp_enabled
 
 import fastnn
 

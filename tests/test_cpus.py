@@ -13,10 +13,10 @@ import sys
 import threading
 import time
 
-import fastnn._openmp
+import fastnn._engine._threads
 import numpy as np
 import pytest
-from fastnn._openmp import effective_n_threads, openmp_enabled
+from fastnn._engine._threads import effective_n_threads, openmp_enabled
 from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -155,14 +155,16 @@ def test_a_fit_right_after_numpy_blas_is_bitwise_the_quiet_fit(digits):
 @pytest.mark.skipif(not openmp_enabled(), reason="serial build: always 1 thread")
 def test_thread_count_honours_the_container_cpu_quota(monkeypatch):
     # joblib reads the cgroup v1/v2 quota; a quota of one CPU means one thread.
-    fastnn._openmp._quota_cpus.cache_clear()
-    monkeypatch.setattr(fastnn._openmp, "cpu_count", lambda only_physical_cores: 1)
+    fastnn._engine._threads._quota_cpus.cache_clear()
+    monkeypatch.setattr(
+        fastnn._engine._threads, "cpu_count", lambda only_physical_cores: 1
+    )
     try:
         with threadpool_limits(8, user_api="openmp"):
             assert effective_n_threads() == 1
     finally:
         monkeypatch.undo()
-        fastnn._openmp._quota_cpus.cache_clear()
+        fastnn._engine._threads._quota_cpus.cache_clear()
     import joblib
 
     assert effective_n_threads() <= joblib.cpu_count(only_physical_cores=False)
@@ -175,7 +177,7 @@ def test_thread_count_honours_the_container_cpu_quota(monkeypatch):
 def test_thread_count_honours_cpu_affinity(tmp_path):
     code = (
         "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
-        "from fastnn._openmp import effective_n_threads;"
+        "from fastnn._engine._threads import effective_n_threads;"
         "print(effective_n_threads())"
     )
     out = subprocess.run(

@@ -29,7 +29,7 @@ def _data():
 
 def test_workers_import_fastnn_and_respect_their_thread_limit(client):
     def engine_threads():
-        from fastnn._openmp import effective_n_threads
+        from fastnn._engine._threads import effective_n_threads
 
         return effective_n_threads()
 

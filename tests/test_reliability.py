@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from fastnn._openmp import openmp_enabled
+from fastnn._engine._threads import openmp_enabled
 from numpy.testing import assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -663,7 +663,7 @@ THREADS_SCRIPT = textwrap.dedent(
     import hashlib
     import numpy as np
     from fastnn import MLPClassifier
-    from fastnn._openmp import effective_n_threads
+    from fastnn._engine._threads import effective_n_threads
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(2000, 120))

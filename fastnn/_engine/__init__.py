@@ -23,9 +23,11 @@ CPU count), never on the number of threads, and reductions (bias gradients,
 losses, squared norms) are summed in a fixed order: results are bitwise
 identical for any number of threads.  That is what lets the team shrink
 and grow between batches: each batch (and each prediction chunk) gets the
-cores that other runnable threads leave free (``_cpus``), so a fit beside a
+cores that other runnable threads leave free (``_threads``), so a fit beside a
 busy process, a second fit or NumPy's spinning BLAS workers slows in
 proportion instead of waiting at every barrier for a descheduled thread.
+Every such decision (the ceiling, the team, the blocks, the thresholds)
+is made in ``_threads``.
 
 The entry points (``InputMatrix``, ``Optimizer``, ``Trainer`` and its methods,
 ``forward``, the kernel hooks) check that their arrays agree with each other
@@ -35,9 +37,10 @@ to validate.  Below the entry points nothing raises.
 
 Modules, each depending only on those above it:
 
+``_threads``  thread control: the ceiling, each batch's team (counts
+              competing threads), product blocks, parallel thresholds
 ``_kernels``  the C element kernels, their codes and float/double wrappers
 ``_optimizer`` ``Optimizer``: one optimizer's step as an epoch takes it
-``_cpus``     the team size each batch gets (counts competing threads)
 ``_input``    the input matrix, dense or CSR, read in place
 ``_layers``   one layer's forward, backward and gradient products
 ``_batch``    the workspace and one minibatch (one parallel region)
@@ -47,7 +50,6 @@ Modules, each depending only on those above it:
 """
 
 from ._batch import Workspace
-from ._cpus import _set_counting, competing_threads, team_size
 from ._input import InputMatrix
 from ._kernels import (
     ACTIVATION_CODES,
@@ -63,14 +65,22 @@ from ._kernels import (
     optimizer_state_arrays,
     output_loss_delta,
 )
-from ._layers import GEMM_BLOCK_COUNT, PARALLEL_MIN_PRODUCT, _set_gemm_blocks
 from ._optimizer import Optimizer, optimizer_step
 from ._predict import forward
+from ._threads import (
+    PARALLEL_MIN_MACS,
+    _set_counting,
+    _set_gemm_blocks,
+    competing_threads,
+    effective_n_threads,
+    gemm_block_count,
+    openmp_enabled,
+    team_size,
+)
 from ._trainer import Trainer
 
 __all__ = [
     "ACTIVATION_CODES",
-    "GEMM_BLOCK_COUNT",
     "LOSS_CODES",
     "OPTIMIZER_CODES",
     "ActivationCode",
@@ -78,7 +88,7 @@ __all__ = [
     "LossCode",
     "Optimizer",
     "OptimizerCode",
-    "PARALLEL_MIN_PRODUCT",
+    "PARALLEL_MIN_MACS",
     "Trainer",
     "Workspace",
     "_set_counting",
@@ -86,9 +96,12 @@ __all__ = [
     "activation_backward",
     "bias_activation",
     "competing_threads",
+    "effective_n_threads",
     "forward",
+    "gemm_block_count",
     "loss_averages_outputs",
     "needs_preactivation",
+    "openmp_enabled",
     "optimizer_state_arrays",
     "optimizer_step",
     "output_loss_delta",

@@ -4,7 +4,7 @@
 Holds: ``Workspace`` (the network's description and the offsets of every
 buffer in one flat typed array), the modes of a batch pass, ``Batch`` (what
 one pass reads and writes) and ``batch_pass``.
-May call: ``_layers``, ``_kernels``, ``_input``.
+May call: ``_layers``, ``_kernels``, ``_input``, ``_threads``.
 """
 
 from cython cimport floating

@@ -11,12 +11,13 @@ blocks of its rows, each of which needs the deltas of the whole batch;
 when training, the thread that computed a gradient block also takes the
 optimizer step on those parameters while they are in its cache.
 
-Row blocks and gradient blocks are functions of the sizes only (see
-``_layers.gemm_blocks``), never of the thread count, and reductions are
-summed in block order afterwards: results are bitwise identical for any
-number of threads.
+Row blocks and gradient blocks are functions of the sizes and of the
+machine's logical CPU count (see ``_threads.gemm_blocks``), never of the
+thread count, and reductions are summed in block order afterwards: results
+are bitwise identical for any number of threads, so the team of each batch
+(``_threads.threads_now``) may be smaller than its ceiling.
 
-May call: ``_layers``, ``_kernels``, ``_input``, ``_cpus``.
+May call: ``_layers``, ``_kernels``, ``_input``, ``_threads``.
 """
 
 from cython cimport floating
@@ -24,14 +25,10 @@ from cython.parallel cimport parallel, prange
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
-from ._cpus cimport fnn_mark_worker, threads_now
 from ._input cimport Input
 from ._kernels cimport (
     GATHER_AHEAD,
-    MAX_BLOCKS,
     MIN_BLOCK_ROWS,
-    PARALLEL_MIN_ELEMENTS,
-    PARALLEL_MIN_FLOPS,
     SPARSE_CHUNK,
     activation_spec,
     fnn_activation,
@@ -47,12 +44,19 @@ from ._kernels cimport (
 )
 from ._layers cimport (
     backward_rows,
-    block_count,
     column_sums,
     forward_rows,
-    gemm_blocks,
     sparse_forward_rows,
     weight_gradient_rows,
+)
+from ._threads cimport (
+    MAX_BLOCKS,
+    PARALLEL_MIN_ELEMENTS,
+    PARALLEL_MIN_MACS,
+    block_count,
+    fnn_mark_worker,
+    gemm_blocks,
+    threads_now,
 )
 
 import numpy as np
@@ -217,7 +221,7 @@ cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogi
     cdef int l, nb = 1, most = block_count()
     for l in range(ws.n_weight_layers):
         macs += ((X.row_nnz if l == 0 else ws.units[l]) * ws.units[l + 1])
-    if rows * macs < PARALLEL_MIN_FLOPS:
+    if rows * macs < PARALLEL_MIN_MACS:
         return 1
     while nb * 2 <= most and rows >= nb * 2 * MIN_BLOCK_ROWS:
         nb *= 2

@@ -97,16 +97,6 @@ cdef extern from "fastnn_kernels.h" nogil:
 
 
 cdef enum:
-    # Passes smaller than this run on one thread: below it, waking the
-    # OpenMP team costs more than the work (elements for element-wise
-    # passes, multiply-adds for GEMMs).
-    PARALLEL_MIN_ELEMENTS = 32768
-    PARALLEL_MIN_FLOPS = 65536
-    # Large products are cut into at most this many blocks (see
-    # _layers.gemm_blocks).  Not more: BLAS slows down on thin blocks
-    # (measured with OpenBLAS: 50-row blocks of a 200-row batch ran 25%
-    # slower than 100-row blocks).
-    MAX_BLOCKS = 8
     # Smallest row block of a batch's forward and backward passes.
     MIN_BLOCK_ROWS = 64
     # Features per step of the fused sparse gradient and optimizer pass.
@@ -121,10 +111,6 @@ cdef fnn_activation activation_spec(str name, double p0, double p1) except *
 cdef inline Py_ssize_t split(Py_ssize_t n, int part, int n_parts) noexcept nogil:
     """Start of the ``part``-th of ``n_parts`` contiguous blocks of ``n`` items."""
     return n * part // n_parts
-
-
-cdef inline int threads_for(Py_ssize_t n_elements, int n_threads) noexcept nogil:
-    return n_threads if n_elements >= PARALLEL_MIN_ELEMENTS else 1
 
 
 cdef inline void gemm(char transa, char transb, int m, int n, int k,

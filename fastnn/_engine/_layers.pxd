@@ -2,9 +2,10 @@
 """Layer passes: one layer's forward, backward and weight-gradient products.
 
 Holds: the passes over a range of rows (what one thread runs on one block),
-the passes over all rows of a layer (blocks shared among threads), their
-sparse first-layer twins, and the number of blocks a product is cut into.
-May call: ``_kernels`` (BLAS and the element kernels) and ``_input``.
+the passes over all rows of a layer (blocks shared among threads) and their
+sparse first-layer twins.
+May call: ``_kernels`` (BLAS and the element kernels), ``_input`` and
+``_threads`` (how many blocks a product is cut into).
 """
 
 from cython cimport floating
@@ -12,9 +13,6 @@ from cython cimport floating
 from ._input cimport Input
 from ._kernels cimport fnn_activation
 
-
-cdef int block_count() noexcept nogil
-cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil
 
 # A GEMM-like signature, as BLAS's: the typed pointers cannot go in a struct
 # (Cython structs take no fused types).

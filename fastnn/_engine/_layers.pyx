@@ -14,18 +14,15 @@ element-wise work on them while they are in its cache.  One threading
 runtime at a time: OpenBLAS's and OpenMP's busy-waiting threads never
 compete for the cores.
 
-May call: ``_kernels``, ``_input``, ``_cpus``.
+May call: ``_kernels``, ``_input``, ``_threads``.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memset
 
-from ._cpus cimport fnn_mark_worker
 from ._input cimport Input
 from ._kernels cimport (
-    MAX_BLOCKS,
-    PARALLEL_MIN_FLOPS,
     activation_backward_rows,
     bias_activation_rows,
     fnn_activation,
@@ -33,53 +30,7 @@ from ._kernels cimport (
     sparse_row_product,
     split,
 )
-
-import os
-
-
-def _machine_blocks():
-    """As many blocks as the machine has logical CPUs, rounded down to a
-    power of two, at most MAX_BLOCKS."""
-    cpus = os.cpu_count() or 1
-    blocks = 1
-    while blocks * 2 <= min(cpus, MAX_BLOCKS):
-        blocks *= 2
-    return blocks
-
-
-GEMM_BLOCK_COUNT = _machine_blocks()
-# Products (m * n * k) below this run as one block, on one thread.
-PARALLEL_MIN_PRODUCT = PARALLEL_MIN_FLOPS
-cdef int GEMM_BLOCKS = GEMM_BLOCK_COUNT
-
-
-def _set_gemm_blocks(int n):
-    """Cut every large product into ``n`` blocks from now on (tests only).
-
-    Returns the previous count.  ``n`` is a power of two up to 8.
-    """
-    global GEMM_BLOCKS
-    if n not in (1, 2, 4, 8) or n > MAX_BLOCKS:
-        raise ValueError(f"the block count must be 1, 2, 4 or 8, got {n}")
-    previous = GEMM_BLOCKS
-    GEMM_BLOCKS = n
-    return previous
-
-
-cdef int block_count() noexcept nogil:
-    """Blocks of a large product (and most row blocks of a batch)."""
-    return GEMM_BLOCKS
-
-
-cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """Into how many blocks a product is split: a function of its size only.
-
-    BLAS may pick a different kernel (and summation order) for a different
-    block size, so the blocks must not depend on the thread count if
-    results are to be identical for any number of threads.  (They depend on
-    the machine's CPU count, as BLAS kernels depend on its CPU model.)
-    """
-    return GEMM_BLOCKS if m * n * k >= PARALLEL_MIN_FLOPS else 1
+from ._threads cimport fnn_mark_worker, gemm_blocks
 
 
 cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,

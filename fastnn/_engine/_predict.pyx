@@ -5,28 +5,31 @@
 Holds: ``forward`` (the Python entry point) and the chunked forward pass
 behind it, with the optional finiteness check of a dense input block by
 block.
-May call: ``_layers``, ``_kernels``, ``_input``, ``_cpus``.
+May call: ``_layers``, ``_kernels``, ``_input``, ``_threads``.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
-from ._cpus cimport fnn_mark_worker, threads_now
 from ._input cimport Input, InputMatrix, blas_readable, c_rows, f_cols
 from ._kernels cimport (
-    MAX_BLOCKS,
     activation_spec,
     all_finite,
     fnn_activation,
     split,
-    threads_for,
 )
 from ._layers cimport (
     forward_layer,
     forward_rows,
-    gemm_blocks,
     sparse_forward_layer,
+)
+from ._threads cimport (
+    MAX_BLOCKS,
+    fnn_mark_worker,
+    gemm_blocks,
+    threads_for,
+    threads_now,
 )
 
 import numpy as np
