@@ -63,7 +63,7 @@ def _estimator(args):
 
 def _timed_fit(fit, args) -> dict:
     """Median wall time of ``fit()``, per iteration and per evaluation."""
-    import fastnn._dask_fit as dask_fit
+    import fastnn.dask._fit as dask_fit
     from fastnn._base import BaseMultilayerPerceptron as Base
 
     times, evaluations, solving, outside = [], [], [], []
@@ -125,7 +125,7 @@ def _empty_evaluation_s(client, args) -> float:
     """Wall time of one evaluation over one-row blocks: the machinery alone."""
     import dask.array as da
 
-    import fastnn._dask_fit as dask_fit
+    import fastnn.dask._fit as dask_fit
 
     X = da.zeros((args.blocks, args.n_features), chunks=(1, args.n_features))
     y = da.arange(args.blocks, chunks=1) % 2

@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 distributed = pytest.importorskip("distributed")  # the `dask` extra
 da = pytest.importorskip("dask.array")
 
-import fastnn._dask_fit  # noqa: E402
+import fastnn.dask._fit  # noqa: E402
 from fastnn import MLPClassifier, MLPRegressor  # noqa: E402
 from fastnn import dask as fdask  # noqa: E402
 
@@ -224,7 +224,7 @@ def test_dask_dataframes_keep_feature_names(client):
 
 def _count_evaluations(monkeypatch, action):
     """Run ``action(n)`` before the n-th distributed evaluation."""
-    evaluate = fastnn._dask_fit._evaluate
+    evaluate = fastnn.dask._fit._evaluate
     calls = []
 
     def wrapped(*args):
@@ -232,7 +232,7 @@ def _count_evaluations(monkeypatch, action):
         action(len(calls))
         return evaluate(*args)
 
-    monkeypatch.setattr(fastnn._dask_fit, "_evaluate", wrapped)
+    monkeypatch.setattr(fastnn.dask._fit, "_evaluate", wrapped)
     return calls
 
 
@@ -378,7 +378,7 @@ def test_blocks_are_spread_evenly_over_the_workers(client):
     first = sorted(client.scheduler_info()["workers"])[0]
     Xd = client.persist(_as_dask(X, 60), workers=[first])
     yd = client.persist(_as_dask(y, 60), workers=[first])
-    blocks = fastnn._dask_fit._Blocks(client, Xd, yd, None)
+    blocks = fastnn.dask._fit._Blocks(client, Xd, yd, None)
     try:
         blocks.summarise(False, "squared_error")
         blocks.encode(None, None, np.float64)

@@ -28,10 +28,10 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-from ._base import _LBFGS_CHUNK_ROWS
-from ._callbacks import FitTask
-from ._threads import engine_threads
-from ._warnings import warn
+from .._base import _LBFGS_CHUNK_ROWS
+from .._callbacks import FitTask
+from .._threads import engine_threads
+from .._warnings import warn
 
 
 def fit(estimator, X, y, *, sample_weight=None, classes=None):
@@ -437,7 +437,7 @@ def _class_weights(estimator, summaries):
 def _block_sums(block: _Block, spec: tuple, params: np.ndarray):
     """Sample-weighted loss, weight and raw gradient sums of one block."""
     layer_units, activations, loss, loss_param = spec
-    from . import _engine
+    from .. import _engine
 
     sums = np.zeros(params.shape[0], dtype=params.dtype)
     n_rows = block.X.shape[0]

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._dask_fit import fit
-from ._dask_predict import predict, predict_proba, score
+from ._fit import fit
+from ._predict import predict, predict_proba, score
 
 __all__ = ["fit", "partial_fit_blocks", "predict", "predict_proba", "score"]
 
