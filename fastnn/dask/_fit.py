@@ -1,37 +1,46 @@
-"""Data-parallel L-BFGS on a Dask cluster: one model, data where it lives.
+"""Data-parallel L-BFGS on Dask: one model, data where it lives.
 
 Design
 ------
-The row blocks of ``X``, ``y`` and ``sample_weight`` are checked and encoded
-on the workers once (finite values, labels, class weights, the engine's
-dtype) and stay there as futures, spread so that no worker holds more than
-its share of the rows.  SciPy's L-BFGS-B runs in the client with
-the estimator's own options (:meth:`_minimize_lbfgs`, shared with ``fit``);
-each of its evaluations sends the flat parameters to the cluster once, runs
-the engine's :meth:`Trainer.gradient_sums` once per block where the block
-lives (GIL released) and adds the blocks' sums in a tree (eight-way) fixed by
-the block indices.  The client gets O(parameters) back and finishes the sums
-with :meth:`Trainer.mean_loss_gradient`, the same compiled code that ends a
-local evaluation: the chunking changes only rounding, and neither placement
-nor recomputation after a lost worker changes anything.
+The row blocks of ``X``, ``y`` and ``sample_weight`` are checked where they
+are by the estimator's own input validation (:mod:`._blocks`), then encoded
+for the engine and kept as futures of this fit, in ranges of consecutive
+blocks, one range per worker (:mod:`._backends`).  SciPy's L-BFGS-B runs in
+the client with the estimator's own options (:meth:`_minimize_lbfgs`, shared
+with ``fit``); each of its evaluations sends the flat parameters to the
+cluster once, runs the engine's :meth:`Trainer.gradient_sums` on every block
+where the block lives (GIL released), adds the blocks' sums in a binary tree
+fixed by the block indices (:mod:`._sums`: one task per worker, then a tree
+of merges across the workers) and gets O(parameters) back.  The client
+finishes the sums with :meth:`Trainer.mean_loss_gradient`, the compiled code
+that ends a local evaluation.  Each evaluation therefore equals the local one
+up to rounding (bitwise with one block), and neither the placement, the
+number of workers nor a recomputation after a lost worker changes a bit.
+
+Without a ``distributed.Client`` the same blocks are computed once by dask's
+default scheduler and kept in this process; the sums are added in the same
+tree.  A fit that fails leaves the estimator as it was and the caller's dask
+data untouched: only the fit's own futures are let go.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from sklearn.base import is_classifier
-from sklearn.exceptions import DataConversionWarning
-from sklearn.preprocessing import LabelBinarizer
+from sklearn.base import clone, is_classifier
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import _check_feature_names, _check_n_features
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    _check_sample_weight,
+)
 
-from .._base import _LBFGS_CHUNK_ROWS
-from .._callbacks import FitTask
-from .._threads import engine_threads
-from .._warnings import warn
+from .. import _network
+from .._base import _NON_FINITE_WEIGHTS, _column_or_1d
+from .._callbacks import FitTask, restore, snapshot
+from . import _backends
+from ._blocks import check_block, encode, summarise
+from ._inputs import RowBlocks, check_same_rows, row_blocks
 
 
 def fit(estimator, X, y, *, sample_weight=None, classes=None):
@@ -40,20 +49,26 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
     Every L-BFGS evaluation runs where the data lives: the flat parameters
     are broadcast to the workers, the compiled engine computes each row
     block's loss and gradient sums there, and the sums are added in a tree
-    whose shape depends on the block indices only.  The result is the model
-    ``estimator.fit`` gives on the concatenated data, up to rounding, for
-    any chunking, placement or worker failure.
+    whose shape depends on the block indices only.  Each evaluation's loss
+    and gradient equal those of ``estimator.fit`` on the concatenated data
+    up to rounding (bitwise with a single block), whatever the placement,
+    the number of workers or a worker's failure.  L-BFGS can amplify that
+    rounding over many iterations: a long fit on several blocks may end at a
+    slightly different model than the local fit.
 
-    Needs a ``distributed.Client`` (the current one is used).
+    Uses the current ``distributed.Client``; without one, the blocks are
+    computed by dask's default scheduler and kept in this process.
 
     Parameters
     ----------
     estimator : MLPClassifier or MLPRegressor with ``solver='lbfgs'``
-        Trained in place.  Stochastic solvers train block by block with
+        Trained in place; left as it was if the fit raises (Ctrl-C too).
+        Stochastic solvers train block by block with
         :func:`partial_fit_blocks` instead.
     X : dask.array.Array or dask.dataframe.DataFrame of shape \
             (n_samples, n_features)
-        Chunked along rows only.
+        Chunked along rows only, with known chunk sizes; empty blocks are
+        skipped.
     y : dask.array.Array, dask.dataframe.Series or DataFrame of shape \
             (n_samples,) or (n_samples, n_outputs)
         Chunked along rows like ``X``.
@@ -61,8 +76,8 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
             (n_samples,), default=None
         Chunked along rows like ``X``.
     classes : array-like, default=None
-        A classifier's labels.  Discovered from ``y`` on the cluster when
-        not given; labels of ``y`` outside ``classes`` are an error.
+        A classifier's labels.  Discovered from ``y`` when not given;
+        labels of ``y`` outside ``classes`` are an error.
 
     Returns
     -------
@@ -97,316 +112,158 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
             "block with fastnn.dask.partial_fit_blocks."
         )
     estimator._validate_params()
+    check_classes_argument(estimator, classes)
     hidden = estimator._hidden_layer_sizes()
-    client = _current_client()
-    X, feature_meta = _rows_array(X, "X", 2)
-    y, _ = _rows_array(y, "y", None)
+    Xb = row_blocks(X, "X", 2)
+    yb = row_blocks(y, "y", None)
+    swb = None
     if sample_weight is not None:
-        sample_weight, _ = _rows_array(sample_weight, "sample_weight", 1)
-    _check_row_chunks(X, y, sample_weight)
-    classifier = is_classifier(estimator)
-    if y.ndim == 2 and y.shape[1] == 1:
-        warn(
-            "A column-vector y was passed when a 1d array was expected. Please "
-            "change the shape of y to (n_samples, ), for example using ravel().",
-            DataConversionWarning,
-        )
-        y = y[:, 0]
-    if not classifier and not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must be numeric for a regressor; got dtype {y.dtype}.")
+        swb = row_blocks(sample_weight, "sample_weight", 1)
+    check_same_rows(Xb, y=yb, sample_weight=swb)
 
-    first_pass = not (estimator.warm_start and hasattr(estimator, "coefs_"))
-    _check_feature_names(estimator, feature_meta, reset=first_pass)
-    _check_n_features(estimator, X, reset=first_pass)
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
-    n_outputs = None if classifier else (1 if y.ndim == 1 else y.shape[1])
-
-    blocks = _Blocks(client, X, y, sample_weight)
+    state = snapshot(estimator)
+    backend = _backends.backend()
     try:
-        summaries = blocks.summarise(classifier, estimator.loss)
-        if classifier:
-            _set_classes(estimator, summaries, classes, first_pass, y.ndim == 2)
-            n_outputs = len(estimator._label_binarizer.classes_)
-            if estimator._label_binarizer.y_type_ == "binary":
-                n_outputs = 1
-            class_weights = _class_weights(estimator, summaries)
-        else:
-            class_weights = None
-        layer_units = [X.shape[1], *hidden, n_outputs]
-        if not first_pass and estimator._layer_units() != layer_units:
-            raise ValueError(
-                "warm_start needs the layer sizes of the previous fit "
-                f"{estimator._layer_units()}; got {layer_units}."
-            )
-        estimator.n_outputs_ = n_outputs
-        estimator._start_fit(layer_units, dtype, first_pass)
-        blocks.encode(estimator if classifier else None, class_weights, dtype)
+        layer_units, dtype = _prepare(estimator, backend, Xb, yb, swb, classes, hidden)
         task = FitTask(estimator, X, y, sample_weight, 0)
-        _fit_lbfgs(estimator, blocks, layer_units, dtype)
+        _fit_lbfgs(estimator, backend, layer_units, dtype)
         task.end()
+        if not all(
+            np.isfinite(w).all() for w in estimator.coefs_ + estimator.intercepts_
+        ):
+            raise ValueError(_NON_FINITE_WEIGHTS)
+    except BaseException:
+        # Also on Ctrl-C or a lost client: the weights are not half trained.
+        restore(estimator, state)
+        raise
     finally:
-        # Also on Ctrl-C: the persisted blocks are released on the cluster.
-        blocks.release()
-    if not all(np.isfinite(w).all() for w in estimator.coefs_ + estimator.intercepts_):
-        raise ValueError(
-            "Solver produced non-finite parameter weights. The input data may"
-            " contain large values and need to be preprocessed."
-        )
+        backend.release()
     return estimator
 
 
-def _current_client():
-    try:
-        from distributed import default_client
-    except ImportError as exc:  # pragma: no cover - the dask extra is missing
-        raise ImportError(
-            'fastnn.dask.fit needs distributed: pip install "fastnn[dask]"'
-        ) from exc
-    try:
-        return default_client()
-    except ValueError as exc:
-        raise ValueError(
-            "fastnn.dask.fit needs a distributed.Client; start one (for "
-            "example Client(), a LocalCluster) before calling it."
-        ) from exc
-
-
-def _rows_array(data, name: str, ndim: int | None):
-    """A dask array with known row chunks, and what feature names need."""
-    import dask.array as da
-
-    meta = None
-    if hasattr(data, "to_dask_array"):  # dask DataFrame or Series
-        meta = getattr(data, "_meta", None)
-        data = data.to_dask_array(lengths=True)
-    if not isinstance(data, da.Array):
+def check_classes_argument(estimator, classes) -> None:
+    if classes is not None and not is_classifier(estimator):
         raise TypeError(
-            f"{name} must be a dask array or dask DataFrame/Series; got "
-            f"{type(data).__name__}. Use estimator.fit for in-memory data."
+            f"classes is only accepted for classifiers; got it for "
+            f"{type(estimator).__name__}."
         )
-    if ndim is not None and data.ndim != ndim:
-        raise ValueError(
-            f"Expected {ndim}D array for {name}, got {data.ndim}D array instead."
-        )
-    if data.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1D or 2D; got {data.ndim}D.")
-    if any(np.isnan(c) for c in data.chunks[0]):
-        raise ValueError(f"{name} has unknown row chunk sizes.")
-    if data.ndim == 2 and data.numblocks[1] != 1:
-        raise ValueError(
-            f"{name} must be chunked along rows only (one block across the "
-            f"columns); got column chunks {data.chunks[1]}. Rechunk with "
-            f"{name}.rechunk({{1: -1}})."
-        )
-    if name == "X" and not (
-        np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)
-    ):
-        raise ValueError(f"X must be numeric; got dtype {data.dtype}.")
-    return data, (data if meta is None else meta)
 
 
-def _check_row_chunks(X, y, sample_weight) -> None:
-    if X.shape[0] == 0:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape=(0, {X.shape[1]})) while a "
-            "minimum of 1 is required."
-        )
-    for name, other in (("y", y), ("sample_weight", sample_weight)):
-        if other is not None and other.chunks[0] != X.chunks[0]:
-            raise ValueError(
-                f"X and {name} must have the same row chunks; got "
-                f"{X.chunks[0]} and {other.chunks[0]}."
-            )
+def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden):
+    """Everything before the first evaluation: checks, classes, blocks."""
+    classifier = is_classifier(estimator)
+    first_pass = not (estimator.warm_start and hasattr(estimator, "coefs_"))
+    column = y.ndim == 2 and y.shape[1] == 1
+    if column:
+        # fit's warning about y's shape; the blocks are raveled as fit
+        # ravels y.
+        _column_or_1d(np.empty((0, 1)))
+    two_d = y.ndim == 2 and not column
+    _check_feature_names(estimator, X.meta, reset=first_pass)
+    _check_n_features(estimator, X, reset=first_pass)
+    # Warm starts keep the model's precision, as fit does.
+    dtype = X.float_dtype if first_pass else _network.model_dtype(estimator)
 
+    # Empty blocks (a filtered DataFrame's partitions) hold nothing to check.
+    kept = [i for i, rows in enumerate(X.rows) if rows]
+    import dask
 
-@dataclass
-class _Summary:
-    """What the client needs to know about one row block."""
-
-    n_rows: int
-    bad: str | None  # the first problem found, or None
-    labels: list  # per output column: (unique labels, counts); classifiers
-    label_rows: np.ndarray | None  # distinct rows of a 2-D classifier target
-
-
-def _summarise_block(Xb, yb, swb, classifier: bool, loss: str) -> _Summary:
-    if not np.isfinite(Xb).all():
-        return _Summary(len(Xb), "X contains NaN or infinity", [], None)
-    if swb is not None and not np.isfinite(swb).all():
-        return _Summary(len(Xb), "sample_weight contains NaN or infinity", [], None)
-    if not classifier:
-        if not np.isfinite(yb).all():
-            return _Summary(len(Xb), "y contains NaN or infinity", [], None)
-        if loss == "poisson" and np.any(yb < 0):
-            return _Summary(
-                len(Xb),
-                "Some value(s) of y are negative which is not allowed for "
-                "loss='poisson'",
-                [],
-                None,
-            )
-        return _Summary(len(Xb), None, [], None)
-    columns = yb.reshape(len(yb), -1).T
-    labels = [np.unique(c, return_counts=True) for c in columns]
-    rows = np.unique(yb, axis=0) if yb.ndim == 2 and len(yb) else None
-    return _Summary(len(Xb), None, labels, rows)
-
-
-@dataclass
-class _Block:
-    """One row block in the engine's form, kept on a worker."""
-
-    X: np.ndarray
-    Y: np.ndarray
-    sample_weight: np.ndarray
-
-
-def _encode_block(Xb, yb, swb, estimator, class_weights, dtype) -> _Block:
-    Xb = np.asarray(Xb)
-    if Xb.dtype != dtype or not (Xb.flags.c_contiguous or Xb.flags.f_contiguous):
-        Xb = np.ascontiguousarray(Xb, dtype=dtype)
-    if estimator is not None:
-        Y = estimator._binarize(yb, dtype)
-    else:
-        Y = np.ascontiguousarray(np.reshape(yb, (len(yb), -1)), dtype=dtype)
-    sw = np.ones(len(Xb), dtype=dtype) if swb is None else np.asarray(swb, dtype)
-    if class_weights is not None:
-        columns = np.reshape(yb, (len(yb), -1)).T
-        per_output = [
-            weights[np.searchsorted(labels, column)]
-            for (labels, weights), column in zip(class_weights, columns)
-        ]
-        weight = np.prod(per_output, axis=0, dtype=np.float64).astype(dtype)
-        sw = weight if swb is None else weight * sw
-    return _Block(Xb, np.ascontiguousarray(Y), np.ascontiguousarray(sw))
-
-
-class _Blocks:
-    """The row blocks of one fit on the cluster, as futures."""
-
-    def __init__(self, client, X, y, sample_weight) -> None:
-        self.client = client
-        self.row_starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
-        n = X.numblocks[0]
-        self.raw = [
-            X.to_delayed().ravel(),
-            y.to_delayed().ravel(),
-            [None] * n if sample_weight is None else sample_weight.to_delayed(),
-        ]
-        self.X_f = self.y_f = self.sw_f = None
-        self.futures = []
-        self.workers: list = []
-
-    def _block_name(self, i: int) -> str:
-        return f"row block {i} (rows {self.row_starts[i]} to {self.row_starts[i + 1]})"
-
-    def summarise(self, classifier: bool, loss: str) -> list[_Summary]:
-        """Persist the raw blocks and check them; errors name the first bad block."""
-        X_parts, y_parts, sw_parts = self.raw
-        self.X_f = self.client.compute(list(X_parts))
-        self.y_f = self.client.compute(list(y_parts))
-        self.sw_f = [None if p is None else self.client.compute(p) for p in sw_parts]
-        summaries = self.client.gather(
-            [
-                self.client.submit(
-                    _summarise_block, xb, yb, swb, classifier, loss, pure=False
-                )
-                for xb, yb, swb in zip(self.X_f, self.y_f, self.sw_f)
-            ]
-        )
-        for i, summary in enumerate(summaries):
-            if summary.bad is not None:
-                raise ValueError(f"Input {summary.bad} in {self._block_name(i)}.")
-        return summaries
-
-    def encode(self, estimator, class_weights, dtype) -> None:
-        """Put every block in the engine's form; the raw blocks are let go."""
-        self.workers = self._balanced_placement()
-        self.futures = [
-            _submit_on(
-                self.client,
-                worker,
-                _encode_block,
-                xb,
-                yb,
-                swb,
-                estimator,
-                class_weights,
+    checker = clone(estimator)
+    check = dask.delayed(check_block, pure=False)
+    checked = backend.compute(
+        [
+            check(
+                X.parts[i],
+                y.parts[i],
+                None if sw is None else sw.parts[i],
+                checker,
                 dtype,
             )
-            for xb, yb, swb, worker in zip(self.X_f, self.y_f, self.sw_f, self.workers)
+            for i in kept
         ]
-        self.X_f = self.y_f = self.sw_f = None
+    )
+    summaries = backend.gather(backend.map(summarise, checked, classifier))
+    for i, summary in zip(kept, summaries):
+        if summary.error is not None:
+            raise _in_block(summary.error, X.block_name(i))
+    if sw is not None:
+        # scikit-learn's check on one number per block, how many weights are
+        # not zero: it refuses exactly when every weight is zero.
+        counts = np.array([s.nonzero_weights for s in summaries], dtype=np.float64)
+        _check_sample_weight(counts, counts)
 
-    def _balanced_placement(self) -> list:
-        """A worker for each block: where it is, unless that worker has more
-        than its share of the rows.
+    if classifier:
+        _set_classes(estimator, summaries, classes, first_pass, two_d)
+        binarizer = estimator._label_binarizer
+        n_outputs = 1 if binarizer.y_type_ == "binary" else len(binarizer.classes_)
+        class_weights = _class_weights(estimator, summaries)
+        encoder = clone(estimator)
+        encoder._label_binarizer = binarizer
+    else:
+        n_outputs = y.shape[1] if two_d else 1
+        class_weights = encoder = None
+    layer_units = [X.shape[1], *hidden, n_outputs]
+    _network.check_blas_sizes(layer_units)
+    estimator.n_outputs_ = n_outputs
+    estimator._start_fit(layer_units, dtype, first_pass)
+    # Checks that a warm start's weights fit these layers, as fit does.
+    estimator._packed_params(dtype, layer_units)
+    rows = [X.rows[i] for i in kept]
+    backend.encode(checked, rows, encode, encoder, class_weights, dtype)
+    return layer_units, dtype
 
-        Every evaluation waits for the busiest worker, and the scheduler may
-        have put five blocks of eight on one of two workers; moving the
-        excess once evens the work of every evaluation after it.
-        """
-        workers = sorted(self.client.scheduler_info()["workers"])
-        if len(workers) < 2:
-            return [None] * len(self.X_f)
-        holders = self.client.who_has(self.X_f)
-        rows = np.diff(self.row_starts)
-        share = rows.sum() / len(workers)
-        load = dict.fromkeys(workers, 0)
-        placement: list = [None] * len(rows)
-        for i, future in enumerate(self.X_f):
-            for worker in holders.get(future.key, ()):
-                if worker in load and load[worker] + rows[i] / 2 <= share:
-                    placement[i] = worker
-                    load[worker] += rows[i]
-                    break
-        for i in np.argsort(-rows, kind="stable"):
-            if placement[i] is None:
-                worker = min(workers, key=load.__getitem__)
-                placement[i] = worker
-                load[worker] += rows[i]
-        return placement
 
-    def release(self) -> None:
-        held = list(self.futures)
-        for group in (self.X_f, self.y_f, self.sw_f):
-            held.extend(f for f in group or () if f is not None)
-        self.futures = []
-        self.X_f = self.y_f = self.sw_f = None
-        if held:
-            self.client.cancel(held)
+def _in_block(error: Exception, name: str) -> Exception:
+    """The block's error, of its type, saying which block it is."""
+    message = f"In {name}: {error}"
+    try:
+        renamed = type(error)(message)
+    except Exception:  # a type that takes other arguments
+        renamed = ValueError(message)
+    renamed.__cause__ = error
+    return renamed
 
 
 def _set_classes(estimator, summaries, classes, first_pass: bool, two_d: bool):
-    found = [s for s in summaries if s.n_rows]
+    """The classifier's classes from every block's distinct labels.
+
+    fit's own label checks and encoding run on a stand-in holding each
+    block's distinct labels (or distinct rows of a 2-D target): they depend
+    on the labels only, so they decide as on the whole of y.
+    """
     if two_d:
-        # A 2-D target: the binarizer learns its type from the distinct rows.
-        rows = np.unique(np.concatenate([s.label_rows for s in found]), axis=0)
-        check_classification_targets(rows)
-        labels_seen, fit_on = unique_labels(rows), rows
+        seen = np.concatenate([s.label_rows for s in summaries])
     else:
-        labels_seen = np.unique(np.concatenate([s.labels[0][0] for s in found]))
-        check_classification_targets(labels_seen)
-        fit_on = labels_seen
+        seen = np.concatenate([s.labels[0][0] for s in summaries])
+    fresh = clone(estimator)
+    _check_labels(fresh, seen)
+    target = seen
     if classes is not None:
-        classes = np.unique(np.asarray(classes))
+        classes = np.asarray(classes)
+        labels_seen = unique_labels(seen) if two_d else fresh.classes_
         if len(np.setdiff1d(labels_seen, classes)):
             raise ValueError(
-                f"`y` has labels not in `classes`: `classes` is {classes}, `y` "
-                f"has {labels_seen}."
+                f"`y` has labels not in `classes`: `classes` is "
+                f"{np.unique(classes)}, `y` has {labels_seen}."
             )
-        if fit_on is labels_seen:
-            fit_on = classes
+        if not two_d:
+            target = classes
+            fresh = clone(estimator)
+            _check_labels(fresh, target)
     if not first_pass:
-        if set(labels_seen) != set(estimator.classes_):
-            raise ValueError(
-                "warm_start can only be used where `y` has the same classes as "
-                f"in the previous call to fit. Previously got "
-                f"{estimator.classes_}, `y` has {labels_seen}"
-            )
+        # fit's warm-start rule, on the labels this fit trains for.
+        warm = clone(estimator)
+        warm.classes_ = estimator.classes_
+        warm._label_binarizer = estimator._label_binarizer
+        _check_labels(warm, target)
         return
-    estimator._label_binarizer = LabelBinarizer().fit(fit_on)
-    estimator.classes_ = estimator._label_binarizer.classes_
+    estimator._label_binarizer = fresh._label_binarizer
+    estimator.classes_ = fresh.classes_
+
+
+def _check_labels(probe, labels) -> None:
+    """The classifier's own checks and encoder fitted on ``labels``."""
+    probe._validate_input(np.zeros((len(labels), 1)), labels, False, True)
 
 
 def _class_weights(estimator, summaries):
@@ -414,13 +271,12 @@ def _class_weights(estimator, summaries):
     class_weight = estimator.class_weight
     if class_weight is None:
         return None
-    found = [s for s in summaries if s.n_rows]
-    n_columns = len(found[0].labels)
+    n_columns = len(summaries[0].labels)
     result = []
     for k in range(n_columns):
-        labels = np.unique(np.concatenate([s.labels[k][0] for s in found]))
+        labels = np.unique(np.concatenate([s.labels[k][0] for s in summaries]))
         counts = np.zeros(len(labels))
-        for s in found:
+        for s in summaries:
             block_labels, block_counts = s.labels[k]
             counts[np.searchsorted(labels, block_labels)] += block_counts
         weight_k = class_weight
@@ -434,92 +290,7 @@ def _class_weights(estimator, summaries):
     return result
 
 
-def _block_sums(block: _Block, spec: tuple, params: np.ndarray):
-    """Sample-weighted loss, weight and raw gradient sums of one block."""
-    layer_units, activations, loss, loss_param = spec
-    from .. import _engine
-
-    sums = np.zeros(params.shape[0], dtype=params.dtype)
-    n_rows = block.X.shape[0]
-    if n_rows == 0:
-        return 0.0, 0.0, sums.astype(np.float64)
-    with engine_threads() as n_threads:
-        trainer = _engine.Trainer(
-            layer_units,
-            params.copy(),
-            (),
-            min(n_rows, _LBFGS_CHUNK_ROWS),
-            activations,
-            loss,
-            n_threads,
-            loss_param,
-        )
-        weighted_loss, sw_sum = trainer.gradient_sums(
-            _engine.InputMatrix(block.X), block.Y, block.sample_weight, sums
-        )
-    return weighted_loss, sw_sum, sums.astype(np.float64)
-
-
-def _parameters(params: np.ndarray) -> np.ndarray:
-    return params
-
-
-_FAN_IN = 8
-
-
-def _add_sums(*parts):
-    """The sums of consecutive blocks, added left to right."""
-    total = parts[0]
-    for part in parts[1:]:
-        total = total[0] + part[0], total[1] + part[1], total[2] + part[2]
-    return total
-
-
-def _submit_on(client, worker, func, *args):
-    """``client.submit``, preferring ``worker`` (None: the scheduler's choice).
-
-    The restriction is loose: a task whose worker is gone runs elsewhere.
-    """
-    return client.submit(
-        func,
-        *args,
-        pure=False,
-        workers=None if worker is None else [worker],
-        allow_other_workers=worker is not None,
-    )
-
-
-def _evaluate(client, futures, spec, params: np.ndarray, workers=None):
-    """Sums over every block, added in a tree fixed by the block indices.
-
-    ``workers`` names, block by block, the worker that holds it (or None).
-    """
-    # One copy of the parameters goes out per evaluation, as a task rather
-    # than scattered data: the blocks' workers fetch it, and a worker lost
-    # mid-evaluation takes nothing with it that cannot be recomputed.
-    params_f = client.submit(_parameters, params, pure=False)
-    # Each block's sums run where the block is: left free, the scheduler
-    # hands a block to whichever worker is idle first and copies its rows
-    # there (measured: 50 MB blocks moved mid-fit, evaluations 60% slower).
-    level = [
-        _submit_on(client, worker, _block_sums, f, spec, params_f)
-        for f, worker in zip(futures, workers or [None] * len(futures))
-    ]
-    # Groups of _FAN_IN consecutive blocks per addition: a tree as wide as
-    # that needs a third of a binary tree's levels, each level a hop between
-    # workers (about 10 ms here), while one task still receives only
-    # O(_FAN_IN * parameters).
-    while len(level) > 1:
-        level = [
-            client.submit(_add_sums, *level[i : i + _FAN_IN], pure=False)
-            if len(level[i : i + _FAN_IN]) > 1
-            else level[i]
-            for i in range(0, len(level), _FAN_IN)
-        ]
-    return level[0].result()
-
-
-def _fit_lbfgs(estimator, blocks: _Blocks, layer_units, dtype) -> None:
+def _fit_lbfgs(estimator, backend, layer_units, dtype) -> None:
     params = estimator._packed_params(dtype, layer_units)
     spec = (
         layer_units,
@@ -533,9 +304,7 @@ def _fit_lbfgs(estimator, blocks: _Blocks, layer_units, dtype) -> None:
 
     def loss_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         params[:] = x
-        weighted_loss, sw_sum, sums = _evaluate(
-            blocks.client, blocks.futures, spec, params.copy(), blocks.workers
-        )
+        weighted_loss, sw_sum, sums = backend.evaluate(spec, params.copy())
         loss = finisher.mean_loss_gradient(
             weighted_loss, sw_sum, sums.astype(dtype), estimator.alpha, grad
         )
