@@ -635,7 +635,7 @@ def test_a_float32_model_stays_float32_when_warm_started_on_float64(client):
 
 @pytest.mark.parametrize(
     "case",
-    ["zero-weights", "mixed-labels", "nan-in-y", "no-features"],
+    ["zero-weights", "nan-in-weights", "mixed-labels", "nan-in-y", "no-features"],
 )
 def test_refusals_carry_the_local_fits_message(client, monkeypatch, case):
     X, y = _data()
@@ -645,6 +645,10 @@ def test_refusals_carry_the_local_fits_message(client, monkeypatch, case):
     block = None
     if case == "zero-weights":
         sw = np.zeros(len(y))
+    elif case == "nan-in-weights":
+        sw = np.ones(len(y))
+        sw[420] = np.inf
+        block = 4
     elif case == "mixed-labels":
         y = np.array(["a", 1] * 240, dtype=object)
         block = 0
@@ -671,7 +675,8 @@ def test_refusals_carry_the_local_fits_message(client, monkeypatch, case):
     expected = str(local.value)
     if block is not None:
         start = 100 * block
-        expected = f"In row block {block} (rows {start} to {start + 100}): {expected}"
+        stop = min(start + 100, len(y))
+        expected = f"In row block {block} (rows {start} to {stop}): {expected}"
     assert str(caught.value) == expected
     assert not calls  # refused before training
 
