@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import _check_sample_weight, _check_y
 
@@ -50,6 +50,10 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
     The client raises the first block's error with the block's name, the
     same error whichever worker finished first.
     """
+    # Validation sets attributes (a classifier fits its encoder on the
+    # block's labels, work thrown away): one copy per block, as blocks may
+    # be checked in threads of one process.
+    checker = clone(checker)
     try:
         with warnings.catch_warnings():
             # Warned once by the client for the whole of y.
