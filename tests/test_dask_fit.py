@@ -410,7 +410,7 @@ def test_example_trains_on_a_scheduler_address(client, tmp_path):
 def test_blocks_are_spread_evenly_over_the_workers(client, monkeypatch):
     # Every evaluation waits for the busiest worker: blocks that all start
     # on one worker are moved until each holds its share of the rows, as
-    # one range of consecutive blocks per worker.
+    # one range of consecutive blocks per worker (one thread each).
     X, y = _data()
     first = sorted(client.scheduler_info()["workers"])[0]
     Xd = client.persist(_as_dask(X, 60), workers=[first])
@@ -839,16 +839,16 @@ def _submitted_per_evaluation(client, monkeypatch, n_blocks: int) -> list[int]:
 
 
 def test_tasks_per_evaluation_do_not_grow_with_the_blocks(client, monkeypatch):
-    # The parameters, one task per worker's range of blocks, one merge.
+    # The parameters, one task per worker thread's range of blocks, one merge.
     for n_blocks in (8, 64):
         counts = _submitted_per_evaluation(client, monkeypatch, n_blocks)
         assert counts and set(counts) == {1 + 2 + 1}, (n_blocks, counts)
 
 
-def test_the_result_is_the_same_on_any_number_of_workers(client, tmp_path):
-    # The tree of sums is fixed by the block indices: one worker, two, or
-    # dask's default scheduler in a process without a Client add the same
-    # numbers in the same order.
+def test_the_result_is_the_same_on_any_number_of_workers(client, tmp_path, monkeypatch):
+    # The tree of sums is fixed by the block indices: one worker with two
+    # threads (two ranges), two workers, or dask's default scheduler in a
+    # process without a Client add the same numbers in the same order.
     import subprocess
     import sys
 
@@ -858,14 +858,24 @@ def test_the_result_is_the_same_on_any_number_of_workers(client, tmp_path):
     two = fdask.fit(MLPClassifier(**params), _as_dask(X, chunks), _as_dask(y, chunks))
     with (
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as one_client,
         one_client.as_current(),
     ):
+        ranges = []
+        evaluate = _backends.Cluster.evaluate
+
+        def record(self, *args):
+            ranges.append(len(self.ranges))
+            return evaluate(self, *args)
+
+        monkeypatch.setattr(_backends.Cluster, "evaluate", record)
         one = fdask.fit(
             MLPClassifier(**params), _as_dask(X, chunks), _as_dask(y, chunks)
         )
+        monkeypatch.undo()
+        assert set(ranges) == {2}  # one range per thread
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
     script = f"""

@@ -120,36 +120,39 @@ class Cluster:
         self._drop(checked)
 
     def _contiguous_ranges(self, futures: list, rows: np.ndarray) -> list:
-        """``(start, stop, worker)``: consecutive blocks per worker, even rows.
+        """``(start, stop, worker)``: consecutive blocks per worker thread.
 
-        Every evaluation waits for the busiest worker, so each gets about
-        its share of the rows; a range of consecutive blocks adds up into a
-        few nodes of the tree (:mod:`._sums`), so each worker sends back
-        O(log blocks) sums whatever the number of blocks.  Ranges go to the
-        workers that already hold most of their rows, which moves the
+        Every evaluation waits for the busiest worker, so each worker thread
+        gets about its share of the rows; a range of consecutive blocks adds
+        up into a few nodes of the tree (:mod:`._sums`), so each range sends
+        back O(log blocks) sums whatever the number of blocks.  Ranges go to
+        the workers that already hold most of their rows, which moves the
         fewest rows (once, before the first evaluation).
         """
-        workers = sorted(self.client.scheduler_info()["workers"])
-        if len(workers) < 2:
+        info = self.client.scheduler_info()["workers"]
+        threads = {w: max(int(info[w].get("nthreads", 1)), 1) for w in sorted(info)}
+        n_slots = sum(threads.values())
+        if n_slots < 2:
             return [(0, len(futures), None)]
         starts = np.concatenate([[0], np.cumsum(rows)[:-1]])
-        group = (starts * len(workers)) // rows.sum()
-        bounds = [0, *np.flatnonzero(np.diff(group)) + 1, len(futures)]
+        slot = (starts * n_slots) // rows.sum()
+        bounds = [0, *np.flatnonzero(np.diff(slot)) + 1, len(futures)]
         spans = list(zip(bounds[:-1], bounds[1:]))
         holders = self.client.who_has(futures)
         held = []  # rows of each span on each worker
         for start, stop in spans:
-            on = dict.fromkeys(workers, 0)
+            on = dict.fromkeys(threads, 0)
             for i in range(start, stop):
                 for worker in holders.get(futures[i].key, ()):
                     if worker in on:
                         on[worker] += rows[i]
             held.append(on)
-        free, placement = list(workers), {}
+        placement = {}
         order = sorted(range(len(spans)), key=lambda s: -max(held[s].values()))
         for s in order:
+            free = [w for w in threads if threads[w]]
             worker = max(free, key=held[s].__getitem__)
-            free.remove(worker)
+            threads[worker] -= 1
             placement[s] = worker
         return [(start, stop, placement[s]) for s, (start, stop) in enumerate(spans)]
 

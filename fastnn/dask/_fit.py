@@ -5,13 +5,13 @@ Design
 The row blocks of ``X``, ``y`` and ``sample_weight`` are checked where they
 are by the estimator's own input validation (:mod:`._blocks`), then encoded
 for the engine and kept as futures of this fit, in ranges of consecutive
-blocks, one range per worker (:mod:`._backends`).  SciPy's L-BFGS-B runs in
+blocks, one range per worker thread (:mod:`._backends`).  SciPy's L-BFGS-B runs in
 the client with the estimator's own options (:meth:`_minimize_lbfgs`, shared
 with ``fit``); each of its evaluations sends the flat parameters to the
 cluster once, runs the engine's :meth:`Trainer.gradient_sums` on every block
 where the block lives (GIL released), adds the blocks' sums in a binary tree
-fixed by the block indices (:mod:`._sums`: one task per worker, then a tree
-of merges across the workers) and gets O(parameters) back.  The client
+fixed by the block indices (:mod:`._sums`: one task per range, then a tree
+of merges across the ranges) and gets O(parameters) back.  The client
 finishes the sums with :meth:`Trainer.mean_loss_gradient`, the compiled code
 that ends a local evaluation.  Each evaluation therefore equals the local one
 up to rounding (bitwise with one block), and neither the placement, the
@@ -151,6 +151,8 @@ def check_classes_argument(estimator, classes) -> None:
 
 def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden):
     """Everything before the first evaluation: checks, classes, blocks."""
+    import dask
+
     classifier = is_classifier(estimator)
     first_pass = not (estimator.warm_start and hasattr(estimator, "coefs_"))
     column = y.ndim == 2 and y.shape[1] == 1
@@ -166,8 +168,6 @@ def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden
 
     # Empty blocks (a filtered DataFrame's partitions) hold nothing to check.
     kept = [i for i, rows in enumerate(X.rows) if rows]
-    import dask
-
     checker = clone(estimator)
     check = dask.delayed(check_block, pure=False)
     checked = backend.compute(
