@@ -14,7 +14,10 @@ Reported per configuration: seconds per L-BFGS iteration and per evaluation
 overhead of one evaluation: the wall time of an evaluation over the same
 blocks holding one row each (scheduling, sending the parameters, the tree of
 sums, the round trip), plus the client's own time between evaluations
-(SciPy, finishing the sums).
+(SciPy, finishing the sums).  With several block counts (``--blocks
+8,64,512``) the 2-worker cluster also reports, per block count, the time of
+an evaluation over the data and over one-row blocks: what the number of
+blocks costs.
 
 Full size (the README's figures; needs ~1 GB of memory per copy of X)::
 
@@ -23,6 +26,10 @@ Full size (the README's figures; needs ~1 GB of memory per copy of X)::
 Quick check that it runs::
 
     python benchmarks/dask_lbfgs.py --n-samples 20000 --max-iter 3 --repeats 1
+
+Cost of the block count::
+
+    python benchmarks/dask_lbfgs.py --blocks 8,64,512
 
 Run on a quiet machine: other processes on the cores distort every ratio.
 """
@@ -61,14 +68,14 @@ def _estimator(args):
     )
 
 
-def _timed_fit(fit, args) -> dict:
+def _timed_fit(fit, args, repeats=None) -> dict:
     """Median wall time of ``fit()``, per iteration and per evaluation."""
-    import fastnn._dask_fit as dask_fit
     from fastnn._base import BaseMultilayerPerceptron as Base
+    from fastnn.dask import _backends
 
-    times, evaluations, solving, outside = [], [], [], []
-    evaluate, minimize = dask_fit._evaluate, Base._minimize_lbfgs
-    for _ in range(args.repeats):
+    times, evaluations, solving, outside, each = [], [], [], [], []
+    evaluate, minimize = _backends.Cluster.evaluate, Base._minimize_lbfgs
+    for _ in range(repeats or args.repeats):
         spans, loops = [], []
 
         def timed_minimize(self, *a, loops=loops):
@@ -80,25 +87,26 @@ def _timed_fit(fit, args) -> dict:
             finally:
                 loops.append(time.perf_counter() - start)
 
-        def timed_evaluate(*a, spans=spans):
+        def timed_evaluate(self, *a, spans=spans):
             start = time.perf_counter()
             try:
-                return evaluate(*a)
+                return evaluate(self, *a)
             finally:
                 spans.append((start, time.perf_counter()))
 
-        dask_fit._evaluate = timed_evaluate
+        _backends.Cluster.evaluate = timed_evaluate
         Base._minimize_lbfgs = timed_minimize
         try:
             start = time.perf_counter()
             model = fit()
             elapsed = time.perf_counter() - start
         finally:
-            dask_fit._evaluate = evaluate
+            _backends.Cluster.evaluate = evaluate
             Base._minimize_lbfgs = minimize
         times.append(elapsed)
         evaluations.append(len(spans))
         solving.append(loops[-1])
+        each.extend(b - a for a, b in spans)
         if spans:
             gaps = [b[0] - a[1] for a, b in zip(spans, spans[1:])]
             outside.append(statistics.median(gaps) if gaps else float("nan"))
@@ -114,6 +122,7 @@ def _timed_fit(fit, args) -> dict:
         "n_evaluations": n_eval,
         "s_per_iteration": loop / model.n_iter_,
         "s_per_evaluation": loop / n_eval,
+        "evaluation_s_median": statistics.median(each) if each else float("nan"),
         "client_s_between_evaluations": (
             statistics.median(outside) if outside else float("nan")
         ),
@@ -121,39 +130,19 @@ def _timed_fit(fit, args) -> dict:
     }
 
 
-def _empty_evaluation_s(client, args) -> float:
+def _empty_evaluation_s(args, n_blocks: int) -> float:
     """Wall time of one evaluation over one-row blocks: the machinery alone."""
     import dask.array as da
 
-    import fastnn._dask_fit as dask_fit
+    import fastnn.dask
 
-    X = da.zeros((args.blocks, args.n_features), chunks=(1, args.n_features))
-    y = da.arange(args.blocks, chunks=1) % 2
+    X = da.zeros((n_blocks, args.n_features), chunks=(1, args.n_features))
+    y = da.arange(n_blocks, chunks=1) % 2
     est = _estimator(args)
-    est.max_iter = 1
-    est = dask_fit.fit(est, X, y)
-    blocks = dask_fit._Blocks(client, X, y, None)
-    blocks.summarise(True, est.loss)
-    blocks.encode(est, None, np.float64)
-    spec = (
-        est._layer_units(),
-        est._activation_specs(),
-        est._engine_loss(),
-        est._loss_param(),
-    )
-    params = est._packed_params(np.float64, est._layer_units())
-    try:
-        dask_fit._evaluate(
-            client, blocks.futures, spec, params, blocks.workers
-        )  # warm-up
-        times = []
-        for _ in range(20):
-            start = time.perf_counter()
-            dask_fit._evaluate(client, blocks.futures, spec, params, blocks.workers)
-            times.append(time.perf_counter() - start)
-    finally:
-        blocks.release()
-    return statistics.median(times)
+    est.max_iter = 10
+    return _timed_fit(lambda: fastnn.dask.fit(est, X, y), args, repeats=1)[
+        "evaluation_s_median"
+    ]
 
 
 def _cluster_run(n_workers: int, args) -> dict:
@@ -169,13 +158,24 @@ def _cluster_run(n_workers: int, args) -> dict:
             host="127.0.0.1",
             dashboard_address=None,
         ) as cluster,
-        Client(cluster) as client,
+        Client(cluster),
     ):
         # First: the workers import fastnn, outside the timed fits.
-        overhead = _empty_evaluation_s(client, args)
-        X, y = _data(args.n_samples, args.n_features, args.blocks)
+        overhead = _empty_evaluation_s(args, args.blocks[0])
+        X, y = _data(args.n_samples, args.n_features, args.blocks[0])
         result = _timed_fit(lambda: fastnn.dask.fit(_estimator(args), X, y), args)
         result["client_overhead_per_evaluation_s"] = overhead
+        if n_workers == 2 and len(args.blocks) > 1:
+            result["by_block_count"] = {}
+            for n_blocks in args.blocks:
+                X, y = _data(args.n_samples, args.n_features, n_blocks)
+                fitted = _timed_fit(
+                    lambda X=X, y=y: fastnn.dask.fit(_estimator(args), X, y), args
+                )
+                result["by_block_count"][n_blocks] = {
+                    "evaluation_s": fitted["evaluation_s_median"],
+                    "one_row_blocks_evaluation_s": _empty_evaluation_s(args, n_blocks),
+                }
     return result
 
 
@@ -184,7 +184,7 @@ def _local_run(args) -> dict:
     from fastnn._engine._threads import effective_n_threads
     from threadpoolctl import threadpool_limits
 
-    X, y = _data(args.n_samples, args.n_features, args.blocks)
+    X, y = _data(args.n_samples, args.n_features, args.blocks[0])
     with dask.config.set(scheduler="threads"):
         X, y = dask.compute(X, y)
     with threadpool_limits(limits=args.threads, user_api="openmp"):
@@ -197,7 +197,12 @@ def main() -> None:
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--n-features", type=int, default=50)
     parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--blocks", type=int, default=8, help="row blocks of X")
+    parser.add_argument(
+        "--blocks",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[8],
+        help="row blocks of X; several (8,64,512) also time each count",
+    )
     parser.add_argument("--max-iter", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="for the reference")
@@ -216,7 +221,7 @@ def main() -> None:
 
     print(
         f"fastnn.dask.fit, {args.n_samples} x {args.n_features} float64, hidden "
-        f"({args.hidden},), {args.blocks} blocks, {args.max_iter} L-BFGS "
+        f"({args.hidden},), {args.blocks[0]} blocks, {args.max_iter} L-BFGS "
         f"iterations; CPU: {_cpu()}, {os.cpu_count()} logical CPUs"
     )
     print(
@@ -236,6 +241,14 @@ def main() -> None:
             f"{1e3 * r['client_s_between_evaluations']:.1f} ms on the client "
             "between evaluations"
         )
+    if "by_block_count" in two:
+        print("2 workers, by block count: median s per evaluation")
+        print(f"{'blocks':>8s} {'over the data':>14s} {'one-row blocks':>15s}")
+        for n_blocks, r in two["by_block_count"].items():
+            print(
+                f"{n_blocks:8d} {r['evaluation_s']:14.4f} "
+                f"{r['one_row_blocks_evaluation_s']:15.4f}"
+            )
     # Per iteration: the loop that scales, without the one-off block setup
     # (which the fit times above include).
     speed_up = one["s_per_iteration"] / two["s_per_iteration"]
