@@ -30,7 +30,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         ``'squared_error'`` is half the mean squared error (identity
         output); ``'poisson'`` is half the Poisson deviance with an
         exponential output, for non-negative targets; ``'absolute_error'``
-        is Σ |p - y| and ``'huber'`` the Huber loss with threshold
+        is ``Σ |p - y|`` and ``'huber'`` the Huber loss with threshold
         ``huber_delta`` (quadratic within it, linear beyond), both summed
         over outputs and averaged over samples."""
         + _SHARED_PARAMETERS_DOC
