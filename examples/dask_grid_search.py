@@ -1,9 +1,12 @@
-"""Grid search over fastnn on a Dask cluster.
+"""
+=====================================
+Grid search over fastnn on a cluster
+=====================================
 
-Runs a GridSearchCV over a fastnn pipeline through joblib's Dask backend.
+Runs a ``GridSearchCV`` over a fastnn pipeline through joblib's Dask backend.
 Without arguments it starts a local cluster (two worker processes on this
 machine); give the address of a real scheduler to use that cluster instead —
-the only change a user with a cluster needs:
+the only change a user with a cluster needs::
 
     python examples/dask_grid_search.py
     python examples/dask_grid_search.py --scheduler tcp://scheduler-host:8786
@@ -30,7 +33,9 @@ from fastnn.activations import Sigmoid
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Grid search over fastnn on a Dask cluster."
+    )
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     args = parser.parse_args()
 
