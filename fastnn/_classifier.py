@@ -163,7 +163,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     Same parameters, defaults, attributes and results as
     :class:`sklearn.neural_network.MLPClassifier`; the training loop runs in
-    fastnn's compiled engine.  Optimises the log-loss.
+    fastnn's compiled engine.  Optimises the log-loss unless ``loss`` says
+    otherwise.
 
     Parameters
     ----------"""
