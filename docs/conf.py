@@ -10,9 +10,13 @@ The gallery runs every script in ``examples/`` whose name does not match
 
 from __future__ import annotations
 
+import sys
 from datetime import date
+from pathlib import Path
 
 import fastnn
+
+sys.path.insert(0, str(Path(__file__).parent))  # gallery_order
 
 project = "fastnn"
 author = "the fastnn developers"
@@ -43,6 +47,8 @@ myst_heading_anchors = 3
 
 autosummary_generate = True
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+# "fit()" rather than "MLPClassifier.fit()" in the page's table of contents.
+toc_object_entries_show_parents = "hide"
 numpydoc_show_class_members = False  # the class template lists the methods
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks = set()
@@ -87,7 +93,7 @@ sphinx_gallery_conf = {
     # quantile_intervals.py uses MLPRegressor(loss="quantile"), which lands
     # from another branch: remove this ignore pattern once it is merged.
     "ignore_pattern": r"quantile_intervals\.py",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",
     "download_all_examples": False,
     # "Examples using fastnn.X" under each name of the API reference.
     "doc_module": ("fastnn",),
@@ -107,7 +113,19 @@ html_show_sourcelink = False
 html_theme_options = {
     "logo": {"text": f"fastnn {release}"},
     "navbar_end": ["navbar-icon-links"],
-    "secondary_sidebar_items": ["page-toc"],
+    # The page's contents beside every page but the gallery's, which give
+    # the width to their code (88-column lines).
+    "secondary_sidebar_items": {
+        page: ["page-toc"]
+        for page in (
+            "index",
+            "install",
+            "api",
+            "changelog",
+            "user_guide/*",
+            "generated/*",
+        )
+    },
     "show_toc_level": 2,
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
