@@ -14,8 +14,6 @@ the only change a user with a cluster needs::
 Needs ``pip install "fastnn[dask]"`` here and on the workers.
 """
 
-from __future__ import annotations
-
 import argparse
 import time
 import warnings
@@ -43,7 +41,7 @@ def main() -> None:
         client = Client(args.scheduler)
     else:
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         client = Client(cluster)
     print(client)

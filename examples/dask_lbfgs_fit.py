@@ -18,8 +18,6 @@ machine); give the address of a real scheduler to use that cluster instead::
 Needs ``pip install "fastnn[dask]"`` here and on the workers.
 """
 
-from __future__ import annotations
-
 import argparse
 import pickle
 import time
@@ -48,7 +46,7 @@ def main() -> None:
         client = Client(args.scheduler)
     else:
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         client = Client(cluster)
     print(client)

@@ -15,8 +15,6 @@ picture, or writes it to a file::
 Needs matplotlib (``pip install "fastnn[plot]"``).
 """
 
-from __future__ import annotations
-
 import argparse
 from pathlib import Path
 
