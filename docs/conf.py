@@ -11,7 +11,6 @@ The gallery runs every script in ``examples/`` whose name does not match
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import fastnn
@@ -20,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # gallery_order
 
 project = "fastnn"
 author = "the fastnn developers"
-copyright = f"2026–{max(date.today().year, 2026)}, {author}"
+copyright = f"2026, {author}"
 release = fastnn.__version__
 version = release
 
