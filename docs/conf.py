@@ -37,7 +37,7 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "**/*.codeobj.json"]
+exclude_patterns = ["_build"]
 templates_path = ["_templates"]
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
@@ -144,7 +144,7 @@ _SKLEARN_LABELS = {
     "accuracy_score": "modules/model_evaluation.html#accuracy-score",
     "r2_score": "modules/model_evaluation.html#r2-score",
 }
-_SKLEARN_TERMS = {"meta-estimator", "metadata", "estimator", "predictor"}
+_SKLEARN_TERMS = {"meta-estimator"}
 
 
 def _sklearn_url(domain: str, reftype: str, target: str) -> str | None:
@@ -157,9 +157,13 @@ def _sklearn_url(domain: str, reftype: str, target: str) -> str | None:
     if domain == "py" and target.startswith("sklearn."):
         if reftype == "mod":
             return f"{_SKLEARN}api/{target}.html"
-        if target.count(".") == 2:  # sklearn.module.Name
+        # One page per public class or function; a method is an anchor on
+        # its class's page.
+        parts = target.split(".")
+        classes = [i for i, part in enumerate(parts) if part[:1].isupper()]
+        if not classes or classes[0] == len(parts) - 1:
             return f"{_SKLEARN}modules/generated/{target}.html"
-        owner = target.rsplit(".", 1)[0]  # sklearn.module.Name.method
+        owner = ".".join(parts[: classes[0] + 1])
         return f"{_SKLEARN}modules/generated/{owner}.html#{target}"
     return None
 
