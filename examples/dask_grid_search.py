@@ -1,17 +1,18 @@
-"""Grid search over fastnn on a Dask cluster.
+"""
+=====================================
+Grid search over fastnn on a cluster
+=====================================
 
-Runs a GridSearchCV over a fastnn pipeline through joblib's Dask backend.
+Runs a ``GridSearchCV`` over a fastnn pipeline through joblib's Dask backend.
 Without arguments it starts a local cluster (two worker processes on this
 machine); give the address of a real scheduler to use that cluster instead —
-the only change a user with a cluster needs:
+the only change a user with a cluster needs::
 
     python examples/dask_grid_search.py
     python examples/dask_grid_search.py --scheduler tcp://scheduler-host:8786
 
 Needs ``pip install "fastnn[dask]"`` here and on the workers.
 """
-
-from __future__ import annotations
 
 import argparse
 import time
@@ -30,7 +31,9 @@ from fastnn.activations import Sigmoid
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Grid search over fastnn on a Dask cluster."
+    )
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     args = parser.parse_args()
 
@@ -38,7 +41,7 @@ def main() -> None:
         client = Client(args.scheduler)
     else:
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         client = Client(cluster)
     print(client)

@@ -1,11 +1,15 @@
-"""Train one model on data spread over a Dask cluster, and predict there.
+"""
+=============================================
+One model trained on a local Dask cluster
+=============================================
 
+Train one model on data spread over a Dask cluster, and predict there.
 Draws a classification data set on the workers (it never passes through
 this process), trains one ``MLPClassifier(solver="lbfgs")`` with
 :func:`fastnn.dask.fit` — every L-BFGS evaluation summed over the row blocks
 where they live — and scores it with the lazy :func:`fastnn.dask.score`.
 Without arguments it starts a local cluster (two worker processes on this
-machine); give the address of a real scheduler to use that cluster instead:
+machine); give the address of a real scheduler to use that cluster instead::
 
     python examples/dask_lbfgs_fit.py
     python examples/dask_lbfgs_fit.py --scheduler tcp://scheduler-host:8786
@@ -13,8 +17,6 @@ machine); give the address of a real scheduler to use that cluster instead:
 
 Needs ``pip install "fastnn[dask]"`` here and on the workers.
 """
-
-from __future__ import annotations
 
 import argparse
 import pickle
@@ -31,7 +33,9 @@ from fastnn import MLPClassifier
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Train one model on data spread over a Dask cluster."
+    )
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     parser.add_argument("--n-samples", type=int, default=40_000)
     parser.add_argument("--n-features", type=int, default=20)
@@ -42,7 +46,7 @@ def main() -> None:
         client = Client(args.scheduler)
     else:
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         client = Client(cluster)
     print(client)

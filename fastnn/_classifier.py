@@ -152,7 +152,7 @@ _SHARED_ATTRIBUTES_DOC = """
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when X has string column
         names.
 
@@ -180,7 +180,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     Same parameters, defaults, attributes and results as
     :class:`sklearn.neural_network.MLPClassifier`; the training loop runs in
-    fastnn's compiled engine.  Optimises the log-loss.
+    fastnn's compiled engine.  Optimises the log-loss unless ``loss`` says
+    otherwise.
 
     Parameters
     ----------"""

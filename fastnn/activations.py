@@ -262,7 +262,7 @@ class UnitStep(Activation):
 
     Its derivative is 0 almost everywhere, so gradient descent could not
     train through it.  fastnn uses the *saturated straight-through
-    estimator* as a surrogate gradient: f'(x) := 1 for |x| ≤ 1, else 0
+    estimator* as a surrogate gradient: f'(x) := 1 for ``|x| ≤ 1``, else 0
     (Hubara et al., 2016).  Forward values are the exact step.
 
     Examples

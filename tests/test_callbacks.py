@@ -8,7 +8,9 @@ from sklearn.preprocessing import StandardScaler
 
 from fastnn import MLPClassifier, MLPRegressor
 
-callback = pytest.importorskip("sklearn.callback")  # scikit-learn >= 1.9
+callback = pytest.importorskip(
+    "sklearn.callback", reason="needs scikit-learn >= 1.9 (sklearn.callback)"
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -1,6 +1,8 @@
-"""The examples in the public docstrings run and print what they show."""
+"""The examples in the docstrings run and print what they show."""
 
 import doctest
+import importlib
+import pkgutil
 import warnings
 
 import pytest
@@ -56,6 +58,26 @@ def test_docstring_examples(obj):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for test in tests:
             runner.run(test)
+    assert runner.failures == 0
+
+
+# Every module of the package, compiled ones included.
+MODULES = sorted(m.name for m in pkgutil.walk_packages(fastnn.__path__, "fastnn."))
+PUBLIC_DOCSTRINGS = {obj.__doc__ for obj in PUBLIC}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_other_docstring_example_in_the_package_runs(name):
+    # The examples of private helpers, properties and module docstrings
+    # too: a docstring example anywhere in fastnn is one that runs.  (The
+    # public names' run above.)
+    module = importlib.import_module(name)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for test in doctest.DocTestFinder().find(module, name):
+            if test.examples and test.docstring not in PUBLIC_DOCSTRINGS:
+                runner.run(test)
     assert runner.failures == 0
 
 

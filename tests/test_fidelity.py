@@ -16,12 +16,14 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.fixes import parse_version
 
 import fastnn
 from fastnn import MLPClassifier, MLPRegressor
 from fastnn.activations import ACTIVATIONS
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+SKLEARN_VERSION = parse_version(sklearn.__version__)
 
 
 def _outcome(make, X, y):
@@ -111,10 +113,16 @@ def test_early_stopping_names_too_small_classes_as_sklearn_does():
     X, y = [[1, 2], [2, 3], [3, 4], [4, 5]], [0, 0, 0, 1]
     _, ref_error = _outcome(lambda: skl.MLPClassifier(early_stopping=True), X, y)
     _, error = _outcome(lambda: MLPClassifier(early_stopping=True), X, y)
-    assert ref_error.endswith("Classes with too few members are: ['True']")
-    assert error == ref_error
+    assert ref_error is not None and error == ref_error
+    if SKLEARN_VERSION >= parse_version("1.8"):  # names the classes since 1.8
+        assert ref_error.endswith("Classes with too few members are: ['True']")
 
 
+@pytest.mark.skipif(
+    SKLEARN_VERSION < parse_version("1.9"),
+    reason="needs scikit-learn >= 1.9: before, its MLPClassifier raises TypeError "
+    "on string labels with early_stopping, so there is no reference",
+)
 def test_stratified_split_matches_sklearn():
     rng = np.random.RandomState(0)
     X = rng.rand(60, 3)

@@ -1,7 +1,7 @@
 """Safe persistence with skops.io: every kind of fitted model round-trips.
 
 A model loaded with exactly the types ``get_untrusted_types`` lists (all of
-them fastnn's own, and those the README documents) must predict the same bits
+them fastnn's own, and those the documentation lists) must predict the same bits
 and continue training (``partial_fit``, ``warm_start``) exactly as the model
 that was saved.
 """
@@ -23,7 +23,10 @@ sio = pytest.importorskip("skops.io")
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+# The user guide's page on saving models lists the types to trust.
+PERSISTENCE_PAGE = (
+    Path(__file__).resolve().parent.parent / "docs" / "user_guide" / "persistence.md"
+)
 
 # Every type of fastnn a fitted model can hold.
 FASTNN_TYPES = {
@@ -312,8 +315,8 @@ def test_a_reloaded_model_trains_on_like_the_original_after_a_second_round_trip(
     assert_same_state(model, twice)
 
 
-def test_readme_lists_exactly_fastnns_types_to_trust():
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Saving models safely")[1].split("\n## ")[0]
+def test_docs_list_exactly_fastnns_types_to_trust():
+    text = PERSISTENCE_PAGE.read_text(encoding="utf-8")
+    section = text.split("# Saving models safely")[1].split("\n## ")[0]
     listed = set(re.findall(r"`(fastnn\.[\w.]+)`", section))
     assert listed == FASTNN_TYPES

@@ -42,7 +42,8 @@ def _step_jacobian(name: str, step) -> np.ndarray | None:
     """
     if step is None or step == "passthrough":
         return None
-    if isinstance(step, (MinMaxScaler, MaxAbsScaler)) and step.clip:
+    # MaxAbsScaler has no clip before scikit-learn 1.8.
+    if isinstance(step, (MinMaxScaler, MaxAbsScaler)) and getattr(step, "clip", False):
         raise ValueError(
             f"Cannot differentiate through step {name!r}: "
             f"{type(step).__name__}(clip=True) is not linear outside the "
