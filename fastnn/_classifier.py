@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
@@ -18,17 +20,34 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
+from .activations import ACTIVATIONS
 from .losses import _loss_doc, estimator_loss, parameter_constraints
 
-_SHARED_PARAMETERS_DOC = """
+_SKLEARN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+
+
+def _activation_names_doc() -> str:
+    # From the activation classes, so a new one cannot be left out.
+    others = [name for name in ACTIVATIONS if name not in _SKLEARN_ACTIVATIONS]
+    text = (
+        "Activation of the hidden layers: scikit-learn's "
+        + ", ".join(f"``'{name}'``" for name in _SKLEARN_ACTIVATIONS)
+        + ", or "
+        + ", ".join(f"``'{name}'``" for name in others)
+        + ";"
+    )
+    return textwrap.fill(text, 79, initial_indent=" " * 8, subsequent_indent=" " * 8)
+
+
+_SHARED_PARAMETERS_DOC = (
+    """
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
 
     activation : str, Activation or sequence of those, default='relu'
-        Activation of the hidden layers: scikit-learn's ``'identity'``,
-        ``'logistic'``, ``'tanh'``, ``'relu'``, or ``'sigmoid'``,
-        ``'piecewise_linear'``, ``'gaussian'``, ``'unit_step'``,
-        ``'leaky_relu'``, ``'elu'``, ``'softplus'``, ``'gelu'``, ``'silu'``;
+"""
+    + _activation_names_doc()
+    + """
         an instance from :mod:`fastnn.activations` to set parameters
         (``Sigmoid(beta=2.0)``, searchable as ``activation__beta``); or one
         entry per hidden layer.  Formulas and derivatives are in
@@ -122,6 +141,7 @@ _SHARED_PARAMETERS_DOC = """
         those moments are of ``epsilon``'s order.  Ignored by the other
         solvers.
 """
+)
 
 _SHARED_ATTRIBUTES_DOC = """
     loss_ : float

@@ -115,3 +115,11 @@ def test_every_public_name_is_covered_by_a_doctest():
         if id(getattr(o, "__func__", o)) not in covered
     ]
     assert not missing, f"no doctest for {missing}"
+
+
+@pytest.mark.parametrize("estimator", [fastnn.MLPClassifier, fastnn.MLPRegressor])
+def test_the_activation_parameter_lists_every_activation_name(estimator):
+    doc = estimator.__doc__
+    entry = doc[doc.index("activation :") : doc.index("solver :")]
+    for name in activations.ACTIVATIONS:
+        assert f"``'{name}'``" in entry
