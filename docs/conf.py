@@ -79,6 +79,9 @@ nitpick_ignore_regex = [
     (r"py:.*", rf"({'|'.join(_EXTERNAL)})(\..*)?"),
     # Built-in types named in signatures and numpydoc type lines.
     (r"py:.*", r"(int|float|str|bool|dict|list|tuple|callable|object|None)"),
+    # The output-only links of the losses (exp, softmax) are not hidden-layer
+    # activations and have no public class; a loss's page names them.
+    (r"py:class", r"fastnn\.activations\._(Exp|Softmax)"),
 ]
 
 # -- Gallery ----------------------------------------------------------------

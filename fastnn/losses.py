@@ -188,7 +188,7 @@ class Gamma(Loss):
 
 
 class AbsoluteError(Loss):
-    """The absolute error Σ_k |p_k - y_k| (identity output).
+    """The absolute error Σ_k abs(p_k - y_k) (identity output).
 
     Examples
     --------
@@ -202,7 +202,7 @@ class AbsoluteError(Loss):
 
 
 class Huber(Loss):
-    """The Huber loss Σ_k ½r² for |r| ≤ δ = ``huber_delta``, else δ(|r| - ½δ).
+    """The Huber loss Σ_k ½r² for abs(r) ≤ δ = ``huber_delta``, else δ(abs(r) - ½δ).
 
     Parameters
     ----------
