@@ -94,13 +94,16 @@ class _OpenBLASFromAnyThread:
 def _settable_from_any_thread(lib):
     """``lib``'s threadpoolctl controller, or for a pthreads OpenBLAS one
     that any thread may set."""
-    if lib.internal_api == "openblas" and lib.threading_layer == "pthreads":
+    # threadpoolctl made the library handle public (``dynlib``) in 3.2.
+    dynlib = getattr(lib, "dynlib", None) or getattr(lib, "_dynlib", None)
+    threading_layer = getattr(lib, "threading_layer", None)
+    if lib.internal_api == "openblas" and threading_layer == "pthreads" and dynlib:
         # The symbol's affixes as threadpoolctl finds its getter's: NumPy's
         # copy also exports Fortran wrappers (``..._64_``) that take a pointer.
         for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
             name = f"{prefix}openblas_%s_num_threads{suffix}"
-            if hasattr(lib.dynlib, name % "get"):
-                return _OpenBLASFromAnyThread(lib, getattr(lib.dynlib, name % "set"))
+            if hasattr(dynlib, name % "get"):
+                return _OpenBLASFromAnyThread(lib, getattr(dynlib, name % "set"))
     return lib
 
 
