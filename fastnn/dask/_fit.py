@@ -91,7 +91,7 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
     >>> from fastnn import MLPClassifier
     >>> from fastnn.dask import fit
     >>> client = Client(processes=False, n_workers=2, threads_per_worker=1,
-    ...                 dashboard_address=None)
+    ...                 dashboard_address=":0")
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(600, 4))
     >>> y = (X[:, 0] > 0).astype(int)
