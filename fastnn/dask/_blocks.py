@@ -9,6 +9,7 @@ itself stays where it was checked until it is encoded.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 
@@ -19,6 +20,14 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import _check_sample_weight, _check_y
 
 from ._sums import Block
+
+# scikit-learn 1.9 refuses all-zero sample weights unless told not to; older
+# versions take them and have no such argument.
+_ALL_ZERO_OK = (
+    {"allow_all_zero_weights": True}
+    if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
+    else {}
+)
 
 
 @dataclass
@@ -72,7 +81,7 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
         sw = None
         if swb is not None:
             # A block may weigh all its rows zero; the whole data may not.
-            sw = _check_sample_weight(swb, X, dtype=dtype, allow_all_zero_weights=True)
+            sw = _check_sample_weight(swb, X, dtype=dtype, **_ALL_ZERO_OK)
         return Checked(X, y, sw)
     except (ValueError, TypeError) as exc:
         return Checked(error=exc)
