@@ -405,7 +405,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _validate_validation_set(self, X, y, X_val, y_val, sample_weight_val):
         """Check a validation set passed to fit; return it in the working dtype.
 
-        The rules and messages are HistGradientBoosting's (scikit-learn 1.7).
+        The rules follow HistGradientBoosting's.  Its messages are reused
+        where it has one: the two for a missing half verbatim, the one for
+        ``early_stopping=False`` without its "'auto' or" (fastnn has no
+        ``'auto'``) and with the space it lacks.  A lone
+        ``sample_weight_val``, a non-stochastic solver and a one-row set are
+        fastnn's checks (HistGradientBoosting ignores the first and has no
+        such solvers), with fastnn's messages.
         """
         if y_val is None and X_val is not None:
             raise ValueError("X_val is provided, but y_val was not provided.")

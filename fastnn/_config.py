@@ -65,7 +65,7 @@ def show_config(file=None) -> dict:
         "cython": cython_version,
         "openmp": openmp_enabled(),
         "n_threads": engine_n_threads(),
-        "gemm_blocks": _engine.GEMM_BLOCK_COUNT,
+        "gemm_blocks": _engine.gemm_block_count(),
         "blas": blas,
     }
     out = file if file is not None else sys.stdout

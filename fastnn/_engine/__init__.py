@@ -53,6 +53,7 @@ from ._kernels import (
     ACTIVATION_CODES,
     LOSS_CODES,
     OPTIMIZER_CODES,
+    PARALLEL_MIN_PRODUCT,
     ActivationCode,
     LossCode,
     OptimizerCode,
@@ -63,14 +64,13 @@ from ._kernels import (
     optimizer_state_arrays,
     output_loss_delta,
 )
-from ._layers import GEMM_BLOCK_COUNT, PARALLEL_MIN_PRODUCT, _set_gemm_blocks
+from ._layers import _set_gemm_blocks, gemm_block_count
 from ._optimizer import Optimizer, optimizer_step
 from ._predict import forward
 from ._trainer import Trainer
 
 __all__ = [
     "ACTIVATION_CODES",
-    "GEMM_BLOCK_COUNT",
     "LOSS_CODES",
     "OPTIMIZER_CODES",
     "ActivationCode",
@@ -87,6 +87,7 @@ __all__ = [
     "bias_activation",
     "competing_threads",
     "forward",
+    "gemm_block_count",
     "loss_averages_outputs",
     "needs_preactivation",
     "optimizer_state_arrays",

@@ -11,8 +11,9 @@ blocks of its rows, each of which needs the deltas of the whole batch;
 when training, the thread that computed a gradient block also takes the
 optimizer step on those parameters while they are in its cache.
 
-Row blocks and gradient blocks are functions of the sizes only (see
-``_layers.gemm_blocks``), never of the thread count, and reductions are
+Row blocks and gradient blocks are functions of the sizes and of the
+machine's logical CPU count (see ``_layers.gemm_blocks``), never of the
+thread count, and reductions are
 summed in block order afterwards: results are bitwise identical for any
 number of threads.
 
@@ -31,7 +32,7 @@ from ._kernels cimport (
     MAX_BLOCKS,
     MIN_BLOCK_ROWS,
     PARALLEL_MIN_ELEMENTS,
-    PARALLEL_MIN_FLOPS,
+    PARALLEL_MIN_PRODUCT,
     SPARSE_CHUNK,
     activation_spec,
     fnn_activation,
@@ -217,7 +218,7 @@ cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogi
     cdef int l, nb = 1, most = block_count()
     for l in range(ws.n_weight_layers):
         macs += ((X.row_nnz if l == 0 else ws.units[l]) * ws.units[l + 1])
-    if rows * macs < PARALLEL_MIN_FLOPS:
+    if rows * macs < PARALLEL_MIN_PRODUCT:
         return 1
     while nb * 2 <= most and rows >= nb * 2 * MIN_BLOCK_ROWS:
         nb *= 2

@@ -97,11 +97,20 @@ cdef extern from "fastnn_kernels.h" nogil:
 
 
 cdef enum:
-    # Passes smaller than this run on one thread: below it, waking the
-    # OpenMP team costs more than the work (elements for element-wise
-    # passes, multiply-adds for GEMMs).
+    # Element-wise passes of fewer elements than this run on one thread:
+    # below it, waking the OpenMP team costs more than the work.
     PARALLEL_MIN_ELEMENTS = 32768
-    PARALLEL_MIN_FLOPS = 65536
+
+
+cpdef enum:
+    # The same for products: a GEMM of fewer multiply-adds (m * n * k, the
+    # product of its sizes) runs as one block, on one thread.  ``cpdef``
+    # makes it a Python attribute of ``_kernels`` too (``fastnn._threads``
+    # reads it).
+    PARALLEL_MIN_PRODUCT = 65536
+
+
+cdef enum:
     # Large products are cut into at most this many blocks (see
     # _layers.gemm_blocks).  Not more: BLAS slows down on thin blocks
     # (measured with OpenBLAS: 50-row blocks of a 200-row batch ran 25%

@@ -4,7 +4,8 @@
 Holds: the passes over a range of rows (what one thread runs on one block),
 the passes over all rows of a layer (blocks shared among threads), their
 sparse first-layer twins, and the number of blocks a product is cut into.
-May call: ``_kernels`` (BLAS and the element kernels) and ``_input``.
+May call: ``_kernels`` (BLAS and the element kernels), ``_input`` and
+``_cpus``.
 """
 
 from cython cimport floating

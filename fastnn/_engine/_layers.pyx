@@ -25,7 +25,7 @@ from ._cpus cimport fnn_mark_worker
 from ._input cimport Input
 from ._kernels cimport (
     MAX_BLOCKS,
-    PARALLEL_MIN_FLOPS,
+    PARALLEL_MIN_PRODUCT,
     activation_backward_rows,
     bias_activation_rows,
     fnn_activation,
@@ -47,10 +47,12 @@ def _machine_blocks():
     return blocks
 
 
-GEMM_BLOCK_COUNT = _machine_blocks()
-# Products (m * n * k) below this run as one block, on one thread.
-PARALLEL_MIN_PRODUCT = PARALLEL_MIN_FLOPS
-cdef int GEMM_BLOCKS = GEMM_BLOCK_COUNT
+cdef int GEMM_BLOCKS = _machine_blocks()
+
+
+def gemm_block_count():
+    """Blocks of a large product now (``_set_gemm_blocks`` changes it)."""
+    return GEMM_BLOCKS
 
 
 def _set_gemm_blocks(int n):
@@ -79,7 +81,7 @@ cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     results are to be identical for any number of threads.  (They depend on
     the machine's CPU count, as BLAS kernels depend on its CPU model.)
     """
-    return GEMM_BLOCKS if m * n * k >= PARALLEL_MIN_FLOPS else 1
+    return GEMM_BLOCKS if m * n * k >= PARALLEL_MIN_PRODUCT else 1
 
 
 cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
