@@ -16,12 +16,11 @@ import numpy as np
 import scipy
 import scipy.optimize
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -59,8 +58,17 @@ _NATIVE_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of :class:`MLPClassifier` and :class:`MLPRegressor`.
 
-    Not meant to be used directly.
+    Not meant to be used directly.  What differs between classification and
+    regression is behind the hooks the subclasses override: the target
+    checks and encodings (``_numeric_targets``, ``_check_targets``,
+    ``_encode_labels``, ``_encode_validation_targets``, ``_score_targets``,
+    ``_validation_weights``), the split (``_stratify``) and the output
+    activation.
     """
+
+    # Whether scikit-learn's checks require numeric targets (False for
+    # labels).
+    _numeric_targets: bool = True
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -444,7 +452,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         y_val = check_array(
             y_val,
             ensure_2d=False,
-            dtype=None if is_classifier(self) else "numeric",
+            dtype="numeric" if self._numeric_targets else None,
             input_name="y_val",
             estimator=self,
         )
@@ -476,6 +484,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         """Validation sample weights, with class weights where they apply."""
         return sample_weight_val
 
+    def _stratify(self, Y) -> np.ndarray | None:
+        """What the early-stopping split is stratified by (None: not at all)."""
+        return None
+
+    def _score_targets(self, Y) -> np.ndarray:
+        """Encoded targets as the score reads them (subclass hook)."""
+        return Y
+
+    def _encode_labels(self, y) -> np.ndarray:
+        """Targets of the fitted model as numbers (subclass hook)."""
+        return y
+
     def _fit_stochastic(
         self, X, y, sample_weight, layer_units, incremental, task, validation=None
     ):
@@ -493,11 +513,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             X_train, y_train, sw_train = X, y, sample_weight
             X_val, y_val, sw_val = validation
         elif early_stopping:
-            # scikit-learn stratifies single-output classification targets,
-            # binarized to bool (its error messages name those values).
-            stratify = None
-            if is_classifier(self) and self.n_outputs_ == 1:
-                stratify = y.astype(bool)
+            stratify = self._stratify(y)
             arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
             split = train_test_split(
                 *arrays,
@@ -523,9 +539,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 y_val,
                 sw_val if sw_val is not None else np.ones(len(y_val), dtype=X.dtype),
             )
-            if is_classifier(self):
-                y_val = self._label_binarizer.inverse_transform(y_val)
-            validation_set = _ValidationSet(X_val, y_val, sw_val, loss_rows)
+            validation_set = _ValidationSet(
+                X_val, self._score_targets(y_val), sw_val, loss_rows
+            )
 
         n_samples = X_train.shape[0]
         if sw_train is None:
@@ -858,7 +874,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if y is not None:
             # The targets fit would accept, and nothing else.
             y = _check_y(
-                y, multi_output=True, y_numeric=not is_classifier(self), estimator=self
+                y, multi_output=True, y_numeric=self._numeric_targets, estimator=self
             )
             Y = self._encode_targets(self._check_targets(y), X.shape[0], dtype)
         n_rows = 1 if Y is not None else self.n_outputs_
@@ -879,16 +895,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 f"Found input variables with inconsistent numbers of samples: "
                 f"[{n_samples}, {len(y)}]"
             )
-        if is_classifier(self):
-            # LabelBinarizer would encode an unknown label as all zeros.
-            unseen = np.setdiff1d(unique_labels(y), self.classes_)
-            if len(unseen):
-                raise ValueError(
-                    "`y` has classes not in `self.classes_`. "
-                    f"`self.classes_` has {self.classes_}. 'y' has "
-                    f"{unique_labels(y)}."
-                )
-            y = self._label_binarizer.transform(y)
+        y = self._encode_labels(y)
         Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=dtype)
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(

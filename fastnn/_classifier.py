@@ -64,6 +64,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     """
     )
 
+    _numeric_targets = False
+
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
         **parameter_constraints("classifier"),
@@ -190,6 +192,26 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             class_weight = _balanced_weights(labels)
         weights = compute_sample_weight(class_weight, labels_val).astype(y.dtype)
         return weights if sample_weight_val is None else weights * sample_weight_val
+
+    def _stratify(self, Y) -> np.ndarray | None:
+        # scikit-learn stratifies single-output targets, binarized to bool
+        # (its error messages name those values).
+        return Y.astype(bool) if self.n_outputs_ == 1 else None
+
+    def _score_targets(self, Y) -> np.ndarray:
+        # The score compares predicted labels with labels.
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _encode_labels(self, y) -> np.ndarray:
+        # LabelBinarizer would encode an unknown label as all zeros.
+        unseen = np.setdiff1d(unique_labels(y), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                "`y` has classes not in `self.classes_`. "
+                f"`self.classes_` has {self.classes_}. 'y' has "
+                f"{unique_labels(y)}."
+            )
+        return self._label_binarizer.transform(y)
 
     def _output_activation(self) -> str:
         multiclass = self._label_binarizer.y_type_ == "multiclass"
