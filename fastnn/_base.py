@@ -193,9 +193,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     def _activation_specs(self) -> list[tuple[str, float, float]]:
         """Engine specs of every layer after the input (output last)."""
-        hidden = _hidden_activation_specs(self.activation, len(self.coefs_) - 1)
-        # The output's sigmoid is the plain logistic (steepness 1).
-        return [*hidden, (self.out_activation_, 1.0, 0.0)]
+        return _network.layer_activation_specs(
+            self.activation, len(self.coefs_) - 1, self.out_activation_
+        )
 
     def _loss(self) -> Loss:
         """The loss trained (``fastnn.losses``), with its parameters."""
