@@ -244,15 +244,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return flat
 
     def _set_params_views(self, flat: np.ndarray, units: list[int]) -> None:
-        coefs, intercepts, start = [], [], 0
-        for fan_in, fan_out in zip(units[:-1], units[1:]):
-            coefs.append(
-                flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
-            )
-            start += fan_in * fan_out
-        for fan_out in units[1:]:
-            intercepts.append(flat[start : start + fan_out])
-            start += fan_out
+        coef_slices, intercept_slices = _network.param_slices(units)
+        coefs = [
+            flat[where].reshape(fan_in, fan_out)
+            for where, fan_in, fan_out in zip(coef_slices, units[:-1], units[1:])
+        ]
+        intercepts = [flat[where] for where in intercept_slices]
         self.coefs_, self.intercepts_ = coefs, intercepts
 
     # -- fitting ------------------------------------------------------------

@@ -84,6 +84,21 @@ def layer_activation_specs(
     return [*hidden, (out_activation, 1.0, 0.0)]
 
 
+def param_slices(layer_units: Sequence[int]) -> tuple[list[slice], list[slice]]:
+    """Where each layer's coefficients and intercepts sit in the flat
+    parameters: every coefficient matrix raveled, then every intercept
+    vector (scikit-learn's ``_pack``; the engine's ``Workspace`` lays them
+    out the same)."""
+    coefs, intercepts, start = [], [], 0
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        coefs.append(slice(start, start + fan_in * fan_out))
+        start += fan_in * fan_out
+    for fan_out in layer_units[1:]:
+        intercepts.append(slice(start, start + fan_out))
+        start += fan_out
+    return coefs, intercepts
+
+
 def check_blas_sizes(layer_units, batch_size: int = 1) -> None:
     """Refuse layer widths or batch sizes that BLAS's 32-bit ints cannot hold."""
     for i, units in enumerate(layer_units):
