@@ -8,8 +8,11 @@
  * functions here process one contiguous row.  The activation kernels switch
  * on the code once per row, outside their loops, so the compiler vectorises
  * each case; the loss kernel switches per element, which is cheap next to
- * its logarithms.  Everything is `static inline` and touches no global
- * state, so it is safe to call from any OpenMP thread without the GIL.
+ * its logarithms.  Everything is `static` and touches no global state, so
+ * it is safe to call from any OpenMP thread without the GIL; all is
+ * `inline` except the three loops built as FNN_VECTOR_CLONES (fnn_sumsq,
+ * fnn_adam_step, fnn_sgd_step), since GCC cannot inline a function whose
+ * vector version is chosen when the library is loaded.
  *
  * Derivatives are taken from the stored *output* of the activation where
  * that is possible (as scikit-learn does); the activations whose derivative

@@ -16,12 +16,11 @@ import numpy as np
 import scipy
 import scipy.optimize
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -59,8 +58,17 @@ _NATIVE_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of :class:`MLPClassifier` and :class:`MLPRegressor`.
 
-    Not meant to be used directly.
+    Not meant to be used directly.  What differs between classification and
+    regression is behind the hooks the subclasses override: the target
+    checks and encodings (``_numeric_targets``, ``_check_targets``,
+    ``_encode_labels``, ``_encode_validation_targets``, ``_score_targets``,
+    ``_validation_weights``), the split (``_stratify``) and the output
+    activation.
     """
+
+    # Whether scikit-learn's checks require numeric targets (False for
+    # labels).
+    _numeric_targets: bool = True
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -185,9 +193,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
 
     def _activation_specs(self) -> list[tuple[str, float, float]]:
         """Engine specs of every layer after the input (output last)."""
-        hidden = _hidden_activation_specs(self.activation, len(self.coefs_) - 1)
-        # The output's sigmoid is the plain logistic (steepness 1).
-        return [*hidden, (self.out_activation_, 1.0, 0.0)]
+        return _network.layer_activation_specs(
+            self.activation, len(self.coefs_) - 1, self.out_activation_
+        )
 
     def _loss(self) -> Loss:
         """The loss trained (``fastnn.losses``), with its parameters."""
@@ -236,15 +244,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return flat
 
     def _set_params_views(self, flat: np.ndarray, units: list[int]) -> None:
-        coefs, intercepts, start = [], [], 0
-        for fan_in, fan_out in zip(units[:-1], units[1:]):
-            coefs.append(
-                flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
-            )
-            start += fan_in * fan_out
-        for fan_out in units[1:]:
-            intercepts.append(flat[start : start + fan_out])
-            start += fan_out
+        coef_slices, intercept_slices = _network.param_slices(units)
+        coefs = [
+            flat[where].reshape(fan_in, fan_out)
+            for where, fan_in, fan_out in zip(coef_slices, units[:-1], units[1:])
+        ]
+        intercepts = [flat[where] for where in intercept_slices]
         self.coefs_, self.intercepts_ = coefs, intercepts
 
     # -- fitting ------------------------------------------------------------
@@ -405,7 +410,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def _validate_validation_set(self, X, y, X_val, y_val, sample_weight_val):
         """Check a validation set passed to fit; return it in the working dtype.
 
-        The rules and messages are HistGradientBoosting's (scikit-learn 1.7).
+        The rules follow HistGradientBoosting's.  Its messages are reused
+        where it has one: the two for a missing half verbatim, the one for
+        ``early_stopping=False`` without its "'auto' or" (fastnn has no
+        ``'auto'``) and with the space it lacks.  A lone
+        ``sample_weight_val``, a non-stochastic solver and a one-row set are
+        fastnn's checks (HistGradientBoosting ignores the first and has no
+        such solvers), with fastnn's messages.
         """
         if y_val is None and X_val is not None:
             raise ValueError("X_val is provided, but y_val was not provided.")
@@ -438,7 +449,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         y_val = check_array(
             y_val,
             ensure_2d=False,
-            dtype=None if is_classifier(self) else "numeric",
+            dtype="numeric" if self._numeric_targets else None,
             input_name="y_val",
             estimator=self,
         )
@@ -470,6 +481,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         """Validation sample weights, with class weights where they apply."""
         return sample_weight_val
 
+    def _stratify(self, Y) -> np.ndarray | None:
+        """What the early-stopping split is stratified by (None: not at all)."""
+        return None
+
+    def _score_targets(self, Y) -> np.ndarray:
+        """Encoded targets as the score reads them (subclass hook)."""
+        return Y
+
+    def _encode_labels(self, y) -> np.ndarray:
+        """Targets of the fitted model as numbers (subclass hook)."""
+        return y
+
     def _fit_stochastic(
         self, X, y, sample_weight, layer_units, incremental, task, validation=None
     ):
@@ -487,11 +510,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             X_train, y_train, sw_train = X, y, sample_weight
             X_val, y_val, sw_val = validation
         elif early_stopping:
-            # scikit-learn stratifies single-output classification targets,
-            # binarized to bool (its error messages name those values).
-            stratify = None
-            if is_classifier(self) and self.n_outputs_ == 1:
-                stratify = y.astype(bool)
+            stratify = self._stratify(y)
             arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
             split = train_test_split(
                 *arrays,
@@ -517,9 +536,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 y_val,
                 sw_val if sw_val is not None else np.ones(len(y_val), dtype=X.dtype),
             )
-            if is_classifier(self):
-                y_val = self._label_binarizer.inverse_transform(y_val)
-            validation_set = _ValidationSet(X_val, y_val, sw_val, loss_rows)
+            validation_set = _ValidationSet(
+                X_val, self._score_targets(y_val), sw_val, loss_rows
+            )
 
         n_samples = X_train.shape[0]
         if sw_train is None:
@@ -852,7 +871,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if y is not None:
             # The targets fit would accept, and nothing else.
             y = _check_y(
-                y, multi_output=True, y_numeric=not is_classifier(self), estimator=self
+                y, multi_output=True, y_numeric=self._numeric_targets, estimator=self
             )
             Y = self._encode_targets(self._check_targets(y), X.shape[0], dtype)
         n_rows = 1 if Y is not None else self.n_outputs_
@@ -873,16 +892,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 f"Found input variables with inconsistent numbers of samples: "
                 f"[{n_samples}, {len(y)}]"
             )
-        if is_classifier(self):
-            # LabelBinarizer would encode an unknown label as all zeros.
-            unseen = np.setdiff1d(unique_labels(y), self.classes_)
-            if len(unseen):
-                raise ValueError(
-                    "`y` has classes not in `self.classes_`. "
-                    f"`self.classes_` has {self.classes_}. 'y' has "
-                    f"{unique_labels(y)}."
-                )
-            y = self._label_binarizer.transform(y)
+        y = self._encode_labels(y)
         Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=dtype)
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(

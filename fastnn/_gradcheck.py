@@ -88,7 +88,8 @@ def check_gradients(
     Y = estimator._encode_targets(y, n_samples, np.float64)
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
     params, units, specs = _network.snapshot(estimator, X.shape[1], np.float64)
-    n_coef = sum(a * b for a, b in zip(units[:-1], units[1:]))
+    # The L2 penalty reads the coefficients, which come first.
+    n_coef = _network.param_slices(units)[1][0].start
     alpha = float(estimator.alpha)
     loss = estimator._loss()
 

@@ -74,6 +74,31 @@ class EngineSpec(NamedTuple):
         )
 
 
+def layer_activation_specs(
+    activation, n_hidden: int, out_activation: str
+) -> list[tuple[str, float, float]]:
+    """The engine's (name, p0, p1) of every layer after the input: the
+    hidden layers' from ``activation=``, then the output's."""
+    hidden = _hidden_activation_specs(activation, n_hidden)
+    # The output's sigmoid is the plain logistic (steepness 1).
+    return [*hidden, (out_activation, 1.0, 0.0)]
+
+
+def param_slices(layer_units: Sequence[int]) -> tuple[list[slice], list[slice]]:
+    """Where each layer's coefficients and intercepts sit in the flat
+    parameters: every coefficient matrix raveled, then every intercept
+    vector (scikit-learn's ``_pack``; the engine's ``Workspace`` lays them
+    out the same)."""
+    coefs, intercepts, start = [], [], 0
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        coefs.append(slice(start, start + fan_in * fan_out))
+        start += fan_in * fan_out
+    for fan_out in layer_units[1:]:
+        intercepts.append(slice(start, start + fan_out))
+        start += fan_out
+    return coefs, intercepts
+
+
 def check_blas_sizes(layer_units, batch_size: int = 1) -> None:
     """Refuse layer widths or batch sizes that BLAS's 32-bit ints cannot hold."""
     for i, units in enumerate(layer_units):
@@ -154,8 +179,9 @@ def snapshot(estimator, n_features: int | None, dtype) -> tuple:
         )
     layer_units = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
     check_blas_sizes(layer_units)
-    hidden = _hidden_activation_specs(estimator.activation, len(coefs) - 1)
-    activations = [*hidden, (out_activation, 1.0, 0.0)]
+    activations = layer_activation_specs(
+        estimator.activation, len(coefs) - 1, out_activation
+    )
     params = np.concatenate([c.ravel() for c in coefs] + intercepts)
     return params, layer_units, activations
 

@@ -9,7 +9,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
-from ._classifier import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
+from ._docs import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
 from .losses import _loss_doc, parameter_constraints
 
 

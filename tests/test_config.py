@@ -37,3 +37,27 @@ def test_show_config_reports_versions_and_threads():
     assert blocks >= 1 and blocks & (blocks - 1) == 0
     assert blocks <= max(1, os.cpu_count() or 1)
     assert any(lib["internal_api"] for lib in config["blas"])
+
+
+def test_show_config_reports_the_block_count_in_force():
+    # _set_gemm_blocks (tests, compare_builds) changes the count the engine
+    # cuts products into; show_config must print that one, not the count
+    # the module started with.
+    from fastnn import _engine
+
+    start = fastnn.show_config(file=io.StringIO())["gemm_blocks"]
+    forced = 8 if start != 8 else 1
+    previous = _engine._set_gemm_blocks(forced)
+    try:
+        assert fastnn.show_config(file=io.StringIO())["gemm_blocks"] == forced
+    finally:
+        _engine._set_gemm_blocks(previous)
+    assert fastnn.show_config(file=io.StringIO())["gemm_blocks"] == start
+
+
+def test_parallel_threshold_is_one_name_for_multiply_adds():
+    from fastnn import _engine, _threads
+
+    # The one threshold of products, counted in multiply-adds (m * n * k).
+    assert _threads.PARALLEL_MIN_PRODUCT is _engine.PARALLEL_MIN_PRODUCT
+    assert not hasattr(_engine, "GEMM_BLOCK_COUNT")

@@ -228,3 +228,21 @@ def test_every_trainer_is_built_by_the_engine_spec(monkeypatch):
     check_gradients(reg, X[:5], X[:5, 1])
     assert len(built) == 5
     assert set(built) == {("trainer", "_network.py")}
+
+
+def test_param_slices_are_scikit_learns_pack():
+    from sklearn.neural_network._multilayer_perceptron import _pack
+
+    from fastnn import _network
+
+    units = [3, 5, 4, 2]
+    rng = np.random.default_rng(0)
+    coefs = [rng.normal(size=(a, b)) for a, b in zip(units[:-1], units[1:])]
+    intercepts = [rng.normal(size=b) for b in units[1:]]
+    flat = _pack(coefs, intercepts)
+    coef_slices, intercept_slices = _network.param_slices(units)
+    for coef, where in zip(coefs, coef_slices):
+        np.testing.assert_array_equal(flat[where].reshape(coef.shape), coef)
+    for intercept, where in zip(intercepts, intercept_slices):
+        np.testing.assert_array_equal(flat[where], intercept)
+    assert intercept_slices[-1].stop == flat.size

@@ -55,6 +55,7 @@ from ._kernels import (
     ACTIVATION_CODES,
     LOSS_CODES,
     OPTIMIZER_CODES,
+    PARALLEL_MIN_PRODUCT,
     ActivationCode,
     LossCode,
     OptimizerCode,

@@ -61,8 +61,10 @@ cdef class Workspace:
     cdef Py_ssize_t *coef_offset
     cdef Py_ssize_t *intercept_offset
     cdef Py_ssize_t n_coef, n_params
-    # Every buffer of a batch lives in ``work`` (an ndarray of the dtype),
-    # at these offsets; -1 where a layer has none.
+    # Every buffer of a batch of the dtype lives in ``work`` (an ndarray),
+    # at these offsets; -1 where a layer has none.  The index and double
+    # buffers (``feature_end``, ``entry_row``, ``tasks``, ``task_sums``,
+    # ``row_loss``) are arrays of their own.
     cdef readonly object params     # the flat parameters, updated in place
     cdef object work
     cdef Py_ssize_t *act_off       # acts[l]: batch_size x units[l]; acts[0] is the batch

@@ -30,13 +30,13 @@ from ._kernels cimport (
     GATHER_AHEAD,
     MIN_BLOCK_ROWS,
     SPARSE_CHUNK,
-    activation_spec,
     fnn_activation,
     fnn_dropout_scale,
     fnn_loss_averages_outputs,
     fnn_needs_preactivation,
     fnn_optimizer,
     fnn_prefetch_bytes,
+    layer_activations,
     optimizer_range,
     output_loss_delta_row,
     split,
@@ -138,10 +138,7 @@ cdef class Workspace:
                 self.dropout[l] = rate
         if len(activations) != n_layers - 1:
             raise ValueError("need one activation per layer after the input")
-        self.act_spec[0] = activation_spec("identity", 0.0, 0.0)
-        for l in range(1, n_layers):
-            name, p0, p1 = activations[l - 1]
-            self.act_spec[l] = activation_spec(name, p0, p1)
+        layer_activations(self.act_spec, activations, n_layers)
 
         for l in range(n_layers):
             self.units[l] = layer_units[l]

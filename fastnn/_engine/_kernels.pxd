@@ -106,6 +106,8 @@ cdef enum:
 
 
 cdef fnn_activation activation_spec(str name, double p0, double p1) except *
+cdef int layer_activations(fnn_activation *out, activations,
+                           int n_layers) except -1
 
 
 cdef inline Py_ssize_t split(Py_ssize_t n, int part, int n_parts) noexcept nogil:

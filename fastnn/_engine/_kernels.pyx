@@ -53,6 +53,18 @@ cdef fnn_activation activation_spec(str name, double p0, double p1) except *:
     return act
 
 
+cdef int layer_activations(fnn_activation *out, activations,
+                           int n_layers) except -1:
+    """``out[l]``: the C description of layer ``l``'s activation, from the
+    (name, p0, p1) of every layer after the input; ``out[0]``, the input's,
+    is the identity (never applied)."""
+    out[0] = activation_spec("identity", 0.0, 0.0)
+    for l in range(1, n_layers):
+        name, p0, p1 = activations[l - 1]
+        out[l] = activation_spec(name, p0, p1)
+    return 0
+
+
 def bias_activation(floating[:, ::1] Z, const floating[::1] b, str activation,
                     double p0=1.0, double p1=0.0):
     """In place: ``Z <- f(Z + b)`` row by row (test hook for the C kernels).

@@ -14,9 +14,9 @@ from libc.stdlib cimport free, malloc
 
 from ._input cimport Input, InputMatrix, blas_readable, c_rows, f_cols
 from ._kernels cimport (
-    activation_spec,
     all_finite,
     fnn_activation,
+    layer_activations,
     split,
 )
 from ._layers cimport (
@@ -106,10 +106,7 @@ def forward(X, params, layer_units, activations, int n_threads,
     if act_spec == NULL:
         raise MemoryError()
     try:
-        act_spec[0] = activation_spec("identity", 0.0, 0.0)
-        for l in range(1, n_layers):
-            name, p0, p1 = activations[l - 1]
-            act_spec[l] = activation_spec(name, p0, p1)
+        layer_activations(act_spec, activations, n_layers)
         if params.dtype == np.float32:
             finite = _forward[float](&inp.c, params, units, act_spec,
                                      max(1, n_threads), chunk, buf, out,
