@@ -59,5 +59,6 @@ def test_parallel_threshold_is_one_name_for_multiply_adds():
     from fastnn import _engine, _threads
 
     # The one threshold of products, counted in multiply-adds (m * n * k).
-    assert _threads.PARALLEL_MIN_PRODUCT is _engine.PARALLEL_MIN_PRODUCT
+    assert _threads.PARALLEL_MIN_MACS is _engine.PARALLEL_MIN_MACS
+    assert not hasattr(_engine, "PARALLEL_MIN_PRODUCT")
     assert not hasattr(_engine, "GEMM_BLOCK_COUNT")

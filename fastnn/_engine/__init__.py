@@ -55,7 +55,6 @@ from ._kernels import (
     ACTIVATION_CODES,
     LOSS_CODES,
     OPTIMIZER_CODES,
-    PARALLEL_MIN_PRODUCT,
     ActivationCode,
     LossCode,
     OptimizerCode,
