@@ -6,10 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# The interpreter itself, not a launcher: valgrind does not follow exec, so a
+# pyenv shim (a shell script) would run Python unchecked.
+python_bin=$(python -c 'import sys; print(sys.executable)')
 PYTHONMALLOC=malloc valgrind --tool=memcheck --error-exitcode=3 \
     --errors-for-leak-kinds=none --track-origins=yes \
     --suppressions=valgrind-python.supp \
-    python - <<'PY'
+    "$python_bin" - <<'PY'
 import warnings
 
 import numpy as np
