@@ -9,10 +9,15 @@ Contention: the same digits fit in two processes at once, and beside a
 process that only spins (``while True: pass``), against the fit alone.
 Every process is started fresh ("spawn"), with no environment variable set.
 
+Team count: what counting the competitors costs on a quiet machine.  The
+same fits alternate with the count on and off (a full team always) in one
+process, after a pause each: on a quiet machine the two should not differ.
+
 ::
 
-    python benchmarks/conditions.py               # both tables on stdout
-    python benchmarks/conditions.py --repeats 9
+    python benchmarks/conditions.py               # the three tables on stdout
+    python benchmarks/conditions.py --repeats 11
+    python benchmarks/conditions.py --only team-count --repeats 15
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from scipy.linalg.blas import dgemm
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 
 DIGITS_FIT = dict(
@@ -197,12 +202,63 @@ def contention_markdown(rows: list[dict[str, Any]]) -> str:
     return _markdown(rows, "digits fit", "library", "max")
 
 
+# -- the team count on a quiet machine -----------------------------------------
+
+
+def team_count(repeats: int = 11) -> list[dict[str, Any]]:
+    """Fits alternating with the competitor count on and off, after a pause."""
+    from fastnn import MLPClassifier
+    from fastnn._engine import _set_counting
+
+    X, y = _digits()
+    X_big, y_big = make_classification(
+        20_000, 784, n_informative=50, n_classes=10, random_state=0
+    )
+    X_big = X_big.astype(np.float32)
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    fits: dict[str, Callable[[], Any]] = {
+        "digits, (100,), 30 epochs": lambda: MLPClassifier(
+            **DIGITS_FIT, random_state=0
+        ).fit(X, y),
+        "20,000x784 f32, (100,), 3 epochs": lambda: MLPClassifier(
+            **dict(DIGITS_FIT, max_iter=3), random_state=0
+        ).fit(X_big, y_big),
+    }
+    rows = []
+    for name, call in fits.items():
+        call()  # warm-up
+        times: dict[str, list[float]] = {"count off": [], "count on": []}
+        for _ in range(repeats):
+            for condition in times:
+                _set_counting(condition == "count on")
+                try:
+                    time.sleep(0.3)
+                    start = time.perf_counter()
+                    call()
+                    times[condition].append(time.perf_counter() - start)
+                finally:
+                    _set_counting(True)
+        rows.append({"fit": name, "seconds": {k: _stats(v) for k, v in times.items()}})
+    return rows
+
+
+def team_count_markdown(rows: list[dict[str, Any]]) -> str:
+    return _markdown(rows, "fit", "fit", "median")
+
+
+TABLES = {
+    "interference": lambda n: interference_markdown(interference(n)),
+    "contention": lambda n: contention_markdown(contention(n)),
+    "team-count": lambda n: team_count_markdown(team_count(n)),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed calls each")
+    parser.add_argument("--only", action="append", choices=list(TABLES))
     args = parser.parse_args()
-    print(interference_markdown(interference(args.repeats)), end="\n\n")
-    print(contention_markdown(contention(args.repeats)))
+    print("\n\n".join(TABLES[t](args.repeats) for t in args.only or TABLES))
 
 
 if __name__ == "__main__":

@@ -133,38 +133,157 @@ static inline double fnn_monotonic_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* CPUs left by the competitors at the last count, and when the count
- * expires: shared by every calling thread, read and written atomically (a
- * stale count is harmless). */
+/* Seconds other processes' threads must be seen runnable, count after
+ * count, before they shrink the team; and the share of time threads of
+ * the process's CPU-pressure domain must have waited for a CPU since the
+ * last count to shrink it at once (see fnn_threads_now). */
+#define FNN_CONFIRM_S 0.002
+#define FNN_STALL_MIN 0.1
+
+/* The file of CPU pressure (PSI) that covers this process: its cgroup v2
+ * group's cpu.pressure where the unified hierarchy has one, else the
+ * whole system's /proc/pressure/cpu; "" when the kernel has neither. */
+static char fnn_psi_path[512];
+static int fnn_psi_found = 0;
+
+static inline void fnn_find_psi(void)
+{
+    char buf[512], path[512];
+    const char *roots[2] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+    char *group = NULL, *nl;
+    int i;
+    fnn_psi_path[0] = '\0';
+    /* "0::/some/group": the cgroup v2 line, on a pure or a hybrid system. */
+    if (fnn_read_text("/proc/self/cgroup", buf, sizeof buf) > 0) {
+        group = strstr(buf, "0::");
+        if (group != NULL && (group == buf || group[-1] == '\n')) {
+            group += 3;
+            if ((nl = strchr(group, '\n')) != NULL)
+                *nl = '\0';
+        } else {
+            group = NULL;
+        }
+    }
+    for (i = 0; group != NULL && i < 2; i++) {
+        snprintf(path, sizeof path, "%s%s/cpu.pressure", roots[i],
+                 strcmp(group, "/") == 0 ? "" : group);
+        if (access(path, R_OK) == 0) {
+            memcpy(fnn_psi_path, path, sizeof fnn_psi_path);
+            return;
+        }
+    }
+    if (access("/proc/pressure/cpu", R_OK) == 0)
+        memcpy(fnn_psi_path, "/proc/pressure/cpu", sizeof "/proc/pressure/cpu");
+}
+
+/* Microseconds that some thread of the pressure domain waited for a CPU,
+ * since boot; -1 without PSI. */
+static inline long long fnn_cpu_stall_us(void)
+{
+    char buf[256], *total;
+    if (!__atomic_load_n(&fnn_psi_found, __ATOMIC_ACQUIRE)) {
+        fnn_find_psi();
+        __atomic_store_n(&fnn_psi_found, 1, __ATOMIC_RELEASE);
+    }
+    if (fnn_psi_path[0] == '\0')
+        return -1;
+    /* "some avg10=0.00 avg60=0.00 avg300=0.00 total=12345\nfull ...". */
+    if (fnn_read_text(fnn_psi_path, buf, sizeof buf) <= 0)
+        return -1;
+    total = strstr(buf, "total=");
+    return total != NULL ? strtoll(total + 6, NULL, 10) : -1;
+}
+
+/* Whether other processes' runnable threads, seen at every count since
+ * `since` (now included), count as competitors now: seen for
+ * FNN_CONFIRM_S, or the pressure domain's stall total (microseconds; -1
+ * without PSI) grew by FNN_STALL_MIN of the time since it was last read
+ * at `read_at`. */
+static inline int fnn_others_confirmed(double now, double since,
+                                       long long stall, long long stall_before,
+                                       double read_at)
+{
+    if (now - since >= FNN_CONFIRM_S)
+        return 1;
+    return stall >= 0 && stall_before >= 0 && now > read_at
+           && (double)(stall - stall_before) * 1e-6
+                  >= FNN_STALL_MIN * (now - read_at);
+}
+
+/* The state of the count, shared by every calling thread and read and
+ * written atomically (a stale or torn-between-fields state is harmless:
+ * it only sizes one team): the CPUs left at the last count and when it
+ * expires; since when other processes' threads have been seen at every
+ * count (0: not at the last one); the stall total and time of the last
+ * count. */
 static int fnn_free_cpus_cached = 1;
 static double fnn_count_expires = 0.0;
+static double fnn_seen_since = 0.0;
+static long long fnn_stall_before = -1;
+static double fnn_stall_read_at = 0.0;
 /* Tests turn the count off to make sure a full team runs. */
 static int fnn_counting = 1;
 
 /* The team size for the next piece of work: at most n_max, at least 1,
- * and no more than the online CPUs the competitors leave. */
+ * and no more than the online CPUs the competitors leave.
+ *
+ * A count is a snapshot.  This process's own competitors (NumPy's spinning
+ * BLAS workers, another thread's work) are read from its own threads and
+ * trusted at once.  Other processes' runnable threads come from the
+ * system-wide run queue, and on a quiet machine a snapshot taken during a
+ * fit sees one about one time in fifteen (kernel threads such as kdamond,
+ * a container's agent: gone again within a millisecond or two); trusting
+ * it halved the team for the next 5 ms, 3-6% of a quiet fit's time and up
+ * to 27% of some fits (benchmarks/conditions.py, team count).  They count
+ * once either they have been seen at every count for FNN_CONFIRM_S (the
+ * count is retaken at every call meanwhile), or the kernel's CPU pressure
+ * says threads really waited for a CPU since the last count, which is what
+ * a competitor beside a full team causes.  The pressure of the process's
+ * own cgroup v2 group is preferred to the system's: it is the process's
+ * own CPU allowance that matters, not the host's run queue. */
 static inline int fnn_threads_now(int n_max)
 {
-    double now, expires;
-    int free_cpus;
+    double now, expires, since, read_at;
+    int free_cpus, competitors, others;
+    long long stall, stall_before;
     long online;
-    int in_process;
+    int in_process, confirmed;
     if (n_max <= 1)
         return 1;
     if (!__atomic_load_n(&fnn_counting, __ATOMIC_RELAXED))
         return n_max;
     now = fnn_monotonic_s();
     __atomic_load(&fnn_count_expires, &expires, __ATOMIC_RELAXED);
-    if (now >= expires) {
-        online = sysconf(_SC_NPROCESSORS_ONLN);
-        free_cpus = (int)(online > 0 ? online : n_max)
-                    - fnn_competing_threads(&in_process);
-        expires = now + FNN_RECOUNT_S;
-        __atomic_store_n(&fnn_free_cpus_cached, free_cpus, __ATOMIC_RELAXED);
-        __atomic_store(&fnn_count_expires, &expires, __ATOMIC_RELAXED);
+    if (now < expires)
+        return (free_cpus = __atomic_load_n(&fnn_free_cpus_cached,
+                                            __ATOMIC_RELAXED)) < 1 ? 1
+               : free_cpus < n_max ? free_cpus : n_max;
+
+    online = sysconf(_SC_NPROCESSORS_ONLN);
+    competitors = fnn_competing_threads(&in_process);
+    others = competitors - in_process;
+    stall = fnn_cpu_stall_us();
+    stall_before = __atomic_exchange_n(&fnn_stall_before, stall, __ATOMIC_RELAXED);
+    __atomic_load(&fnn_stall_read_at, &read_at, __ATOMIC_RELAXED);
+    __atomic_store(&fnn_stall_read_at, &now, __ATOMIC_RELAXED);
+    __atomic_load(&fnn_seen_since, &since, __ATOMIC_RELAXED);
+    confirmed = 1;
+    if (others > 0) {
+        if (since == 0.0) {
+            since = now;
+            __atomic_store(&fnn_seen_since, &since, __ATOMIC_RELAXED);
+        }
+        confirmed = fnn_others_confirmed(now, since, stall, stall_before,
+                                         read_at);
     } else {
-        free_cpus = __atomic_load_n(&fnn_free_cpus_cached, __ATOMIC_RELAXED);
+        since = 0.0;
+        __atomic_store(&fnn_seen_since, &since, __ATOMIC_RELAXED);
     }
+    free_cpus = (int)(online > 0 ? online : n_max) - in_process
+                - (confirmed ? others : 0);
+    expires = now + (confirmed ? FNN_RECOUNT_S : 0.0);
+    __atomic_store_n(&fnn_free_cpus_cached, free_cpus, __ATOMIC_RELAXED);
+    __atomic_store(&fnn_count_expires, &expires, __ATOMIC_RELAXED);
     if (free_cpus < 1)
         return 1;
     return free_cpus < n_max ? free_cpus : n_max;
@@ -180,6 +299,14 @@ static inline int fnn_competing_threads(int *in_process)
 }
 static int fnn_counting = 1;
 static inline int fnn_threads_now(int n_max) { return n_max < 1 ? 1 : n_max; }
+static inline int fnn_others_confirmed(double now, double since,
+                                       long long stall, long long stall_before,
+                                       double read_at)
+{
+    return 1;
+}
+static inline long long fnn_cpu_stall_us(void) { return -1; }
+static char fnn_psi_path[1] = "";
 
 #endif
 #endif  /* FASTNN_CPUS_H */

@@ -189,3 +189,70 @@ def test_thread_count_honours_cpu_affinity(tmp_path):
         cwd=tmp_path,
     )
     assert out.stdout.strip() == "1"
+
+
+@linux_only
+def test_another_processs_thread_counts_once_seen_for_a_while_or_stalling():
+    rule = fastnn._engine._threads._others_confirmed
+    now = 100.0
+    # Seen at this count only, nothing waited for a CPU: a passing thread.
+    assert not rule(now, now, 5_000, 5_000, now - 0.005)
+    assert not rule(now, now - 0.001, 5_000, 5_000, now - 0.005)
+    # Seen at every count for 2 ms: a competitor.
+    assert rule(now, now - 0.0025, 5_000, 5_000, now - 0.005)
+    # Threads waited for over 10% of the 5 ms since the last reading: at
+    # once; for less, not yet.
+    assert rule(now, now, 5_600, 5_000, now - 0.005)
+    assert not rule(now, now, 5_400, 5_000, now - 0.005)
+    # Without CPU pressure (-1), only the time seen decides.
+    assert not rule(now, now, -1, -1, now - 0.005)
+    assert rule(now, now - 0.01, -1, -1, now - 0.005)
+
+
+@linux_only
+def test_cpu_pressure_is_read_where_the_kernel_has_it():
+    stall = fastnn._engine._threads._cpu_stall_us()
+    if not os.path.exists("/proc/pressure/cpu"):
+        assert stall == -1
+        return
+    assert stall >= 0
+    # A total since boot: it never goes down.
+    assert fastnn._engine._threads._cpu_stall_us() >= stall
+
+
+_IN_A_NEW_GROUP = r"""
+import os, sys
+with open(os.path.join(sys.argv[1], "cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+import fastnn._engine._threads as threads
+print(threads._cpu_pressure_file())
+"""
+
+
+@linux_only
+def test_cpu_pressure_of_the_processs_own_cgroup_v2_group_is_preferred():
+    # The unified hierarchy: mounted at /sys/fs/cgroup (cgroup v2 only) or
+    # /sys/fs/cgroup/unified (a hybrid system, as on the CI machines).
+    roots = [
+        r
+        for r in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified")
+        if os.path.exists(os.path.join(r, "cgroup.procs"))
+        and os.path.exists(os.path.join(r, "cpu.pressure"))
+    ]
+    if not roots:
+        pytest.skip("no cgroup v2 hierarchy with CPU pressure here")
+    group = os.path.join(roots[0], f"fastnn-test-{os.getpid()}")
+    try:
+        os.mkdir(group)
+    except OSError as exc:  # not root, or a read-only hierarchy
+        pytest.skip(f"cannot create a cgroup here: {exc}")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _IN_A_NEW_GROUP, group],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        os.rmdir(group)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == os.path.join(group, "cpu.pressure")

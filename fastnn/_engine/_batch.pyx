@@ -17,7 +17,7 @@ thread count, and reductions are summed in block order afterwards: results
 are bitwise identical for any number of threads, so the team of each batch
 (``_threads.threads_now``) may be smaller than its ceiling.
 
-May call: ``_layers``, ``_kernels``, ``_input``, ``_threads``.
+May call: ``_layers``, ``_kernels``, ``_input``, ``_threads``, ``_phases``.
 """
 
 from cython cimport floating
@@ -48,6 +48,17 @@ from ._layers cimport (
     forward_rows,
     sparse_forward_rows,
     weight_gradient_rows,
+)
+from ._phases cimport (
+    BIAS_ACTIVATION,
+    DERIVATIVES,
+    GATHER,
+    GRADIENT_PRODUCTS,
+    LOSS,
+    OPTIMIZER,
+    pass_end,
+    phase_end,
+    phase_start,
 )
 from ._threads cimport (
     MAX_BLOCKS,
@@ -255,12 +266,14 @@ cdef void dropout_rows(Workspace ws, floating *x, floating *save,
     """
     cdef Py_ssize_t n = ws.units[layer], r, j
     cdef double rate = ws.dropout[layer]
+    cdef long long clock = phase_start()
     for r in range(r0, r1):
         for j in range(n):
             if save != NULL:
                 save[r * n + j] = x[r * n + j]
             x[r * n + j] *= <floating>fnn_dropout_scale(
                 ws.dropout_seed, ws.dropout_step, r, layer, j, rate)
+    phase_end(BIAS_ACTIVATION if save != NULL else DERIVATIVES, clock)
 
 
 cdef inline floating *buffer(floating *work, Py_ssize_t offset) noexcept nogil:
@@ -310,6 +323,7 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
     cdef floating *out_delta = work + ws.delta_off[L]
     cdef const floating *x_values = <const floating*>X.values
     cdef const floating *x_row
+    cdef long long clock = phase_start()
 
     # Gather targets, and dense inputs (sparse ones are read in place).
     # Rows are scattered over X: each is requested a few rows ahead, so its
@@ -329,6 +343,7 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
                     x_batch[r * n_in + j] = x_row[j * X.col_stride]
         for j in range(n_out):
             y_batch[r * n_out + j] = Y[src * y_rs + j * y_cs]
+    phase_end(GATHER, clock)
 
     for l in range(L):
         if l == 0 and X.sparse:
@@ -346,10 +361,12 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
             dropout_rows(ws, work + ws.act_off[l + 1],
                          work + ws.undropped_off[l + 1], l + 1, r0, r1)
 
+    clock = phase_start()
     for r in range(r0, r1):
         ws.row_loss[r] = output_loss_delta_row(
             out + r * n_out, y_batch + r * n_out, out_delta + r * n_out, n_out,
             sample_weight[batch_rows[r]], ws.loss, <floating>ws.loss_param)
+    phase_end(LOSS, clock)
     if backward:
         backprop_rows(ws, work, params, r0, r1, train)
 
@@ -367,6 +384,7 @@ cdef void transpose_batch(Workspace ws, floating *work, const Input *X,
     cdef Py_ssize_t *entry_row = &ws.entry_row[0]
     cdef floating *entry_value = work + ws.entry_value_off
     cdef Py_ssize_t r, k, f, pos
+    cdef long long clock = phase_start()
     memset(end, 0, (X.n_cols + 1) * sizeof(Py_ssize_t))
     for r in range(rows):
         for k in range(X.indptr[batch_rows[r]], X.indptr[batch_rows[r] + 1]):
@@ -380,6 +398,7 @@ cdef void transpose_batch(Workspace ws, floating *work, const Input *X,
             end[X.indices[k]] = pos + 1
             entry_row[pos] = r
             entry_value[pos] = values[k]
+    phase_end(GATHER, clock)
 
 
 cdef inline void step_range(const Batch *batch, bint coefficients,
@@ -421,6 +440,7 @@ cdef double sparse_gradient(Workspace ws, const Batch *batch, int t,
     cdef floating *g
     cdef const floating *d
     cdef double norm = 0.0
+    cdef long long clock = phase_start()
     while c0 < f1:
         c1 = min(c0 + SPARSE_CHUNK, f1)
         lo = c0 * n_out
@@ -435,9 +455,11 @@ cdef double sparse_gradient(Workspace ws, const Batch *batch, int t,
                 d = delta + entry_row[e] * n_out
                 for j in range(n_out):
                     g[j] += v * d[j]
+        clock = phase_end(GRADIENT_PRODUCTS, clock)
         if step != NULL:
             norm += sumsq(params, lo, hi)
             step_range(batch, True, params, scratch, lo, hi)
+            clock = phase_end(OPTIMIZER, clock)
         c0 = c1
     return norm
 
@@ -460,6 +482,7 @@ cdef void gradient_task(Workspace ws, const Batch *batch, int t,
     cdef Py_ssize_t lo, hi
     cdef floating *grad = work + ws.grad_off
     cdef floating *delta = work + ws.delta_off[l + 1]
+    cdef long long clock
     if task.k0 == 0:
         column_sums(delta, rows, n_out, grad + ws.intercept_offset[l],
                     accumulate)
@@ -475,11 +498,15 @@ cdef void gradient_task(Workspace ws, const Batch *batch, int t,
         if step != NULL:
             lo = ws.coef_offset[l] + task.k0 * n_out
             hi = ws.coef_offset[l] + task.k1 * n_out
+            clock = phase_start()
             ws.task_sums[t] = sumsq(params, lo, hi)
             step_range(batch, True, params, grad + lo, lo, hi)
+            phase_end(OPTIMIZER, clock)
     if step != NULL and task.k0 == 0:
         lo = ws.intercept_offset[l]
+        clock = phase_start()
         step_range(batch, False, params, grad + lo, lo, lo + n_out)
+        phase_end(OPTIMIZER, clock)
 
 
 cdef Batch batch_of(const Input *X, const floating[:, :] Y,
@@ -521,6 +548,7 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
     cdef int nt = threads_now(ws.n_threads) if nb > 1 or n_tasks > 1 else 1
     cdef double loss = 0.0, weight_sum = 0.0
     cdef const floating *sw = <const floating*>batch.sample_weight
+    cdef long long clock = phase_start()
     if batch.mode != TRAIN:
         batch.step = NULL
 
@@ -542,6 +570,7 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
     for r in range(rows):
         loss += sw[batch_rows[r]] * ws.row_loss[r]
     batch.sw_sum = weight_sum
+    pass_end(nt, ws.n_threads, clock)
     return loss
 
 

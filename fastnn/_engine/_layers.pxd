@@ -4,8 +4,8 @@
 Holds: the passes over a range of rows (what one thread runs on one block),
 the passes over all rows of a layer (blocks shared among threads) and their
 sparse first-layer twins.
-May call: ``_kernels`` (BLAS and the element kernels), ``_input`` and
-``_threads`` (how many blocks a product is cut into).
+May call: ``_kernels`` (BLAS and the element kernels), ``_input``,
+``_threads`` (how many blocks a product is cut into) and ``_phases``.
 """
 
 from cython cimport floating

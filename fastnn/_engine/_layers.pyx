@@ -14,7 +14,7 @@ element-wise work on them while they are in its cache.  One threading
 runtime at a time: OpenBLAS's and OpenMP's busy-waiting threads never
 compete for the cores.
 
-May call: ``_kernels``, ``_input``, ``_threads``.
+May call: ``_kernels``, ``_input``, ``_threads``, ``_phases``.
 """
 
 from cython cimport floating
@@ -29,6 +29,15 @@ from ._kernels cimport (
     gemm,
     sparse_row_product,
     split,
+)
+from ._phases cimport (
+    BIAS_ACTIVATION,
+    DELTA_PRODUCTS,
+    DERIVATIVES,
+    FORWARD_PRODUCTS,
+    GRADIENT_PRODUCTS,
+    phase_end,
+    phase_start,
 )
 from ._threads cimport fnn_mark_worker, gemm_blocks
 
@@ -46,12 +55,15 @@ cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
     """
     if r1 <= r0:
         return
+    cdef long long clock = phase_start()
     gemm(c'N', c'T' if a_col_major else c'N', <int>n_out, <int>(r1 - r0),
          <int>n_in, <floating>1, w, <int>n_out,
          a + (r0 if a_col_major else r0 * lda), <int>lda,
          <floating>0, z + r0 * n_out, <int>n_out)
+    clock = phase_end(FORWARD_PRODUCTS, clock)
     bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
                          pre + r0 * n_out if pre != NULL else NULL)
+    phase_end(BIAS_ACTIVATION, clock)
 
 
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
@@ -65,12 +77,15 @@ cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
     """
     if r1 <= r0:
         return
+    cdef long long clock = phase_start()
     gemm(c'T', c'N', <int>n_in, <int>(r1 - r0), <int>n_out, <floating>1,
          w, <int>n_out, delta + r0 * n_out, <int>n_out, <floating>0,
          out + r0 * n_in, <int>n_in)
+    clock = phase_end(DELTA_PRODUCTS, clock)
     activation_backward_rows(out + r0 * n_in, a + r0 * n_in,
                              pre + r0 * n_in if pre != NULL else NULL,
                              r1 - r0, n_in, act)
+    phase_end(DERIVATIVES, clock)
 
 
 cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
@@ -85,20 +100,24 @@ cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
     """
     if k1 <= k0:
         return
+    cdef long long clock = phase_start()
     gemm(c'N', c'T', <int>n_out, <int>(k1 - k0), <int>rows, <floating>1,
          delta, <int>n_out, a + k0, <int>n_in,
          <floating>(1 if accumulate else 0), g + k0 * n_out, <int>n_out)
+    phase_end(GRADIENT_PRODUCTS, clock)
 
 
 cdef void column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
                       floating *out, bint accumulate) noexcept nogil:
     """out[j] <- (out[j] +) sum_r delta[r, j], rows added in order."""
     cdef Py_ssize_t r, j
+    cdef long long clock = phase_start()
     if not accumulate:
         memset(out, 0, n * sizeof(floating))
     for r in range(rows):
         for j in range(n):
             out[j] += delta[r * n + j]
+    phase_end(GRADIENT_PRODUCTS, clock)
 
 
 cdef void forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
@@ -140,14 +159,17 @@ cdef void sparse_forward_rows(const Input *X, const Py_ssize_t *row_ids,
     cdef Py_ssize_t r, src, start
     if r1 <= r0:
         return
+    cdef long long clock = phase_start()
     for r in range(r0, r1):
         src = row_ids[r] if row_ids != NULL else first_row + r
         start = X.indptr[src]
         memset(z + r * n_out, 0, n_out * sizeof(floating))
         sparse_row_product(z + r * n_out, values + start, X.indices + start,
                            X.indptr[src + 1] - start, w, n_out)
+    clock = phase_end(FORWARD_PRODUCTS, clock)
     bias_activation_rows(z + r0 * n_out, b, r1 - r0, n_out, act,
                          pre + r0 * n_out if pre != NULL else NULL)
+    phase_end(BIAS_ACTIVATION, clock)
 
 
 cdef void sparse_forward_layer(const Input *X, Py_ssize_t first_row,

@@ -45,6 +45,10 @@ cdef extern from "fastnn_cpus.h" nogil:
     int fnn_competing_threads(int *in_process)
     int fnn_threads_now(int n_max)
     int fnn_counting
+    int fnn_others_confirmed(double now, double since, long long stall,
+                             long long stall_before, double read_at)
+    long long fnn_cpu_stall_us()
+    char *fnn_psi_path
 
 
 # --- the ceiling -------------------------------------------------------------
@@ -96,6 +100,26 @@ def competing_threads() -> tuple[int, int]:
 def team_size(int n_max) -> int:
     """The team a batch started now would get, out of at most ``n_max``."""
     return fnn_threads_now(n_max)
+
+
+def _others_confirmed(double now, double since, long long stall_us,
+                      long long stall_before_us, double read_at) -> bool:
+    """The count's rule for other processes' threads (tests only): seen
+    since ``since``, with the CPU stall total now and at ``read_at``."""
+    return bool(fnn_others_confirmed(now, since, stall_us, stall_before_us,
+                                     read_at))
+
+
+def _cpu_stall_us() -> int:
+    """The CPU pressure total the count reads (microseconds), -1 without
+    PSI (tests only)."""
+    return fnn_cpu_stall_us()
+
+
+def _cpu_pressure_file() -> str:
+    """The file that total is read from, "" without PSI (tests only)."""
+    fnn_cpu_stall_us()
+    return (<bytes>fnn_psi_path).decode()
 
 
 def _set_counting(bint on) -> None:
