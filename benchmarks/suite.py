@@ -356,6 +356,8 @@ class Row:
     score_name: str = "accuracy"
     repeats: int = 0
     floor_gemm_gflop: float | None = None
+    # NumPy's large GEMM in the workload's dtype, measured in the same run.
+    peak_gflops: float | None = None
     # Peak resident memory one fit adds (MiB), measured in a fresh process.
     fit_peak_mib: dict[str, float] = field(default_factory=dict)
     # Every timed repeat, in order: the spread behind the medians.
@@ -439,13 +441,32 @@ def run_fit(w: Workload, quick: bool, repeats: int, models: dict, mode: str) -> 
     )
     if "floor" in makers:
         f = fitted["floor"]
-        u = f.layer_units
-        # Forward + weight gradients for every layer, input deltas for all
-        # but the first: 2 flops per multiply-add, per sample.
-        flops = sum(2 * a * b for a, b in zip(u[:-1], u[1:], strict=True)) * 2
-        flops += sum(2 * a * b for a, b in zip(u[1:-1], u[2:], strict=True))
-        row.floor_gemm_gflop = flops * X.shape[0] * f.epochs / 1e9
+        row.floor_gemm_gflop = product_flops(f.layer_units, X.shape[0]) * f.epochs / 1e9
+        row.peak_gflops = gemm_peak_gflops(X.dtype)
     return row
+
+
+def product_flops(units: list[int], rows: int) -> float:
+    """FLOPs of one pass of a network's matrix products over ``rows`` rows:
+    forward and weight gradients for every layer, input deltas for all but
+    the first, 2 per multiply-add."""
+    macs = [a * b for a, b in zip(units[:-1], units[1:], strict=True)]
+    return 2.0 * rows * (2 * sum(macs) + sum(macs[1:]))
+
+
+_PEAKS: dict[str, float] = {}
+
+
+def gemm_peak_gflops(dtype: Any, n: int = 2048) -> float:
+    """The machine's GEMM peak: NumPy's n x n x n product on every core in
+    ``dtype``, best of 3 after a warm-up; measured once per run and dtype."""
+    name = np.dtype(dtype).name
+    if name not in _PEAKS:
+        a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+        a @ a
+        best = min(_timed(lambda: a @ a, 0.0)[0] for _ in range(3))
+        _PEAKS[name] = 2 * n**3 / best / 1e9
+    return _PEAKS[name]
 
 
 def _status_kib(field_name: str) -> int:
@@ -604,6 +625,7 @@ COLUMNS = [
     "sklearn / fastnn",
     "torch / fastnn",
     "fastnn / floor",
+    "share of GEMM peak fastnn / floor / torch",
     "predict fastnn (s)",
     "predict sklearn (s)",
     "predict torch (s)",
@@ -620,6 +642,18 @@ def _spread(runs: dict[str, list[float]], name: str, spec: str) -> str:
         return DASH
     t = runs[name]
     return f"{statistics.median(t):{spec}} ({min(t):{spec}}–{max(t):{spec}})"
+
+
+def _peak_shares(r: Row) -> str:
+    """The fit's products as a share of the GEMM peak, per contender."""
+    if r.floor_gemm_gflop is None or r.peak_gflops is None:
+        return DASH
+    rate = r.floor_gemm_gflop / r.peak_gflops
+    shares = [
+        f"{rate / r.fit_s[c]:.0%}" if c in r.fit_s else DASH
+        for c in ("fastnn", "floor", "torch")
+    ]
+    return " / ".join(shares)
 
 
 def markdown_table(rows: list[Row]) -> str:
@@ -643,6 +677,7 @@ def markdown_table(rows: list[Row]) -> str:
             _fmt(r.ratio(r.fit_s, "sklearn"), ".2f", "x"),
             _fmt(r.ratio(r.fit_s, "torch"), ".2f", "x"),
             _fmt(r.fit_s["fastnn"] / floor if floor else None, ".2f"),
+            _peak_shares(r),
             _spread(r.predict_runs_s, "fastnn", ".4f"),
             _spread(r.predict_runs_s, "sklearn", ".4f"),
             _spread(r.predict_runs_s, "torch", ".4f"),
@@ -695,6 +730,10 @@ def plot_ratios(rows: list[Row], path: Path) -> None:
     plt.close(fig)
 
 
+def _peak_note() -> str:
+    return ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in _PEAKS.items()) or "not run"
+
+
 def write_results(
     out: Path,
     rows: list[Row],
@@ -725,10 +764,13 @@ def write_results(
             f"warm-up each; paused: {COOL_DOWN_S} s before every timed call, "
             f"back-to-back: none. Ratios are time(other) / time(fastnn) of the "
             f"medians; fastnn / floor is fastnn's fit time over the BLAS-only "
-            f"GEMM floor, fastnn / NumPy its predict time over NumPy's forward "
-            f"pass on the same chunks. Fit peak memory is what one fit adds to "
-            f"the resident memory over the loaded data, each in a fresh "
-            f"process. Scores are on the training data.\n"
+            f"GEMM floor; the share of GEMM peak is the rate of a fit's matrix "
+            f"products (the floor's FLOPs over the median fit time) over NumPy's "
+            f"2048^3 product on every core in the same dtype, measured in this "
+            f"run ({_peak_note()}); fastnn / NumPy is the predict time over "
+            f"NumPy's forward pass on the same chunks. Fit peak memory is what "
+            f"one fit adds to the resident memory over the loaded data, each in "
+            f"a fresh process. Scores are on the training data.\n"
         )
     if "latency" in extra:
         sections.append(

@@ -1,4 +1,4 @@
-"""The engine's phase clocks (benchmarks/profile.py reads them)."""
+"""The engine's phase clocks (benchmarks/phases.py reads them)."""
 
 import time
 

@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Where a fit's time goes: per-phase clocks of the batch passes.
 
-Off unless a profiler turns them on (``benchmarks/profile.py``); off, a
+Off unless a profiler turns them on (``benchmarks/phases.py``); off, a
 clock costs one call and one branch, a few per phase of a row block.
 """
 

@@ -24,9 +24,9 @@ share of one thread's part of the machine's GEMM peak, measured here as
 NumPy's 2048 x 2048 x 2048 product in the workload's dtype).  The clocks'
 own cost is the difference between the fits with and without them.
 
-    python benchmarks/profile.py                  # every training workload
-    python benchmarks/profile.py --only synthetic-60k --repeats 5
-    python benchmarks/profile.py --quick          # shrunk workloads
+    python benchmarks/phases.py                  # every training workload
+    python benchmarks/phases.py --only synthetic-60k --repeats 5
+    python benchmarks/phases.py --quick          # shrunk workloads
 
 Run on a quiet machine.
 """
@@ -41,12 +41,17 @@ import warnings
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suite import COOL_DOWN_S, WORKLOADS, machine  # noqa: E402
+from suite import (  # noqa: E402
+    COOL_DOWN_S,
+    WORKLOADS,
+    gemm_peak_gflops,
+    machine,
+    product_flops,
+)
 
 from fastnn import MLPClassifier, MLPRegressor  # noqa: E402
 from fastnn._engine import _phases  # noqa: E402
@@ -57,25 +62,10 @@ WAITS = "waits within the passes"
 SHORTFALL = "threads below the ceiling"
 
 
-def gemm_peak_gflops(dtype: type, n: int = 2048, repeats: int = 3) -> float:
-    """NumPy's large square product on every core, best of ``repeats``."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
-    a @ a
-    best = min(_timed(partial(np.matmul, a, a)) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
-
-
 def _timed(call) -> float:
     t0 = time.perf_counter()
     call()
     return time.perf_counter() - t0
-
-
-def product_flops(units: list[int], rows: int) -> float:
-    """FLOPs of one pass of every product over ``rows`` rows: forward,
-    weight gradients and the hidden layers' deltas."""
-    macs = [a * b for a, b in zip(units[:-1], units[1:])]
-    return 2.0 * rows * (2 * sum(macs) + sum(macs[1:]))
 
 
 def profile(workload, quick: bool, repeats: int) -> tuple[dict, float, float, object]:
@@ -127,7 +117,6 @@ def main() -> None:
         f"{info['cpu']}, {info['cpus_usable']} usable CPUs; {'; '.join(info['blas'])}; "
         f"load average {info['loadavg_1_5_15']}"
     )
-    peaks: dict[type, float] = {}
     for w in WORKLOADS:
         if w.predict_models or (args.only and w.name not in args.only):
             continue
@@ -144,22 +133,20 @@ def main() -> None:
         X, _ = w.make_data(args.quick)
         if not w.floor or sp.issparse(X):
             continue
-        dtype = X.dtype.type
-        if dtype not in peaks:
-            peaks[dtype] = gemm_peak_gflops(dtype)
+        peak = gemm_peak_gflops(X.dtype)
         units = [X.shape[1], *model.hidden_layer_sizes, model.n_outputs_]
         flops = product_flops(units, X.shape[0]) * model.n_iter_
         product_s = sum(
             counters[n]
             for n in ("forward products", "delta products", "gradient products")
         )
-        per_thread = peaks[dtype] / ceiling
+        per_thread = peak / ceiling
         rate = flops / product_s / 1e9
         print(
             f"products: {rate:.1f} GFLOP/s per thread ({rate / per_thread:.0%} of "
-            f"{per_thread:.1f}, a thread's share of the {peaks[dtype]:.0f} GFLOP/s "
-            f"{np.dtype(dtype).name} GEMM peak); the whole fit: "
-            f"{flops / wall_on / 1e9 / peaks[dtype]:.0%} of the peak"
+            f"{per_thread:.1f}, a thread's share of the {peak:.0f} GFLOP/s "
+            f"{X.dtype.name} GEMM peak); the whole fit: "
+            f"{flops / wall_on / 1e9 / peak:.0%} of the peak"
         )
 
 
