@@ -339,14 +339,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         y = np.ascontiguousarray(y, dtype=X.dtype)
         if validation is not None:
             validation = self._validate_validation_set(X, y, *validation)
-        self.n_outputs_ = y.shape[1]
-        layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
+        layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
         batch_rows = self.batch_size if isinstance(self.batch_size, Integral) else 1
-        _network.check_blas_sizes(layer_units, min(batch_rows, n_samples))
 
         # Refused class weights must leave the model untouched.
         sample_weight = self._apply_class_weight(y, sample_weight, incremental)
-        self._start_fit(layer_units, X.dtype, first_pass)
+        params = self._prepare_fit(
+            layer_units, X.dtype, first_pass, min(batch_rows, n_samples)
+        )
         if validation is not None:
             X_val, Y_val, sw_val = validation
             validation = X_val, Y_val, self._validation_weights(y, Y_val, sw_val)
@@ -356,12 +356,42 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         task = FitTask(self, X, y_given, sample_weight, n_epochs)
         if stochastic:
             self._fit_stochastic(
-                X, y, sample_weight, layer_units, incremental, task, validation
+                X, y, sample_weight, layer_units, params, incremental, task, validation
             )
         else:
-            self._fit_lbfgs(X, y, sample_weight, layer_units)
+            self._fit_lbfgs(X, y, sample_weight, layer_units, params)
         task.end()
+        return self._finish_fit()
 
+    def _prepare_fit(
+        self, layer_units: list[int], dtype, first_pass: bool, batch_rows: int = 1
+    ) -> np.ndarray:
+        """The step between checking the data and training, shared by
+        ``fit``, ``partial_fit`` and :func:`fastnn.dask.fit`.
+
+        Checks the layers' sizes, seeds the random state, draws the initial
+        weights on a first pass (a warm start's weights are checked against
+        the layers instead) and returns the flat parameters that training
+        updates in place, ``coefs_`` and ``intercepts_`` being views of them.
+        """
+        _network.check_blas_sizes(layer_units, batch_rows)
+        self.n_outputs_ = layer_units[-1]
+        self._random_state = check_random_state(self.random_state)
+        dropout = self._dropout_rates(len(layer_units) - 2)
+        if any(dropout) and self.solver == "lbfgs":
+            raise ValueError(
+                f"dropout needs a stochastic solver {_STOCHASTIC_NAMES}: L-BFGS "
+                "requires a deterministic objective."
+            )
+        if first_pass:
+            self._initialize(layer_units, dtype)
+            self._dropout_seed = None
+            self._dropout_step = 0
+        return self._packed_params(dtype, layer_units)
+
+    def _finish_fit(self):
+        """The last step of every fit: a model with non-finite weights is
+        refused, whoever trained it."""
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError(_NON_FINITE_WEIGHTS)
         return self
@@ -374,20 +404,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if np.any(np.array(sizes) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return sizes
-
-    def _start_fit(self, layer_units: list[int], dtype, first_pass: bool) -> None:
-        """Seed the random state; on a first pass draw the initial weights."""
-        self._random_state = check_random_state(self.random_state)
-        dropout = self._dropout_rates(len(layer_units) - 2)
-        if any(dropout) and self.solver == "lbfgs":
-            raise ValueError(
-                f"dropout needs a stochastic solver {_STOCHASTIC_NAMES}: L-BFGS "
-                "requires a deterministic objective."
-            )
-        if first_pass:
-            self._initialize(layer_units, dtype)
-            self._dropout_seed = None
-            self._dropout_step = 0
 
     def _apply_class_weight(self, y, sample_weight, incremental: bool):
         """Combine sample weights with class weights (classifiers only)."""
@@ -494,9 +510,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         return y
 
     def _fit_stochastic(
-        self, X, y, sample_weight, layer_units, incremental, task, validation=None
+        self, X, y, sample_weight, layer_units, params, incremental, task, validation
     ):
-        params = self._packed_params(X.dtype, layer_units)
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(params.shape[0], X.dtype)
         optimizer = self._optimizer
@@ -704,8 +719,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def _fit_lbfgs(self, X, y, sample_weight, layer_units):
-        params = self._packed_params(X.dtype, layer_units)
+    def _fit_lbfgs(self, X, y, sample_weight, layer_units, params):
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0], dtype=X.dtype)
         grad = np.empty_like(params)
@@ -717,14 +731,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             return loss, grad.astype(np.float64)
 
         with engine_threads() as n_threads:
-            evaluator = self._lbfgs_trainer(
-                layer_units, params, min(X.shape[0], _LBFGS_CHUNK_ROWS), n_threads
+            evaluator = self._engine_spec(layer_units).trainer(
+                params, min(X.shape[0], _LBFGS_CHUNK_ROWS), n_threads
             )
             self._minimize_lbfgs(loss_and_grad, params)
-
-    def _lbfgs_trainer(self, layer_units, params, batch_size: int, n_threads: int):
-        """An engine trainer that evaluates the L-BFGS objective at ``params``."""
-        return self._engine_spec(layer_units).trainer(params, batch_size, n_threads)
 
     def _minimize_lbfgs(self, loss_and_grad, params: np.ndarray) -> None:
         """Run SciPy's L-BFGS-B from ``params`` with this estimator's options.

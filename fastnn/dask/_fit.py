@@ -17,6 +17,11 @@ that ends a local evaluation.  Each evaluation therefore equals the local one
 up to rounding (bitwise with one block), and neither the placement, the
 number of workers nor a recomputation after a lost worker changes a bit.
 
+The estimator's own steps frame the distributed part exactly as they frame
+its local solver in ``fit``: ``_prepare_fit`` (layers checked, random state,
+initial or warm-start weights, the flat parameters) before the first
+evaluation, ``_finish_fit`` (non-finite weights refused) after the last.
+
 Without a ``distributed.Client`` the same blocks are computed once by dask's
 default scheduler and kept in this process; the sums are added in the same
 tree.  A fit that fails leaves the estimator as it was and the caller's dask
@@ -36,7 +41,7 @@ from sklearn.utils.validation import (
 )
 
 from .. import _network
-from .._base import _NON_FINITE_WEIGHTS, _column_or_1d
+from .._base import _column_or_1d
 from .._callbacks import FitTask, restore, snapshot
 from . import _backends
 from ._blocks import check_block, encode, summarise
@@ -127,14 +132,11 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
     state = snapshot(estimator)
     backend = _backends.backend()
     try:
-        layer_units, dtype = _prepare(estimator, backend, Xb, yb, swb, classes, hidden)
+        layer_units, params = _prepare(estimator, backend, Xb, yb, swb, classes, hidden)
         task = FitTask(estimator, X, y, sample_weight, 0)
-        _fit_lbfgs(estimator, backend, layer_units, dtype)
+        _fit_lbfgs(estimator, backend, layer_units, params)
         task.end()
-        if not all(
-            np.isfinite(w).all() for w in estimator.coefs_ + estimator.intercepts_
-        ):
-            raise ValueError(_NON_FINITE_WEIGHTS)
+        estimator._finish_fit()
     except BaseException:
         # Also on Ctrl-C or a lost client: the weights are not half trained.
         restore(estimator, state)
@@ -153,7 +155,8 @@ def check_classes_argument(estimator, classes) -> None:
 
 
 def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden):
-    """Everything before the first evaluation: checks, classes, blocks."""
+    """Everything before the first evaluation: checks, classes, blocks;
+    returns the layers and the flat parameters (see ``_prepare_fit``)."""
     import dask
 
     classifier = is_classifier(estimator)
@@ -206,14 +209,10 @@ def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden
         n_outputs = y.shape[1] if two_d else 1
         class_weights = encoder = None
     layer_units = [X.shape[1], *hidden, n_outputs]
-    _network.check_blas_sizes(layer_units)
-    estimator.n_outputs_ = n_outputs
-    estimator._start_fit(layer_units, dtype, first_pass)
-    # Checks that a warm start's weights fit these layers, as fit does.
-    estimator._packed_params(dtype, layer_units)
+    params = estimator._prepare_fit(layer_units, dtype, first_pass)
     rows = [X.rows[i] for i in kept]
     backend.encode(checked, rows, encode, encoder, class_weights, dtype)
-    return layer_units, dtype
+    return layer_units, params
 
 
 def _in_block(error: Exception, name: str) -> Exception:
@@ -293,12 +292,14 @@ def _class_weights(estimator, summaries):
     return result
 
 
-def _fit_lbfgs(estimator, backend, layer_units, dtype) -> None:
-    params = estimator._packed_params(dtype, layer_units)
+def _fit_lbfgs(estimator, backend, layer_units, params: np.ndarray) -> None:
+    """The local fit's L-BFGS (``_minimize_lbfgs``), each evaluation summed
+    over the cluster's blocks."""
     spec = estimator._engine_spec(layer_units)
+    dtype = params.dtype
     grad = np.empty_like(params)
     # Only finishes the totals (average, penalty): one row of workspace.
-    finisher = estimator._lbfgs_trainer(layer_units, params, 1, 1)
+    finisher = spec.trainer(params, 1, 1)
 
     def loss_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         params[:] = x
