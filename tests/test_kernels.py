@@ -246,3 +246,28 @@ def test_a_code_the_optimizer_switch_misses_writes_nan(dtype):
     w = np.ones(8, dtype)
     _engine.optimizer_step(adam, w, np.ones(8, dtype), 0.0, 1.0, code=unknown)
     assert np.isnan(w).all()
+
+
+def test_adam_step_size_is_numpys_square_root_bit_for_bit(rng):
+    # Steps where C's pow(x, 0.5) and a correctly rounded square root differ
+    # by an ulp: the step size must be scikit-learn's (np.sqrt) exactly.
+    b1, b2, lr = 0.9, 0.999, 0.001
+    steps = [t for t in range(1, 3000) if (1 - b2**t) ** 0.5 != np.sqrt(1 - b2**t)][:5]
+    assert steps
+    n = 64
+    for t in steps:
+        m, v, g = (rng.normal(size=n) for _ in range(3))
+        v = np.abs(v)
+        # From zero weights the step itself is the result: an ulp of the
+        # step size would otherwise vanish in w's rounding.
+        w = np.zeros(n)
+        grad = (g + 0.0 * w) / 1.0
+        m_ref = b1 * m + (1 - b1) * grad
+        v_ref = b2 * v + (1 - b2) * (grad * grad)
+        lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        w_ref = w + (-lr_t * m_ref) / (np.sqrt(v_ref) + 1e-8)
+        adam = _optimizer(
+            "adam", (m, v), learning_rate=lr, beta_1=b1, beta_2=b2, step_count=t - 1
+        )
+        _engine.optimizer_step(adam, w, g, 0.0, 1.0)
+        np.testing.assert_array_equal(w, w_ref)

@@ -5,9 +5,11 @@
 Both trees must be built in place (``python setup.py build_ext --inplace``).
 Each tree fits the same small workloads -- the benchmark suite's kinds at a
 few hundred rows: float32 and float64, dense (C- and F-ordered) and CSR
-input, sgd / adam / adamw / lbfgs, dropout, several activations and losses,
-early stopping, several GEMM block counts where the tree can force them -- in a
-subprocess with only that tree on ``PYTHONPATH``, and the coefficients,
+input, sgd / adam / adamw / lbfgs, dropout, several activations, every
+regressor loss and the classifier's squared error, multi-output and
+multilabel targets, early stopping, several GEMM block counts where the
+tree can force them -- in a subprocess with only that tree on
+``PYTHONPATH``, and the coefficients,
 intercepts, loss curves and predictions are compared byte for byte.  Exits
 with status 1 and names the cases that differ.
 """
@@ -70,9 +72,21 @@ for dtype in ("float32", "float64"):
         CASES.append((f"clf-{act}-adam-{dtype}", "clf", "dense", dtype,
                       dict(hidden_layer_sizes=(32, 16), solver="adam",
                            activation=act)))
-    for loss in ("huber", "absolute_error", "poisson"):
+    for loss in ("huber", "absolute_error", "poisson", "gamma"):
         CASES.append((f"reg-{loss}-{dtype}", "reg", "dense", dtype,
                       dict(hidden_layer_sizes=(32,), solver="adam", loss=loss)))
+    # Skipped in trees without the quantile loss.
+    CASES.append((f"reg-quantile-{dtype}", "reg", "dense", dtype,
+                  dict(hidden_layer_sizes=(32,), solver="adam", loss="quantile",
+                       quantile=0.9)))
+    CASES.append((f"clf-squared-error-adam-{dtype}", "clf", "dense", dtype,
+                  dict(hidden_layer_sizes=(32,), solver="adam",
+                       loss="squared_error")))
+    for solver in ("adam", "lbfgs"):
+        CASES.append((f"reg-multioutput-{solver}-{dtype}", "reg", "multi", dtype,
+                      dict(hidden_layer_sizes=(32,), solver=solver)))
+        CASES.append((f"clf-multilabel-{solver}-{dtype}", "clf", "multi", dtype,
+                      dict(hidden_layer_sizes=(32,), solver=solver)))
     CASES.append((f"clf-early-stopping-sgd-{dtype}", "clf", "dense", dtype,
                   dict(hidden_layer_sizes=(32,), solver="sgd",
                        early_stopping=True)))
@@ -84,12 +98,16 @@ def data(kind, task, dtype):
     Xd = X.astype(dtype)
     if kind == "fortran":
         Xd = np.asfortranarray(Xd)
+    if kind == "multi":
+        if task == "clf":
+            return Xd, np.c_[y_class > 0, y_class > 1, X[:, 3] > 0].astype(int)
+        return Xd, np.c_[y_reg, X[:, 2] - y_reg / 2]
     return Xd, (y_class if task == "clf" else y_reg)
 
 
 def targets(task, params, y):
-    # Poisson regression wants counts.
-    return np.exp(y / 4) if params.get("loss") == "poisson" else y
+    # Poisson and Gamma regression want positive targets.
+    return np.exp(y / 4) if params.get("loss") in ("poisson", "gamma") else y
 
 
 def fingerprint(model, Xd):
@@ -103,9 +121,15 @@ def fingerprint(model, Xd):
     return h.hexdigest()
 
 
-def supported(params):
-    est = MLPClassifier()
-    return all(k in est.get_params() for k in params)
+def supported(cls, params):
+    est = cls()
+    if not all(k in est.get_params() for k in params):
+        return False
+    try:  # a loss the tree does not know
+        cls(**params)._validate_params()
+    except ValueError:
+        return False
+    return True
 
 
 engine = fastnn._engine
@@ -116,10 +140,10 @@ for b in blocks:
     if b is not None:
         force(b)
     for name, task, kind, dtype, params in CASES:
-        if not supported(params):
+        cls = MLPClassifier if task == "clf" else MLPRegressor
+        if not supported(cls, params):
             continue
         Xd, yd = data(kind, task, dtype)
-        cls = MLPClassifier if task == "clf" else MLPRegressor
         est = cls(max_iter=8, random_state=0, **params)
         est.fit(Xd, targets(task, params, yd))
         out[f"{name}@{b or 'machine'}"] = fingerprint(est, Xd)

@@ -43,6 +43,17 @@ clf.input_gradient(X[:20]), clf.input_gradient(X[:20], y[:20])
 reg = MLPRegressor(hidden_layer_sizes=(8,), activation="unit_step", loss="huber",
                    max_iter=3, random_state=0).fit(X, X[:, 0])
 reg.predict(X)
+# HistGradientBoosting's losses, AdamW, and the phase clocks on.
+from fastnn._engine import _phases
+
+_phases.set_enabled(True)
+for target, loss in ((X[:, 0], dict(loss="quantile", quantile=0.9)),
+                     (np.exp(X[:, 0]), dict(loss="gamma"))):
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0,
+                       **loss).fit(X, target)
+    reg.predict(X), reg.input_gradient(X[:20], target[:20])
+MLPClassifier((16,), solver="adamw", max_iter=3, random_state=0).fit(X, y)
+_phases.set_enabled(False)
 # A sparse first layer wide enough to run in blocks, fused with the
 # optimizer step; predictions that meet NaN inside the engine's check.
 Xs = sp.random(300, 2500, density=0.02, format="csr", random_state=0)
