@@ -87,3 +87,41 @@ def test_compare_sklearn_and_dask_scripts(tmp_path):
         "--repeats",
         "1",
     )
+
+
+def test_suite_reports_the_share_of_the_gemm_peak(tmp_path):
+    out = tmp_path / "results"
+    _run(
+        tmp_path,
+        str(BENCH / "suite.py"),
+        "--quick",
+        "--only",
+        "digits",
+        "--mode",
+        "paused",
+        "--out",
+        str(out),
+    )
+    row = json.loads((out / "results.json").read_text())["results"][0]
+    assert row["peak_gflops"] > 0 and row["floor_gemm_gflop"] > 0
+    table = (out / "results.md").read_text()
+    assert "share of GEMM peak fastnn / floor / torch" in table
+
+
+def test_phase_breakdown_and_team_count_scripts(tmp_path):
+    text = _run(
+        tmp_path,
+        str(BENCH / "phases.py"),
+        "--quick",
+        "--only",
+        "digits",
+        "--repeats",
+        "1",
+    )
+    for row in ("gather", "optimizer step", "waits within the passes", "outside"):
+        assert row in text
+    assert "GFLOP/s per thread" in text
+    text = _run(
+        tmp_path, str(BENCH / "conditions.py"), "--only", "team-count", "--repeats", "1"
+    )
+    assert "count on / count off" in text

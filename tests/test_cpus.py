@@ -230,7 +230,7 @@ print(threads._cpu_pressure_file())
 
 
 @linux_only
-def test_cpu_pressure_of_the_processs_own_cgroup_v2_group_is_preferred():
+def test_cpu_pressure_of_the_processs_own_cgroup_v2_group_is_preferred(tmp_path):
     # The unified hierarchy: mounted at /sys/fs/cgroup (cgroup v2 only) or
     # /sys/fs/cgroup/unified (a hybrid system, as on the CI machines).
     roots = [
@@ -247,10 +247,12 @@ def test_cpu_pressure_of_the_processs_own_cgroup_v2_group_is_preferred():
     except OSError as exc:  # not root, or a read-only hierarchy
         pytest.skip(f"cannot create a cgroup here: {exc}")
     try:
+        # Outside the checkout, so the child imports the installed fastnn.
         done = subprocess.run(
             [sys.executable, "-c", _IN_A_NEW_GROUP, group],
             capture_output=True,
             text=True,
+            cwd=tmp_path,
         )
     finally:
         os.rmdir(group)
