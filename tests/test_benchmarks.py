@@ -29,17 +29,15 @@ def _run(tmp_path, *args: str) -> str:
     return done.stdout
 
 
-def test_suite_runs_both_modes_and_reports_the_machine(tmp_path):
+def _suite(tmp_path, *args: str) -> Path:
+    """Run the suite's quick mode with ``args``; the folder of its results."""
     out = tmp_path / "results"
-    _run(
-        tmp_path,
-        str(BENCH / "suite.py"),
-        "--quick",
-        "--only",
-        "digits-lbfgs",
-        "--out",
-        str(out),
-    )
+    _run(tmp_path, str(BENCH / "suite.py"), "--quick", *args, "--out", str(out))
+    return out
+
+
+def test_suite_runs_both_modes_and_reports_the_machine(tmp_path):
+    out = _suite(tmp_path, "--only", "digits-lbfgs")
     results = json.loads((out / "results.json").read_text())
     assert {r["mode"] for r in results["results"]} == {"paused", "back-to-back"}
     assert results["machine"]["cpu"] and results["machine"]["blas"]
@@ -90,18 +88,7 @@ def test_compare_sklearn_and_dask_scripts(tmp_path):
 
 
 def test_suite_reports_the_share_of_the_gemm_peak(tmp_path):
-    out = tmp_path / "results"
-    _run(
-        tmp_path,
-        str(BENCH / "suite.py"),
-        "--quick",
-        "--only",
-        "digits",
-        "--mode",
-        "paused",
-        "--out",
-        str(out),
-    )
+    out = _suite(tmp_path, "--only", "digits", "--mode", "paused")
     row = json.loads((out / "results.json").read_text())["results"][0]
     assert row["peak_gflops"] > 0 and row["floor_gemm_gflop"] > 0
     table = (out / "results.md").read_text()
