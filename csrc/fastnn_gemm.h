@@ -39,8 +39,11 @@ enum fnn_gemm_level {
 
 /* Rows of the panels the engine hands the kernels: eight rows of a wide
  * layer (8 x 512 floats) stay in L1 between the product and its element
- * work. */
+ * work.  Gradient panels are taller: the optimizer step writes each panel
+ * back transposed too (see _batch.pyx), and 16 rows make whole 64-byte
+ * lines of float32. */
 #define FNN_PANEL_ROWS 8
+#define FNN_GRADIENT_PANEL_ROWS 16
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define FNN_GEMM_X86 1

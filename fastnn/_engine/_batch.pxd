@@ -37,6 +37,8 @@ cdef struct Batch:
     void *first_moments         # IN/OUT, TRAIN only: the optimizer's state,
     void *second_moments        #   laid out like params (second: NULL for SGD)
     double sw_sum               # OUT: the sum of the rows' sample weights
+    bint products_ready         # OUT: the workspace is set up for this
+                                #   batch's products (see ``batch_pass``)
 
 
 cdef struct Task:
@@ -75,7 +77,7 @@ cdef class Workspace:
     cdef Py_ssize_t grad_off, y_off
     # Per thread: a panel of gradient rows between its product and its step.
     cdef Py_ssize_t panel_off, panel_size
-    cdef int level                 # the current batch's products_level()
+    cdef int level                 # products_level() of the current Batch
     # A sparse batch by feature (see ``transpose_batch``): the stored
     # entries of feature f are entry_row/entry_value[feature_end[f - 1]:
     # feature_end[f]]; scratch holds gradient rows for the fused step.

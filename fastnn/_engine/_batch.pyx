@@ -30,7 +30,7 @@ from libc.string cimport memcpy, memset
 
 from ._input cimport Input
 from ._kernels cimport (
-    FNN_PANEL_ROWS,
+    FNN_GRADIENT_PANEL_ROWS,
     GATHER_AHEAD,
     MIN_BLOCK_ROWS,
     SPARSE_CHUNK,
@@ -56,7 +56,7 @@ from ._layers cimport (
     panel_weight_gradient,
     products_level,
     sparse_forward_rows,
-    transpose,
+    transpose_rows,
     weight_gradient_rows,
 )
 from ._phases cimport (
@@ -194,7 +194,7 @@ cdef class Workspace:
         self.grad_off = _place(&end, align, self.n_params)
         self.panel_size = 0
         for l in range(1, n_layers):
-            self.panel_size = max(self.panel_size, FNN_PANEL_ROWS * self.units[l])
+            self.panel_size = max(self.panel_size, FNN_GRADIENT_PANEL_ROWS * self.units[l])
         self.panel_off = _place(&end, align, self.n_threads * self.panel_size)
         for l in range(n_layers):
             self.wt_off[l] = -1
@@ -551,7 +551,7 @@ cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
         a = input_rows(ws, batch.X, batch.rows, work, &stride, &ids)
     k = k0
     while k < k1:
-        k_end = min(k + FNN_PANEL_ROWS, k1)
+        k_end = min(k + FNN_GRADIENT_PANEL_ROWS, k1)
         if step == NULL:
             panel_weight_gradient(ws.level, a, stride, ids, batch.n_rows,
                                   work + ws.delta_off[l + 1], n_out,
@@ -567,6 +567,9 @@ cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
         clock = phase_start()
         norm += sumsq(params, lo, hi)
         step_range(batch, True, params, scratch, lo, hi)
+        if ws.wt_off[l] >= 0:
+            transpose_rows(params + ws.coef_offset[l], ws.units[l], n_out, k,
+                           k_end, work + ws.wt_off[l])
         phase_end(OPTIMIZER, clock)
         k = k_end
     return norm
@@ -663,12 +666,17 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
     cdef int l
     if batch.mode != TRAIN:
         batch.step = NULL
-    ws.level = products_level()
-    if ws.level != BLAS_PRODUCTS:
-        # The deltas' products read the coefficients transposed.
-        for l in range(1, ws.n_weight_layers):
-            transpose(params + ws.coef_offset[l], ws.units[l], ws.units[l + 1],
-                      work + ws.wt_off[l])
+    if not batch.products_ready:
+        # Once per Batch, i.e. per call: the kernels stay the same for the
+        # call, and the deltas' products read the coefficients transposed,
+        # which the optimizer steps keep up to date from then on.
+        ws.level = products_level()
+        if ws.level != BLAS_PRODUCTS:
+            for l in range(1, ws.n_weight_layers):
+                transpose_rows(params + ws.coef_offset[l], ws.units[l],
+                               ws.units[l + 1], 0, ws.units[l],
+                               work + ws.wt_off[l])
+        batch.products_ready = True
         clock = phase_end(DELTA_PRODUCTS, clock)
 
     ws.n_tasks = n_tasks

@@ -104,6 +104,7 @@ cdef extern from "fastnn_gemm.h" nogil:
         FNN_GEMM_AVX2
         FNN_GEMM_AVX512
     enum: FNN_PANEL_ROWS
+    enum: FNN_GRADIENT_PANEL_ROWS
     int fnn_gemm_best_level()
     void fnn_gemm_rows_d(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                          const double *a, Py_ssize_t lda, const Py_ssize_t *ids,

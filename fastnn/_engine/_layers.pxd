@@ -49,8 +49,9 @@ cdef void panel_weight_gradient(int level, const floating *a, Py_ssize_t lda,
                                 const floating *delta, Py_ssize_t n_out,
                                 floating *g, Py_ssize_t k0, Py_ssize_t k1,
                                 bint accumulate) noexcept nogil
-cdef void transpose(const floating *w, Py_ssize_t n_in, Py_ssize_t n_out,
-                    floating *wt) noexcept nogil
+cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
+                         Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
+                         floating *wt) noexcept nogil
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,

@@ -188,15 +188,18 @@ cdef void panel_weight_gradient(int level, const floating *a, Py_ssize_t lda,
     phase_end(GRADIENT_PRODUCTS, clock)
 
 
-cdef void transpose(const floating *w, Py_ssize_t n_in, Py_ssize_t n_out,
-                    floating *wt) noexcept nogil:
-    """wt (n_out x n_in) <- w.T, in tiles that stay in L1."""
-    cdef Py_ssize_t i0, j0, i, j
-    for i0 in range(0, n_in, 32):
-        for j0 in range(0, n_out, 32):
-            for i in range(i0, min(i0 + 32, n_in)):
-                for j in range(j0, min(j0 + 32, n_out)):
-                    wt[j * n_in + i] = w[i * n_out + j]
+cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
+                         Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
+                         floating *wt) noexcept nogil:
+    """Columns k0:k1 of wt (n_out x n_in) <- rows k0:k1 of w (n_in x n_out)
+    transposed: a few rows of w at a time, so each row of wt gets a short
+    contiguous run."""
+    cdef Py_ssize_t k, j, p, p1
+    for p in range(k0, k1, 16):
+        p1 = min(p + 16, k1)
+        for j in range(n_out):
+            for k in range(p, p1):
+                wt[j * n_in + k] = w[k * n_out + j]
 
 
 cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
