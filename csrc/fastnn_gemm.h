@@ -54,6 +54,14 @@ enum fnn_gemm_level {
 
 #define FNN_MIN(a, b) ((a) < (b) ? (a) : (b))
 
+/* The tile and panel loops must be inlined into each kernel with their
+ * constant arguments, or the accumulators leave the registers. */
+#if defined(__GNUC__)
+#define FNN_ALWAYS_INLINE __attribute__((always_inline)) static inline
+#else
+#define FNN_ALWAYS_INLINE static __forceinline
+#endif
+
 /* The portable kernel: "vectors" of one element. */
 #define G_ATTR
 #define G_T double

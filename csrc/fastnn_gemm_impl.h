@@ -11,7 +11,7 @@
  * repeat row m - 1 (the tile's shape is fixed) and are not stored.
  * `cols` and `nv` are constants where it is inlined.
  */
-G_ATTR __attribute__((always_inline)) static inline void G_NAME(fnn_tile)(
+G_ATTR FNN_ALWAYS_INLINE void G_NAME(fnn_tile)(
     int cols, int nv, G_M mask, ptrdiff_t m, ptrdiff_t k, const G_T *a,
     ptrdiff_t lda, const ptrdiff_t *ids, ptrdiff_t i0, const G_T *b,
     ptrdiff_t ldb, G_T *c, ptrdiff_t ldc, int accumulate)
@@ -60,7 +60,7 @@ G_ATTR __attribute__((always_inline)) static inline void G_NAME(fnn_tile)(
 }
 
 /* c[0:m, 0:n] (+)= the product, in tiles of G_MR rows by 2 G_VL columns. */
-G_ATTR __attribute__((always_inline)) static inline void G_NAME(fnn_panel)(
+G_ATTR FNN_ALWAYS_INLINE void G_NAME(fnn_panel)(
     int cols, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const G_T *a,
     ptrdiff_t lda, const ptrdiff_t *ids, ptrdiff_t i0, const G_T *b,
     ptrdiff_t ldb, G_T *c, ptrdiff_t ldc, int accumulate)
