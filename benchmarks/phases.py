@@ -116,7 +116,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.products:
-        _layers.set_products(args.products)
+        _layers._set_products(args.products)
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     ceiling = engine_n_threads()

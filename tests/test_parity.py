@@ -23,9 +23,9 @@ ATOL = 1e-12
 def products(request):
     """Every parity test on both of training's product paths: BLAS and the
     engine's own kernels (the portable one where the CPU has no tuned one)."""
-    previous = _layers.set_products(request.param)
+    previous = _layers._set_products(request.param)
     yield request.param
-    _layers.set_products(previous)
+    _layers._set_products(previous)
 
 
 def make_task(task: str, n_samples: int = 150, seed: int = 0):

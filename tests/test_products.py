@@ -31,8 +31,8 @@ TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol
 def products():
     """Set training's products for one test, restored afterwards."""
     previous = _layers.products()
-    yield _layers.set_products
-    _layers.set_products(previous)
+    yield _layers._set_products
+    _layers._set_products(previous)
 
 
 def _all_levels(run):
@@ -123,7 +123,7 @@ def test_products_refuse_a_kernel_the_cpu_lacks_and_bad_shapes():
             np.ones((2, 2)), np.ones((2, 2)), np.ones((1, 2)), ids=np.array([2])
         )
     with pytest.raises(ValueError, match="unknown product kernel"):
-        _layers.set_products("gpu")
+        _layers._set_products("gpu")
 
 
 def _fit_both_paths(products, make, X, y):

@@ -2,7 +2,7 @@
 """Layer passes: one layer's forward, backward and weight-gradient products.
 
 Holds: which kernels training's products run on (BLAS or the engine's own,
-``set_products``), the passes over a range of rows (what one thread runs on
+``_set_products``), the passes over a range of rows (what one thread runs on
 one block) on either, the passes over all rows of a layer (blocks shared
 among threads) and their sparse first-layer twins.
 May call: ``_kernels`` (BLAS and the element kernels), ``_input``,

@@ -9,7 +9,7 @@ which only swaps the operands.
 Training's dense products run on the engine's own kernels
 (``csrc/fastnn_gemm.h``) where the CPU has a tuned one, one panel of rows
 at a time with the element work applied to the panel right after its
-product; elsewhere, and always for predictions, on BLAS.  ``set_products``
+product; elsewhere, and always for predictions, on BLAS.  ``_set_products``
 forces either (the tests run both).
 
 BLAS runs single-threaded inside the engine (the Python layer pins it).
@@ -70,7 +70,7 @@ def products():
         name for name, code in GEMM_LEVELS.items() if code == _level)
 
 
-def set_products(str name):
+def _set_products(str name):
     """Run training's dense products on ``name`` ("blas", "portable",
     "avx2", "avx512"); returns the previous choice.  A private switch for
     the tests and benchmarks: not thread-safe, set it between fits."""
