@@ -62,12 +62,16 @@ enum fnn_gemm_level {
 #define FNN_ALWAYS_INLINE static __forceinline
 #endif
 
+/* Each instantiation defines the type-level macros below; the
+ * implementation undefines them at its end.  G_ATTR and G_MR hold for an
+ * instruction set's two types. */
+
 /* The portable kernel: "vectors" of one element. */
 #define G_ATTR
+#define G_MR 4
 #define G_T double
 #define G_V double
 #define G_VL 1
-#define G_MR 4
 #define G_M int
 #define G_MASK(n) ((n) > 0)
 #define G_ALL 1
@@ -79,43 +83,31 @@ enum fnn_gemm_level {
 #define G_ADD(a, b) ((a) + (b))
 #define G_NAME(name) name##_portable_d
 #include "fastnn_gemm_impl.h"
-#undef G_T
-#undef G_V
-#undef G_LOAD
-#undef G_ZERO
-#undef G_FMA
-#undef G_NAME
 #define G_T float
 #define G_V float
+#define G_VL 1
+#define G_M int
+#define G_MASK(n) ((n) > 0)
+#define G_ALL 1
 #define G_LOAD(mask, p) ((mask) ? *(p) : 0.0f)
+#define G_STORE(p, mask, v) do { if (mask) *(p) = (v); } while (0)
+#define G_SET1(x) (x)
 #define G_ZERO() 0.0f
 #define G_FMA(a, b, c) fmaf((a), (b), (c))
+#define G_ADD(a, b) ((a) + (b))
 #define G_NAME(name) name##_portable_f
 #include "fastnn_gemm_impl.h"
 #undef G_ATTR
-#undef G_T
-#undef G_V
-#undef G_VL
 #undef G_MR
-#undef G_M
-#undef G_MASK
-#undef G_ALL
-#undef G_LOAD
-#undef G_STORE
-#undef G_SET1
-#undef G_ZERO
-#undef G_FMA
-#undef G_ADD
-#undef G_NAME
 
 #if FNN_GEMM_X86
 /* AVX2 with FMA: 16 registers, so 4 rows x 2 vectors of accumulators. */
 #define G_ATTR __attribute__((target("avx2,fma")))
 #define G_MR 4
-#define G_M __m256i
 #define G_T double
 #define G_V __m256d
 #define G_VL 4
+#define G_M __m256i
 #define G_MASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), \
                                      _mm256_setr_epi64x(0, 1, 2, 3))
 #define G_ALL _mm256_set1_epi64x(-1)
@@ -127,21 +119,10 @@ enum fnn_gemm_level {
 #define G_ADD(a, b) _mm256_add_pd((a), (b))
 #define G_NAME(name) name##_avx2_d
 #include "fastnn_gemm_impl.h"
-#undef G_T
-#undef G_V
-#undef G_VL
-#undef G_MASK
-#undef G_ALL
-#undef G_LOAD
-#undef G_STORE
-#undef G_SET1
-#undef G_ZERO
-#undef G_FMA
-#undef G_ADD
-#undef G_NAME
 #define G_T float
 #define G_V __m256
 #define G_VL 8
+#define G_M __m256i
 #define G_MASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), \
                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define G_ALL _mm256_set1_epi32(-1)
@@ -155,19 +136,6 @@ enum fnn_gemm_level {
 #include "fastnn_gemm_impl.h"
 #undef G_ATTR
 #undef G_MR
-#undef G_M
-#undef G_T
-#undef G_V
-#undef G_VL
-#undef G_MASK
-#undef G_ALL
-#undef G_LOAD
-#undef G_STORE
-#undef G_SET1
-#undef G_ZERO
-#undef G_FMA
-#undef G_ADD
-#undef G_NAME
 
 /* AVX-512: 32 registers, so 8 rows x 2 vectors of accumulators. */
 #define G_ATTR __attribute__((target("avx512f,fma")))
@@ -186,19 +154,6 @@ enum fnn_gemm_level {
 #define G_ADD(a, b) _mm512_add_pd((a), (b))
 #define G_NAME(name) name##_avx512_d
 #include "fastnn_gemm_impl.h"
-#undef G_T
-#undef G_V
-#undef G_VL
-#undef G_M
-#undef G_MASK
-#undef G_ALL
-#undef G_LOAD
-#undef G_STORE
-#undef G_SET1
-#undef G_ZERO
-#undef G_FMA
-#undef G_ADD
-#undef G_NAME
 #define G_T float
 #define G_V __m512
 #define G_VL 16
@@ -215,19 +170,6 @@ enum fnn_gemm_level {
 #include "fastnn_gemm_impl.h"
 #undef G_ATTR
 #undef G_MR
-#undef G_T
-#undef G_V
-#undef G_VL
-#undef G_M
-#undef G_MASK
-#undef G_ALL
-#undef G_LOAD
-#undef G_STORE
-#undef G_SET1
-#undef G_ZERO
-#undef G_FMA
-#undef G_ADD
-#undef G_NAME
 #endif /* FNN_GEMM_X86 */
 
 /* The best kernel this CPU runs. */

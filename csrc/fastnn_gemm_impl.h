@@ -2,7 +2,8 @@
  * One kernel of fastnn_gemm.h, instantiated per instruction set and type:
  * G_T the element, G_V a vector of G_VL of them, G_M a lane mask, G_MR the
  * rows of a register tile (two vectors wide), G_ATTR the target.
- * No include guard: included once per instantiation.
+ * No include guard: included once per instantiation, after which the
+ * type-level macros are undefined here.
  */
 
 /*
@@ -100,3 +101,17 @@ G_ATTR static void G_NAME(fnn_gemm)(int cols, ptrdiff_t m, ptrdiff_t n,
         G_NAME(fnn_panel)(0, m, n, k, a, lda, ids, i0, b, ldb, c, ldc,
                           accumulate);
 }
+
+#undef G_T
+#undef G_V
+#undef G_VL
+#undef G_M
+#undef G_MASK
+#undef G_ALL
+#undef G_LOAD
+#undef G_STORE
+#undef G_SET1
+#undef G_ZERO
+#undef G_FMA
+#undef G_ADD
+#undef G_NAME

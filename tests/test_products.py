@@ -206,6 +206,22 @@ def test_fused_path_keeps_sparse_first_layers_and_dropout(products):
     _assert_close_models(blas, fused, 1e-9)
 
 
+def test_fused_path_reads_nothing_of_a_wide_sparse_input_as_dense(products):
+    # Far fewer stored entries than features: a dense gather of these rows
+    # would read past the CSR arrays (AddressSanitizer reports it) and copy
+    # megabytes per batch.
+    rng = np.random.RandomState(4)
+    X = sp.random(200, 50_000, density=2e-5, format="csr", random_state=rng)
+    y = rng.randint(2, size=200)
+    blas, fused = _fit_both_paths(
+        products,
+        lambda: MLPClassifier(hidden_layer_sizes=(16,), max_iter=2, random_state=0),
+        X,
+        y,
+    )
+    _assert_close_models(blas, fused, 1e-9)
+
+
 def test_fused_path_gives_the_same_bits_at_any_thread_count_and_level(products):
     rng = np.random.RandomState(3)
     X = rng.normal(size=(1100, 45))

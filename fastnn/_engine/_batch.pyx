@@ -383,7 +383,7 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
     # first cache misses overlap the copy of the rows before it.
     for r in range(r0, r1):
         src = batch_rows[r]
-        if x_rows == x_batch:
+        if not X.sparse and x_rows == x_batch:
             x_row = x_values + src * X.row_stride
             if X.col_stride == 1:
                 if r + GATHER_AHEAD < r1:
