@@ -527,6 +527,16 @@ cdef double sparse_gradient(Workspace ws, const Batch *batch, int t,
     return norm
 
 
+cdef inline void prefetch_state(const Batch *batch, const floating *params,
+                                Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Request params[lo:hi] and the same range of the optimizer's state."""
+    cdef size_t size = (hi - lo) * sizeof(floating)
+    fnn_prefetch_bytes(params + lo, size)
+    fnn_prefetch_bytes(<const floating*>batch.first_moments + lo, size)
+    if batch.second_moments != NULL:
+        fnn_prefetch_bytes(<const floating*>batch.second_moments + lo, size)
+
+
 cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
                            Py_ssize_t k0, Py_ssize_t k1, floating *work,
                            floating *params) noexcept nogil:
@@ -559,11 +569,14 @@ cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
                                   batch.mode == GRADIENT_ADD)
             k = k_end
             continue
+        lo = ws.coef_offset[l] + k * n_out
+        hi = ws.coef_offset[l] + k_end * n_out
+        # The step streams the panel's weights and optimizer state from
+        # memory: ask for them now, so they arrive during the product.
+        prefetch_state(batch, params, lo, hi)
         panel_weight_gradient(ws.level, a, stride, ids, batch.n_rows,
                               work + ws.delta_off[l + 1], n_out, scratch, k,
                               k_end, False)
-        lo = ws.coef_offset[l] + k * n_out
-        hi = ws.coef_offset[l] + k_end * n_out
         clock = phase_start()
         norm += sumsq(params, lo, hi)
         step_range(batch, True, params, scratch, lo, hi)
