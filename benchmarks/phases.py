@@ -27,6 +27,7 @@ own cost is the difference between the fits with and without them.
     python benchmarks/phases.py                  # every training workload
     python benchmarks/phases.py --only synthetic-60k --repeats 5
     python benchmarks/phases.py --quick          # shrunk workloads
+    python benchmarks/phases.py --products blas  # the BLAS path, for comparison
 
 Run on a quiet machine.
 """
@@ -54,7 +55,7 @@ from suite import (  # noqa: E402
 )
 
 from fastnn import MLPClassifier, MLPRegressor  # noqa: E402
-from fastnn._engine import _phases  # noqa: E402
+from fastnn._engine import _kernels, _layers, _phases  # noqa: E402
 from fastnn._threads import engine_n_threads  # noqa: E402
 
 OUTSIDE = "outside the passes"
@@ -108,14 +109,21 @@ def main() -> None:
     parser.add_argument("--only", action="append", help="a workload (repeatable)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="shrunk workloads")
+    parser.add_argument(
+        "--products",
+        choices=["blas", *_kernels.GEMM_LEVELS],
+        help="what the training products run on (default: the engine's choice)",
+    )
     args = parser.parse_args()
+    if args.products:
+        _layers._set_products(args.products)
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     ceiling = engine_n_threads()
     info = machine()
     print(
         f"{info['cpu']}, {info['cpus_usable']} usable CPUs; {'; '.join(info['blas'])}; "
-        f"load average {info['loadavg_1_5_15']}"
+        f"load average {info['loadavg_1_5_15']}; products on {_layers.products()}"
     )
     for w in WORKLOADS:
         if w.predict_models or (args.only and w.name not in args.only):

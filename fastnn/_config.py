@@ -23,8 +23,9 @@ def show_config(file=None) -> dict:
         extension), whether OpenMP is compiled in, the number of threads a
         fit would use (one in a child forked after a multi-threaded fit),
         into how many blocks large matrix products are cut
-        (fixed per machine; results do not depend on the thread count), and
-        the BLAS libraries threadpoolctl sees.
+        (fixed per machine; results do not depend on the thread count), what
+        training's dense products run on (``"avx512"``, ``"avx2"``: fastnn's
+        own kernels; ``"blas"``), and the BLAS libraries threadpoolctl sees.
 
     Examples
     --------
@@ -65,6 +66,7 @@ def show_config(file=None) -> dict:
         "openmp": openmp_enabled(),
         "n_threads": engine_n_threads(),
         "gemm_blocks": _engine.gemm_block_count(),
+        "products": _engine.products(),
         "blas": blas,
     }
     out = file if file is not None else sys.stdout

@@ -27,6 +27,7 @@ def test_show_config_reports_versions_and_threads():
         "openmp",
         "n_threads",
         "gemm_blocks",
+        "products",
         "blas",
     ):
         assert key in config
@@ -53,6 +54,24 @@ def test_show_config_reports_the_block_count_in_force():
     finally:
         _engine._set_gemm_blocks(previous)
     assert fastnn.show_config(file=io.StringIO())["gemm_blocks"] == start
+
+
+def test_show_config_reports_what_training_products_run_on():
+    from fastnn import _engine
+    from fastnn._engine import _kernels
+
+    start = fastnn.show_config(file=io.StringIO())["products"]
+    # The tuned kernel where the CPU has one, BLAS elsewhere.
+    best = _kernels.BEST_GEMM_LEVEL
+    assert start == (best if best != "portable" else "blas")
+    previous = _engine._set_products("blas")
+    try:
+        out = io.StringIO()
+        assert fastnn.show_config(file=out)["products"] == "blas"
+        assert "products: blas" in out.getvalue()
+    finally:
+        _engine._set_products(previous)
+    assert fastnn.show_config(file=io.StringIO())["products"] == start
 
 
 def test_parallel_threshold_is_one_name_for_multiply_adds():

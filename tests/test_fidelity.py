@@ -56,7 +56,12 @@ def test_diverging_fit_with_early_stopping_is_rescued_as_in_sklearn():
     assert np.isnan(ref_scores[-1]) and isinstance(model.validation_scores_[-1], float)
     np.testing.assert_array_equal(np.isnan(scores), np.isnan(ref_scores))
     np.testing.assert_allclose(scores, ref_scores, rtol=1e-7)
-    np.testing.assert_allclose(model.loss_curve_, ref.loss_curve_, rtol=1e-7)
+    # Once the sums overflow, inf or nan depends on the order the products
+    # add them in, which the engine's kernels choose differently from BLAS.
+    loss, ref_loss = np.array(model.loss_curve_), np.array(ref.loss_curve_)
+    np.testing.assert_array_equal(np.isfinite(loss), np.isfinite(ref_loss))
+    finite = np.isfinite(ref_loss)
+    np.testing.assert_allclose(loss[finite], ref_loss[finite], rtol=1e-7)
     assert model.best_validation_score_ == pytest.approx(ref.best_validation_score_)
     for ours, theirs in zip(
         model.coefs_ + model.intercepts_, ref.coefs_ + ref.intercepts_

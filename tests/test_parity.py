@@ -10,12 +10,22 @@ from sklearn import neural_network as sk
 from sklearn.exceptions import ConvergenceWarning
 
 import fastnn
+from fastnn._engine import _kernels, _layers
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 TASKS = ["binary", "multiclass", "multilabel", "regression", "multioutput"]
 RTOL = 1e-7
 # Entries that are mathematically tiny carry absolute rounding noise only.
 ATOL = 1e-12
+
+
+@pytest.fixture(autouse=True, params=["blas", _kernels.BEST_GEMM_LEVEL])
+def products(request):
+    """Every parity test on both of training's product paths: BLAS and the
+    engine's own kernels (the portable one where the CPU has no tuned one)."""
+    previous = _layers._set_products(request.param)
+    yield request.param
+    _layers._set_products(previous)
 
 
 def make_task(task: str, n_samples: int = 150, seed: int = 0):

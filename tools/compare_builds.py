@@ -11,7 +11,9 @@ multilabel targets, early stopping, several GEMM block counts where the
 tree can force them -- in a subprocess with only that tree on
 ``PYTHONPATH``, and the coefficients,
 intercepts, loss curves and predictions are compared byte for byte.  Exits
-with status 1 and names the cases that differ.
+with status 1 and names the cases that differ, each with how far it moved:
+the largest relative difference of its coefficients and intercepts, and of
+its predicted probabilities (or predictions).
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import numpy as np
 
 # Run in each tree's own interpreter process: prints one JSON object,
 # case name -> SHA-256 of everything the fit produced.
@@ -110,6 +115,15 @@ def targets(task, params, y):
     return np.exp(y / 4) if params.get("loss") in ("poisson", "gamma") else y
 
 
+# What a fit produced, for the distances between differing fits.
+def arrays(model, Xd):
+    out = {f"param{i}": a for i, a in
+           enumerate(list(model.coefs_) + list(model.intercepts_))}
+    out["output"] = (model.predict_proba(Xd) if hasattr(model, "predict_proba")
+                     else model.predict(Xd))
+    return out
+
+
 def fingerprint(model, Xd):
     h = hashlib.sha256()
     for a in list(model.coefs_) + list(model.intercepts_):
@@ -135,7 +149,7 @@ def supported(cls, params):
 engine = fastnn._engine
 force = getattr(engine, "_set_gemm_blocks", None)
 blocks = [int(b) for b in sys.argv[1].split(",")] if force and sys.argv[1] else [None]
-out = {}
+out, saved = {}, {}
 for b in blocks:
     if b is not None:
         force(b)
@@ -147,14 +161,17 @@ for b in blocks:
         est = cls(max_iter=8, random_state=0, **params)
         est.fit(Xd, targets(task, params, yd))
         out[f"{name}@{b or 'machine'}"] = fingerprint(est, Xd)
+        for key, a in arrays(est, Xd).items():
+            saved[f"{name}@{b or 'machine'}/{key}"] = np.asarray(a, dtype=float)
+np.savez(sys.argv[2], **saved)
 print(json.dumps(out))
 """
 
 
-def _run(tree: Path, blocks: str) -> dict[str, str]:
+def _run(tree: Path, blocks: str, saved: Path) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     proc = subprocess.run(
-        [sys.executable, "-c", _WORKER, blocks],
+        [sys.executable, "-c", _WORKER, blocks, str(saved)],
         env=env,
         cwd=tree,
         capture_output=True,
@@ -163,6 +180,33 @@ def _run(tree: Path, blocks: str) -> dict[str, str]:
     if proc.returncode:
         sys.exit(f"{tree}: the workloads failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _relative(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest |a - b| relative to the larger magnitude (0 where both are 0);
+    nan where only one is finite."""
+    if a.shape != b.shape or not np.array_equal(np.isfinite(a), np.isfinite(b)):
+        return float("nan")
+    finite = np.isfinite(a)
+    a, b = a[finite], b[finite]
+    scale = np.maximum(np.abs(a), np.abs(b))
+    diff = np.abs(a - b)
+    return float(
+        np.max(
+            np.where(scale > 0, diff / np.where(scale > 0, scale, 1), 0), initial=0.0
+        )
+    )
+
+
+def _distances(old: dict, new: dict, old_key: str, new_key: str) -> tuple[float, float]:
+    """(coefficients, outputs): the largest relative differences of a case."""
+    params = [
+        _relative(old[f"{old_key}/{name}"], new[f"{new_key}/{name}"])
+        for name in (k.split("/", 1)[1] for k in new if k.startswith(new_key + "/"))
+        if name.startswith("param")
+    ]
+    output = _relative(old[f"{old_key}/output"], new[f"{new_key}/output"])
+    return max(params, default=0.0), output
 
 
 def main() -> None:
@@ -177,8 +221,11 @@ def main() -> None:
         "force them is compared under each count the other forces",
     )
     args = parser.parse_args()
-    old = _run(args.old.resolve(), args.blocks)
-    new = _run(args.new.resolve(), args.blocks)
+    with tempfile.TemporaryDirectory() as tmp:
+        old = _run(args.old.resolve(), args.blocks, Path(tmp, "old.npz"))
+        new = _run(args.new.resolve(), args.blocks, Path(tmp, "new.npz"))
+        with np.load(Path(tmp, "old.npz")) as a, np.load(Path(tmp, "new.npz")) as b:
+            old_arrays, new_arrays = dict(a), dict(b)
 
     def case(key: str) -> str:
         return key.rsplit("@", 1)[0]
@@ -192,7 +239,14 @@ def main() -> None:
         compared += 1
         if ref != digest:
             differ += 1
-            print(f"DIFFERS  {key}")
+            old_key = (
+                key if key in old else next(k for k in old if case(k) == case(key))
+            )
+            params, output = _distances(old_arrays, new_arrays, old_key, key)
+            print(
+                f"DIFFERS  {key}: largest relative difference {params:.1e} in "
+                f"the coefficients, {output:.1e} in the outputs"
+            )
     print(f"{compared} fits compared, {differ} differ")
     digest = hashlib.sha256(json.dumps(new, sort_keys=True).encode()).hexdigest()
     print(f"fingerprint of the new tree's results: {digest[:16]}")

@@ -68,6 +68,18 @@ for bad in (X_nan, np.ascontiguousarray(X_nan)):
         pass
     else:
         raise AssertionError("NaN input was not rejected")
+# Training's products at every kernel level the (emulated) CPU runs, and on
+# BLAS: odd sizes at every tile edge, C- and F-ordered float32 input.
+from fastnn._engine import _kernels, _layers
+
+default = _layers.products()
+for level in ["blas", *[name for name, code in _kernels.GEMM_LEVELS.items()
+                        if code <= _kernels.GEMM_LEVELS[_kernels.BEST_GEMM_LEVEL]]]:
+    _layers._set_products(level)
+    for Xo in (X[:, :7].astype(np.float32), np.asfortranarray(X[:, :7])):
+        MLPClassifier((33, 9), max_iter=2, batch_size=37, random_state=0).fit(Xo, y)
+    MLPRegressor((17,), solver="lbfgs", max_iter=3, random_state=0).fit(X, X[:, 0])
+_layers._set_products(default)
 # Hand-edited weights: a consistent pruning is used, inconsistent edits
 # must be refused before the engine reads past a buffer.
 edited = MLPClassifier((16, 8), max_iter=3, random_state=0).fit(X, y)

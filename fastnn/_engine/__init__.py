@@ -65,6 +65,7 @@ from ._kernels import (
     optimizer_state_arrays,
     output_loss_delta,
 )
+from ._layers import _set_products, products
 from ._optimizer import Optimizer, optimizer_step
 from ._predict import forward
 from ._threads import (
@@ -93,6 +94,7 @@ __all__ = [
     "Workspace",
     "_set_counting",
     "_set_gemm_blocks",
+    "_set_products",
     "activation_backward",
     "bias_activation",
     "competing_threads",
@@ -105,5 +107,6 @@ __all__ = [
     "optimizer_state_arrays",
     "optimizer_step",
     "output_loss_delta",
+    "products",
     "team_size",
 ]

@@ -37,6 +37,8 @@ cdef struct Batch:
     void *first_moments         # IN/OUT, TRAIN only: the optimizer's state,
     void *second_moments        #   laid out like params (second: NULL for SGD)
     double sw_sum               # OUT: the sum of the rows' sample weights
+    bint products_ready         # OUT: the workspace is set up for this
+                                #   batch's products (see ``batch_pass``)
 
 
 cdef struct Task:
@@ -71,7 +73,11 @@ cdef class Workspace:
     cdef Py_ssize_t *delta_off     # deltas[l]: batch_size x units[l], l >= 1
     cdef Py_ssize_t *pre_off       # pre-activations, where f' needs them
     cdef Py_ssize_t *undropped_off # f(z) before dropout, for f'
+    cdef Py_ssize_t *wt_off        # coefficients[l].T, l >= 1, for the deltas
     cdef Py_ssize_t grad_off, y_off
+    # Per thread: a panel of gradient rows between its product and its step.
+    cdef Py_ssize_t panel_off, panel_size
+    cdef int level                 # products_level() of the current Batch
     # A sparse batch by feature (see ``transpose_batch``): the stored
     # entries of feature f are entry_row/entry_value[feature_end[f - 1]:
     # feature_end[f]]; scratch holds gradient rows for the fused step.

@@ -9,7 +9,10 @@ depend on the block's own rows only, so no thread waits for another.
 Phase 2 (after the one barrier) splits every layer's weight gradient into
 blocks of its rows, each of which needs the deltas of the whole batch;
 when training, the thread that computed a gradient block also takes the
-optimizer step on those parameters while they are in its cache.
+optimizer step on those parameters while they are in its cache.  On the
+engine's own kernels (``_layers.products_level``) that happens per panel
+of gradient rows, which never go to memory, and a dense input's rows are
+read in place by the first layer's products instead of being gathered.
 
 Row blocks and gradient blocks are functions of the sizes and of the
 machine's logical CPU count (see ``_threads.gemm_blocks``), never of the
@@ -21,12 +24,13 @@ May call: ``_layers``, ``_kernels``, ``_input``, ``_threads``, ``_phases``.
 """
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
 from ._input cimport Input
 from ._kernels cimport (
+    FNN_GRADIENT_PANEL_ROWS,
     GATHER_AHEAD,
     MIN_BLOCK_ROWS,
     SPARSE_CHUNK,
@@ -43,14 +47,21 @@ from ._kernels cimport (
     sumsq,
 )
 from ._layers cimport (
+    BLAS_PRODUCTS,
     backward_rows,
     column_sums,
     forward_rows,
+    panel_backward_rows,
+    panel_forward_rows,
+    panel_weight_gradient,
+    products_level,
     sparse_forward_rows,
+    transpose_rows,
     weight_gradient_rows,
 )
 from ._phases cimport (
     BIAS_ACTIVATION,
+    DELTA_PRODUCTS,
     DERIVATIVES,
     GATHER,
     GRADIENT_PRODUCTS,
@@ -120,6 +131,7 @@ cdef class Workspace:
         self.loss = LOSS_CODES[loss]
         self.loss_param = spec.loss_param
         self.n_threads = max(1, n_threads)
+        self.level = BLAS_PRODUCTS
 
         self.units = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
         self.coef_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
@@ -128,6 +140,7 @@ cdef class Workspace:
         self.delta_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
         self.pre_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
         self.undropped_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
+        self.wt_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
         self.act_spec = <fnn_activation*>malloc(n_layers * sizeof(fnn_activation))
         self.dropout = <double*>calloc(n_layers, sizeof(double))
         self.tasks = <Task*>malloc(n_layers * MAX_BLOCKS * sizeof(Task))
@@ -136,7 +149,8 @@ cdef class Workspace:
         if (self.units == NULL or self.coef_offset == NULL
                 or self.intercept_offset == NULL or self.act_off == NULL
                 or self.delta_off == NULL or self.pre_off == NULL
-                or self.undropped_off == NULL or self.act_spec == NULL
+                or self.undropped_off == NULL or self.wt_off == NULL
+                or self.act_spec == NULL
                 or self.dropout == NULL or self.tasks == NULL
                 or self.task_sums == NULL or self.row_loss == NULL):
             raise MemoryError()
@@ -178,7 +192,14 @@ cdef class Workspace:
         cdef Py_ssize_t end = 0
         cdef Py_ssize_t align = ALIGN_BYTES // self.dtype.itemsize
         self.grad_off = _place(&end, align, self.n_params)
+        self.panel_size = 0
+        for l in range(1, n_layers):
+            self.panel_size = max(self.panel_size, FNN_GRADIENT_PANEL_ROWS * self.units[l])
+        self.panel_off = _place(&end, align, self.n_threads * self.panel_size)
         for l in range(n_layers):
+            self.wt_off[l] = -1
+            if 0 < l < n_layers - 1:
+                self.wt_off[l] = _place(&end, align, self.units[l] * self.units[l + 1])
             self.act_off[l] = _place(&end, align, self.batch_size * self.units[l])
             self.delta_off[l] = self.pre_off[l] = self.undropped_off[l] = -1
             if l > 0:
@@ -205,6 +226,7 @@ cdef class Workspace:
         free(self.delta_off)
         free(self.pre_off)
         free(self.undropped_off)
+        free(self.wt_off)
         free(self.act_spec)
         free(self.dropout)
         free(self.tasks)
@@ -294,12 +316,38 @@ cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
         # With dropout, f' from the outputs before dropout, then the mask.
         a = work + (ws.undropped_off[l] if train and ws.dropout[l] > 0
                     else ws.act_off[l])
-        backward_rows(work + ws.delta_off[l + 1], ws.units[l + 1],
-                      params + ws.coef_offset[l], ws.units[l], a,
-                      buffer(work, ws.pre_off[l]), ws.act_spec[l],
-                      work + ws.delta_off[l], r0, r1)
+        if ws.level != BLAS_PRODUCTS:
+            panel_backward_rows(ws.level, work + ws.delta_off[l + 1],
+                                ws.units[l + 1], work + ws.wt_off[l],
+                                ws.units[l], a, buffer(work, ws.pre_off[l]),
+                                ws.act_spec[l], work + ws.delta_off[l], r0, r1)
+        else:
+            backward_rows(work + ws.delta_off[l + 1], ws.units[l + 1],
+                          params + ws.coef_offset[l], ws.units[l], a,
+                          buffer(work, ws.pre_off[l]), ws.act_spec[l],
+                          work + ws.delta_off[l], r0, r1)
         if train and ws.dropout[l] > 0:
             dropout_rows(ws, work + ws.delta_off[l], <floating*>NULL, l, r0, r1)
+
+
+cdef const floating *input_rows(Workspace ws, const Input *X,
+                                const Py_ssize_t *batch_rows, floating *work,
+                                Py_ssize_t *stride,
+                                const Py_ssize_t **ids) noexcept nogil:
+    """Where the first layer's products read a dense batch: row r at
+    result + ids[r] * stride, or result + r * stride when ids is NULL.
+
+    The engine's kernels read the rows of a C-ordered X in place; BLAS,
+    and any X whose rows are not contiguous, read the gathered batch.
+    """
+    cdef floating *batch = work + ws.act_off[0]
+    if ws.level != BLAS_PRODUCTS and not X.sparse and X.col_stride == 1:
+        stride[0] = X.row_stride
+        ids[0] = batch_rows
+        return <const floating*>X.values
+    stride[0] = ws.units[0]
+    ids[0] = NULL
+    return batch
 
 
 cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
@@ -323,14 +371,19 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
     cdef floating *out_delta = work + ws.delta_off[L]
     cdef const floating *x_values = <const floating*>X.values
     cdef const floating *x_row
+    cdef const Py_ssize_t *x_ids
+    cdef Py_ssize_t x_stride
+    cdef const floating *x_rows = input_rows(ws, X, batch_rows, work, &x_stride,
+                                             &x_ids)
     cdef long long clock = phase_start()
 
-    # Gather targets, and dense inputs (sparse ones are read in place).
+    # Gather targets, and dense inputs the products do not read in place
+    # (sparse ones always are).
     # Rows are scattered over X: each is requested a few rows ahead, so its
     # first cache misses overlap the copy of the rows before it.
     for r in range(r0, r1):
         src = batch_rows[r]
-        if not X.sparse:
+        if not X.sparse and x_rows == x_batch:
             x_row = x_values + src * X.row_stride
             if X.col_stride == 1:
                 if r + GATHER_AHEAD < r1:
@@ -351,6 +404,16 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
                                 params + ws.intercept_offset[0], ws.units[1],
                                 ws.act_spec[1], work + ws.act_off[1],
                                 buffer(work, ws.pre_off[1]), r0, r1)
+        elif ws.level != BLAS_PRODUCTS:
+            panel_forward_rows(ws.level,
+                               x_rows if l == 0 else work + ws.act_off[l],
+                               x_stride if l == 0 else ws.units[l],
+                               x_ids if l == 0 else NULL, ws.units[l],
+                               params + ws.coef_offset[l],
+                               params + ws.intercept_offset[l],
+                               ws.units[l + 1], ws.act_spec[l + 1],
+                               work + ws.act_off[l + 1],
+                               buffer(work, ws.pre_off[l + 1]), r0, r1)
         else:
             forward_rows(work + ws.act_off[l], ws.units[l], False, ws.units[l],
                          params + ws.coef_offset[l],
@@ -464,6 +527,67 @@ cdef double sparse_gradient(Workspace ws, const Batch *batch, int t,
     return norm
 
 
+cdef inline void prefetch_state(const Batch *batch, const floating *params,
+                                Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Request params[lo:hi] and the same range of the optimizer's state."""
+    cdef size_t size = (hi - lo) * sizeof(floating)
+    fnn_prefetch_bytes(params + lo, size)
+    fnn_prefetch_bytes(<const floating*>batch.first_moments + lo, size)
+    if batch.second_moments != NULL:
+        fnn_prefetch_bytes(<const floating*>batch.second_moments + lo, size)
+
+
+cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
+                           Py_ssize_t k0, Py_ssize_t k1, floating *work,
+                           floating *params) noexcept nogil:
+    """Rows k0:k1 of layer l's coefficient gradient on the engine's
+    kernels, a panel at a time.
+
+    Without an optimizer step the panels go to the gradient buffer (added
+    to it in ``GRADIENT_ADD`` mode).  With one, each panel goes to this
+    thread's scratch and is stepped on at once, while it is in L1; the
+    squared norm of the rows before the step is returned.
+    """
+    cdef const fnn_optimizer *step = batch.step
+    cdef Py_ssize_t n_out = ws.units[l + 1], k, k_end, lo, hi, stride
+    cdef const Py_ssize_t *ids = NULL
+    cdef const floating *a = work + ws.act_off[l]
+    cdef floating *grad = work + ws.grad_off + ws.coef_offset[l]
+    cdef floating *scratch = work + ws.panel_off + threadid() * ws.panel_size
+    cdef double norm = 0.0
+    cdef long long clock
+    stride = ws.units[l]
+    if l == 0:
+        a = input_rows(ws, batch.X, batch.rows, work, &stride, &ids)
+    k = k0
+    while k < k1:
+        k_end = min(k + FNN_GRADIENT_PANEL_ROWS, k1)
+        if step == NULL:
+            panel_weight_gradient(ws.level, a, stride, ids, batch.n_rows,
+                                  work + ws.delta_off[l + 1], n_out,
+                                  grad + k * n_out, k, k_end,
+                                  batch.mode == GRADIENT_ADD)
+            k = k_end
+            continue
+        lo = ws.coef_offset[l] + k * n_out
+        hi = ws.coef_offset[l] + k_end * n_out
+        # The step streams the panel's weights and optimizer state from
+        # memory: ask for them now, so they arrive during the product.
+        prefetch_state(batch, params, lo, hi)
+        panel_weight_gradient(ws.level, a, stride, ids, batch.n_rows,
+                              work + ws.delta_off[l + 1], n_out, scratch, k,
+                              k_end, False)
+        clock = phase_start()
+        norm += sumsq(params, lo, hi)
+        step_range(batch, True, params, scratch, lo, hi)
+        if ws.wt_off[l] >= 0:
+            transpose_rows(params + ws.coef_offset[l], ws.units[l], n_out, k,
+                           k_end, work + ws.wt_off[l])
+        phase_end(OPTIMIZER, clock)
+        k = k_end
+    return norm
+
+
 cdef void gradient_task(Workspace ws, const Batch *batch, int t,
                         floating *work, floating *params) noexcept nogil:
     """Phase 2: one block of a layer's raw gradient, and its optimizer step.
@@ -491,6 +615,9 @@ cdef void gradient_task(Workspace ws, const Batch *batch, int t,
     if l == 0 and X.sparse:
         ws.task_sums[t] = sparse_gradient(ws, batch, t, task.k0, task.k1,
                                           work, params)
+    elif ws.level != BLAS_PRODUCTS:
+        ws.task_sums[t] = panel_gradient(ws, batch, l, task.k0, task.k1, work,
+                                         params)
     else:
         weight_gradient_rows(work + ws.act_off[l], rows, n_in, delta, n_out,
                              grad + ws.coef_offset[l], task.k0, task.k1,
@@ -549,8 +676,21 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
     cdef double loss = 0.0, weight_sum = 0.0
     cdef const floating *sw = <const floating*>batch.sample_weight
     cdef long long clock = phase_start()
+    cdef int l
     if batch.mode != TRAIN:
         batch.step = NULL
+    if not batch.products_ready:
+        # Once per Batch, i.e. per call: the kernels stay the same for the
+        # call, and the deltas' products read the coefficients transposed,
+        # which the optimizer steps keep up to date from then on.
+        ws.level = products_level()
+        if ws.level != BLAS_PRODUCTS:
+            for l in range(1, ws.n_weight_layers):
+                transpose_rows(params + ws.coef_offset[l], ws.units[l],
+                               ws.units[l + 1], 0, ws.units[l],
+                               work + ws.wt_off[l])
+        batch.products_ready = True
+        clock = phase_end(DELTA_PRODUCTS, clock)
 
     ws.n_tasks = n_tasks
     if X.sparse and backward:

@@ -2,11 +2,13 @@
 """The C element kernels, as the rest of the engine calls them.
 
 Holds: the declarations of ``csrc/fastnn_kernels.h`` (activation, loss and
-optimizer codes, the per-row kernels), one inline wrapper per kernel that picks its
+optimizer codes, the per-row kernels) and ``csrc/fastnn_gemm.h`` (the
+engine's own products), one inline wrapper per kernel that picks its
 float or double version from the fused type (so no other module writes
 ``floating is float``), BLAS's gemm, the sizes that govern how work is cut
 into blocks, and the row-by-row forms of the activation kernels.
-May call: ``csrc/fastnn_kernels.h`` and SciPy's BLAS, nothing else.
+May call: ``csrc/fastnn_kernels.h``, ``csrc/fastnn_gemm.h`` and SciPy's
+BLAS, nothing else.
 """
 
 from cython cimport floating
@@ -96,6 +98,32 @@ cdef extern from "fastnn_kernels.h" nogil:
     double fnn_sumsq_f(const float *w, Py_ssize_t lo, Py_ssize_t hi)
 
 
+cdef extern from "fastnn_gemm.h" nogil:
+    cpdef enum fnn_gemm_level:
+        FNN_GEMM_PORTABLE
+        FNN_GEMM_AVX2
+        FNN_GEMM_AVX512
+    enum: FNN_PANEL_ROWS
+    enum: FNN_GRADIENT_PANEL_ROWS
+    int fnn_gemm_best_level()
+    void fnn_gemm_rows_d(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                         const double *a, Py_ssize_t lda, const Py_ssize_t *ids,
+                         const double *b, Py_ssize_t ldb, double *c,
+                         Py_ssize_t ldc, bint accumulate)
+    void fnn_gemm_rows_f(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                         const float *a, Py_ssize_t lda, const Py_ssize_t *ids,
+                         const float *b, Py_ssize_t ldb, float *c,
+                         Py_ssize_t ldc, bint accumulate)
+    void fnn_gemm_cols_d(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                         const double *a, Py_ssize_t lda, const Py_ssize_t *ids,
+                         Py_ssize_t i0, const double *b, Py_ssize_t ldb,
+                         double *c, Py_ssize_t ldc, bint accumulate)
+    void fnn_gemm_cols_f(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                         const float *a, Py_ssize_t lda, const Py_ssize_t *ids,
+                         Py_ssize_t i0, const float *b, Py_ssize_t ldb,
+                         float *c, Py_ssize_t ldc, bint accumulate)
+
+
 cdef enum:
     # Smallest row block of a batch's forward and backward passes.
     MIN_BLOCK_ROWS = 64
@@ -126,6 +154,34 @@ cdef inline void gemm(char transa, char transb, int m, int n, int k,
     else:
         dgemm(&transa, &transb, &m, &n, &k, &alpha, <double*>a, &lda,
               <double*>b, &ldb, &beta, c, &ldc)
+
+
+cdef inline void gemm_rows(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                           const floating *a, Py_ssize_t lda,
+                           const Py_ssize_t *ids, const floating *b,
+                           Py_ssize_t ldb, floating *c, Py_ssize_t ldc,
+                           bint accumulate) noexcept nogil:
+    """Row-major c[:m, :n] (+)= A[:m, :k] @ b, row i of A at
+    a + (ids[i] if ids else i) * lda (see ``csrc/fastnn_gemm.h``)."""
+    if floating is float:
+        fnn_gemm_rows_f(level, m, n, k, a, lda, ids, b, ldb, c, ldc, accumulate)
+    else:
+        fnn_gemm_rows_d(level, m, n, k, a, lda, ids, b, ldb, c, ldc, accumulate)
+
+
+cdef inline void gemm_cols(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                           const floating *a, Py_ssize_t lda,
+                           const Py_ssize_t *ids, Py_ssize_t i0,
+                           const floating *b, Py_ssize_t ldb, floating *c,
+                           Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """Row-major c[:m, :n] (+)= A[:k, i0:i0 + m].T @ b, A's rows as in
+    ``gemm_rows``."""
+    if floating is float:
+        fnn_gemm_cols_f(level, m, n, k, a, lda, ids, i0, b, ldb, c, ldc,
+                        accumulate)
+    else:
+        fnn_gemm_cols_d(level, m, n, k, a, lda, ids, i0, b, ldb, c, ldc,
+                        accumulate)
 
 
 cdef inline void bias_activation_rows(floating *z, const floating *b,

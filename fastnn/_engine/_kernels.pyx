@@ -2,7 +2,8 @@
 """The C element kernels seen from Python (see ``_kernels.pxd``).
 
 Holds: the activation, loss and optimizer codes as Python enums and the name tables
-derived from them, and test hooks that run one kernel over an array.
+derived from them, the product kernels' levels, and test hooks that run one
+kernel over an array.
 May call: ``_kernels.pxd`` only.
 """
 
@@ -25,6 +26,22 @@ def _names(enum):
 ACTIVATION_CODES = _names(ActivationCode)
 LOSS_CODES = _names(LossCode)
 OPTIMIZER_CODES = _names(OptimizerCode)
+# The engine's product kernels, best last, and the best this CPU runs.
+GEMM_LEVELS = {member.name[9:].lower(): int(member) for member in fnn_gemm_level}
+BEST_GEMM_LEVEL = next(name for name, code in GEMM_LEVELS.items()
+                       if code == fnn_gemm_best_level())
+PANEL_ROWS = FNN_PANEL_ROWS
+
+
+def gemm_level(str name):
+    """The code of product kernel ``name``, refused if this CPU lacks it."""
+    if name not in GEMM_LEVELS:
+        raise ValueError(f"unknown product kernel {name!r}; expected one of "
+                         f"{sorted(GEMM_LEVELS)}")
+    if GEMM_LEVELS[name] > GEMM_LEVELS[BEST_GEMM_LEVEL]:
+        raise ValueError(f"this CPU cannot run the {name} kernel "
+                         f"(best: {BEST_GEMM_LEVEL})")
+    return GEMM_LEVELS[name]
 
 
 def needs_preactivation(int code):
@@ -117,3 +134,45 @@ def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
         lv[r] = output_loss_delta_row(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
                                        sample_weight[r], code, <floating>param)
     return losses, delta
+
+
+def product(const floating[:, :] A, const floating[:, :] B, floating[:, :] C,
+            const Py_ssize_t[::1] ids=None, bint transposed=False,
+            Py_ssize_t i0=0, bint accumulate=False, str level="portable"):
+    """In place: ``C (+)= A[ids] @ B``, or ``C (+)= A[ids][:, i0:].T @ B``
+    with ``transposed`` (test hook for the engine's products).
+
+    Rows of every matrix may be strided (slices of wider arrays); their
+    elements must be contiguous.  ``ids`` picks A's rows (all when None).
+    """
+    cdef int code = gemm_level(level)
+    cdef Py_ssize_t m = C.shape[0], n = C.shape[1]
+    cdef Py_ssize_t k = A.shape[1] if not transposed else (
+        A.shape[0] if ids is None else ids.shape[0])
+    for name, view in (("A", A), ("B", B), ("C", C)):
+        if view.shape[0] and view.shape[1] > 1 and view.strides[1] != view.itemsize:
+            raise ValueError(f"{name}'s rows must be contiguous")
+    if B.shape[0] != k or B.shape[1] != n:
+        raise ValueError("B does not match A and C")
+    if not transposed and (A.shape[0] if ids is None else ids.shape[0]) != m:
+        raise ValueError("A does not match C")
+    if transposed and i0 + m > A.shape[1]:
+        raise ValueError("A does not match C")
+    if ids is not None and ids.shape[0] and (
+            np.min(ids) < 0 or np.max(ids) >= A.shape[0]):
+        raise ValueError("ids out of range")
+    if m == 0 or n == 0:
+        return
+    cdef const Py_ssize_t *row_ids = &ids[0] if ids is not None and ids.shape[0] else NULL
+    cdef const floating *a = &A[0, 0] if A.shape[0] and A.shape[1] else NULL
+    cdef const floating *b = &B[0, 0] if k else NULL
+    cdef Py_ssize_t lda = A.strides[0] // A.itemsize
+    cdef Py_ssize_t ldb = B.strides[0] // B.itemsize
+    cdef Py_ssize_t ldc = C.strides[0] // C.itemsize
+    with nogil:
+        if transposed:
+            gemm_cols(code, m, n, k, a, lda, row_ids, i0, b, ldb, &C[0, 0],
+                      ldc, accumulate)
+        else:
+            gemm_rows(code, m, n, k, a, lda, row_ids, b, ldb, &C[0, 0], ldc,
+                      accumulate)

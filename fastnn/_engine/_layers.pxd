@@ -1,9 +1,10 @@
 # cython: language_level=3
 """Layer passes: one layer's forward, backward and weight-gradient products.
 
-Holds: the passes over a range of rows (what one thread runs on one block),
-the passes over all rows of a layer (blocks shared among threads) and their
-sparse first-layer twins.
+Holds: which kernels training's products run on (BLAS or the engine's own,
+``_set_products``), the passes over a range of rows (what one thread runs on
+one block) on either, the passes over all rows of a layer (blocks shared
+among threads) and their sparse first-layer twins.
 May call: ``_kernels`` (BLAS and the element kernels), ``_input``,
 ``_threads`` (how many blocks a product is cut into) and ``_phases``.
 """
@@ -27,6 +28,30 @@ cdef void forward_rows(const floating *a,  # IN: the layer's input rows,
                        floating *z,        # OUT: rows r0:r1 of f(a @ w + b)
                        floating *pre,      # OUT unless NULL: a @ w + b
                        Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
+cdef enum:
+    BLAS_PRODUCTS = -1  # products_level() when training's products run on BLAS
+
+cdef int products_level() noexcept nogil  # BLAS_PRODUCTS or a kernel level
+cdef void panel_forward_rows(int level, const floating *a, Py_ssize_t lda,
+                             const Py_ssize_t *ids, Py_ssize_t n_in,
+                             const floating *w, const floating *b,
+                             Py_ssize_t n_out, fnn_activation act, floating *z,
+                             floating *pre, Py_ssize_t r0,
+                             Py_ssize_t r1) noexcept nogil
+cdef void panel_backward_rows(int level, const floating *delta,
+                              Py_ssize_t n_out, const floating *wt,
+                              Py_ssize_t n_in, const floating *a,
+                              const floating *pre, fnn_activation act,
+                              floating *out, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil
+cdef void panel_weight_gradient(int level, const floating *a, Py_ssize_t lda,
+                                const Py_ssize_t *ids, Py_ssize_t rows,
+                                const floating *delta, Py_ssize_t n_out,
+                                floating *g, Py_ssize_t k0, Py_ssize_t k1,
+                                bint accumulate) noexcept nogil
+cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
+                         Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
+                         floating *wt) noexcept nogil
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,

@@ -6,6 +6,12 @@ Matrices are row-major (C order).  BLAS is column-major, so a row-major
 product C = A @ B is computed as the column-major product C.T = B.T @ A.T,
 which only swaps the operands.
 
+Training's dense products run on the engine's own kernels
+(``csrc/fastnn_gemm.h``) where the CPU has a tuned one, one panel of rows
+at a time with the element work applied to the panel right after its
+product; elsewhere, and always for predictions, on BLAS.  ``_set_products``
+forces either (the tests run both).
+
 BLAS runs single-threaded inside the engine (the Python layer pins it).
 Every pass is written for a range of rows: training hands each OpenMP thread
 whole row blocks of the batch (see ``_batch``), prediction splits each
@@ -23,10 +29,15 @@ from libc.string cimport memset
 
 from ._input cimport Input
 from ._kernels cimport (
+    FNN_GEMM_AVX2,
+    FNN_PANEL_ROWS,
     activation_backward_rows,
     bias_activation_rows,
     fnn_activation,
+    fnn_gemm_best_level,
     gemm,
+    gemm_cols,
+    gemm_rows,
     sparse_row_product,
     split,
 )
@@ -40,6 +51,33 @@ from ._phases cimport (
     phase_start,
 )
 from ._threads cimport fnn_mark_worker, gemm_blocks
+
+from ._kernels import GEMM_LEVELS, gemm_level
+
+# What training's products run on: BLAS, or a level of the engine's kernels.
+# The tuned kernels (AVX2 and up) by default; the portable one is for tests.
+cdef int _level = (fnn_gemm_best_level()
+                   if fnn_gemm_best_level() >= FNN_GEMM_AVX2 else BLAS_PRODUCTS)
+
+
+cdef int products_level() noexcept nogil:
+    return _level
+
+
+def products():
+    """What training's dense products run on: "blas" or a kernel's name."""
+    return "blas" if _level == BLAS_PRODUCTS else next(
+        name for name, code in GEMM_LEVELS.items() if code == _level)
+
+
+def _set_products(str name):
+    """Run training's dense products on ``name`` ("blas", "portable",
+    "avx2", "avx512"); returns the previous choice.  A private switch for
+    the tests and benchmarks: not thread-safe, set it between fits."""
+    global _level
+    previous = products()
+    _level = BLAS_PRODUCTS if name == "blas" else gemm_level(name)
+    return previous
 
 
 cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
@@ -66,6 +104,30 @@ cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
     phase_end(BIAS_ACTIVATION, clock)
 
 
+cdef void panel_forward_rows(int level, const floating *a, Py_ssize_t lda,
+                             const Py_ssize_t *ids, Py_ssize_t n_in,
+                             const floating *w, const floating *b,
+                             Py_ssize_t n_out, fnn_activation act, floating *z,
+                             floating *pre, Py_ssize_t r0,
+                             Py_ssize_t r1) noexcept nogil:
+    """``forward_rows`` on the engine's kernels: row r of the input is
+    a + (ids[r] if ids else r) * lda, read in place."""
+    cdef Py_ssize_t m
+    cdef long long clock
+    cdef Py_ssize_t r = r0
+    while r < r1:
+        m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
+        clock = phase_start()
+        gemm_rows(level, m, n_out, n_in, a + (0 if ids != NULL else r * lda),
+                  lda, ids + r if ids != NULL else NULL, w, n_out,
+                  z + r * n_out, n_out, False)
+        clock = phase_end(FORWARD_PRODUCTS, clock)
+        bias_activation_rows(z + r * n_out, b, m, n_out, act,
+                             pre + r * n_out if pre != NULL else NULL)
+        phase_end(BIAS_ACTIVATION, clock)
+        r += m
+
+
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,
@@ -86,6 +148,58 @@ cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                              pre + r0 * n_in if pre != NULL else NULL,
                              r1 - r0, n_in, act)
     phase_end(DERIVATIVES, clock)
+
+
+cdef void panel_backward_rows(int level, const floating *delta,
+                              Py_ssize_t n_out, const floating *wt,
+                              Py_ssize_t n_in, const floating *a,
+                              const floating *pre, fnn_activation act,
+                              floating *out, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil:
+    """``backward_rows`` on the engine's kernels, from ``wt``, the
+    coefficients' transpose (n_out x n_in, row-major)."""
+    cdef Py_ssize_t m
+    cdef long long clock
+    cdef Py_ssize_t r = r0
+    while r < r1:
+        m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
+        clock = phase_start()
+        gemm_rows(level, m, n_in, n_out, delta + r * n_out, n_out, NULL, wt,
+                  n_in, out + r * n_in, n_in, False)
+        clock = phase_end(DELTA_PRODUCTS, clock)
+        activation_backward_rows(out + r * n_in, a + r * n_in,
+                                 pre + r * n_in if pre != NULL else NULL, m,
+                                 n_in, act)
+        phase_end(DERIVATIVES, clock)
+        r += m
+
+
+cdef void panel_weight_gradient(int level, const floating *a, Py_ssize_t lda,
+                                const Py_ssize_t *ids, Py_ssize_t rows,
+                                const floating *delta, Py_ssize_t n_out,
+                                floating *g, Py_ssize_t k0, Py_ssize_t k1,
+                                bint accumulate) noexcept nogil:
+    """Rows k0:k1 (at most ``FNN_PANEL_ROWS``) of g (. x n_out) <- a.T @
+    delta (+ g) on the engine's kernels, g pointing at row k0; a's rows as
+    in ``panel_forward_rows``."""
+    cdef long long clock = phase_start()
+    gemm_cols(level, k1 - k0, n_out, rows, a, lda, ids, k0, delta, n_out, g,
+              n_out, accumulate)
+    phase_end(GRADIENT_PRODUCTS, clock)
+
+
+cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
+                         Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
+                         floating *wt) noexcept nogil:
+    """Columns k0:k1 of wt (n_out x n_in) <- rows k0:k1 of w (n_in x n_out)
+    transposed: a few rows of w at a time, so each row of wt gets a short
+    contiguous run."""
+    cdef Py_ssize_t k, j, p, p1
+    for p in range(k0, k1, 16):
+        p1 = min(p + 16, k1)
+        for j in range(n_out):
+            for k in range(p, p1):
+                wt[j * n_in + k] = w[k * n_out + j]
 
 
 cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
