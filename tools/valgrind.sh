@@ -78,7 +78,8 @@ for level in ["blas", *[name for name, code in _kernels.GEMM_LEVELS.items()
     _layers._set_products(level)
     for Xo in (X[:, :7].astype(np.float32), np.asfortranarray(X[:, :7])):
         MLPClassifier((33, 9), max_iter=2, batch_size=37, random_state=0).fit(Xo, y)
-    MLPRegressor((17,), solver="lbfgs", max_iter=3, random_state=0).fit(X, X[:, 0])
+    MLPRegressor(hidden_layer_sizes=(17,), solver="lbfgs", max_iter=3,
+                 random_state=0).fit(X, X[:, 0])
 _layers._set_products(default)
 # Hand-edited weights: a consistent pruning is used, inconsistent edits
 # must be refused before the engine reads past a buffer.
