@@ -334,14 +334,18 @@ cdef const floating *input_rows(Workspace ws, const Input *X,
                                 const Py_ssize_t *batch_rows, floating *work,
                                 Py_ssize_t *stride,
                                 const Py_ssize_t **ids) noexcept nogil:
-    """Where the first layer's products read a dense batch: row r at
+    """Where the first layer's products read the batch: row r at
     result + ids[r] * stride, or result + r * stride when ids is NULL.
 
     The engine's kernels read the rows of a C-ordered X in place; BLAS,
-    and any X whose rows are not contiguous, read the gathered batch.
+    and any X whose rows are not contiguous, read the gathered batch (the
+    work buffer returned, which ``rows_pass`` fills).  NULL for sparse X,
+    which its own kernels read.
     """
     cdef floating *batch = work + ws.act_off[0]
-    if ws.level != BLAS_PRODUCTS and not X.sparse and X.col_stride == 1:
+    if X.sparse:
+        return NULL
+    if ws.level != BLAS_PRODUCTS and X.col_stride == 1:
         stride[0] = X.row_stride
         ids[0] = batch_rows
         return <const floating*>X.values
@@ -383,7 +387,7 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
     # first cache misses overlap the copy of the rows before it.
     for r in range(r0, r1):
         src = batch_rows[r]
-        if not X.sparse and x_rows == x_batch:
+        if x_rows == x_batch:
             x_row = x_values + src * X.row_stride
             if X.col_stride == 1:
                 if r + GATHER_AHEAD < r1:
@@ -690,7 +694,8 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
                                ws.units[l + 1], 0, ws.units[l],
                                work + ws.wt_off[l])
         batch.products_ready = True
-        clock = phase_end(DELTA_PRODUCTS, clock)
+        # Counted within the pass (its wall time starts at ``clock``).
+        phase_end(DELTA_PRODUCTS, clock)
 
     ws.n_tasks = n_tasks
     if X.sparse and backward:
