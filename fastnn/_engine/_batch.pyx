@@ -259,7 +259,12 @@ cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogi
 
 
 cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil:
-    """Fill ``ws.tasks`` with the phase-2 blocks of a batch; their number."""
+    """Fill ``ws.tasks`` with the phase-2 blocks of a batch; their number.
+
+    Each layer's blocks tile its coefficient rows, none of them empty, so
+    exactly one starts at row 0: the owner of the layer's intercepts (see
+    ``gradient_task``).
+    """
     cdef int l, b, nb, n = 0
     cdef Py_ssize_t n_in, n_out
     for l in range(ws.n_weight_layers):
@@ -270,6 +275,10 @@ cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogi
             nb = block_count() if n_in * n_out >= PARALLEL_MIN_ELEMENTS else 1
         else:
             nb = gemm_blocks(rows, n_in, n_out)
+        # A layer narrower than the block count (one input feature, a
+        # bottleneck) would otherwise get empty blocks starting at row 0,
+        # each stepping the intercepts again.
+        nb = <int>min(<Py_ssize_t>nb, n_in)
         for b in range(nb):
             ws.tasks[n].layer = l
             ws.tasks[n].k0 = split(n_in, b, nb)
@@ -596,7 +605,8 @@ cdef void gradient_task(Workspace ws, const Batch *batch, int t,
                         floating *work, floating *params) noexcept nogil:
     """Phase 2: one block of a layer's raw gradient, and its optimizer step.
 
-    The block with ``k0 == 0`` also does the layer's intercepts.  With an
+    The block with ``k0 == 0``, the layer's first (``plan_tasks``), also
+    does the layer's intercepts.  With an
     optimizer step, the squared norm of the block's coefficients before the
     step goes to ``ws.task_sums[t]``.
     """
