@@ -322,7 +322,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         )
 
         y_given = y
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y = _network.checked_validation(
+            X, lambda X: self._validate_input(X, y, incremental, reset=first_pass)
+        )
         if not first_pass:
             # Warm starts and partial fits keep the model's precision, as
             # scikit-learn's in-place updates do.
@@ -453,12 +455,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 "X_val and y_val are used for early stopping, which only the "
                 f"stochastic solvers {_STOCHASTIC_NAMES} do; solver={self.solver!r}."
             )
-        X_val = validate_data(
-            self,
+        X_val = _network.checked_validation(
             X_val,
-            accept_sparse=["csr", "csc"],
-            dtype=X.dtype,
-            reset=False,
+            lambda X_val: validate_data(
+                self, X_val, accept_sparse=["csr", "csc"], dtype=X.dtype, reset=False
+            ),
+            "X_val",
         )
         if sp.issparse(X_val):
             X_val = X_val.tocsr()
@@ -778,13 +780,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             # it, which saves a pass over the whole input.
             # Any numeric dtype, as scikit-learn's (strings are refused):
             # its promotion with the model's sets the output's dtype.
-            X = validate_data(
-                self,
+            X = _network.checked_validation(
                 X,
-                accept_sparse=["csr", "csc"],
-                dtype="numeric",
-                ensure_all_finite=False,
-                reset=False,
+                lambda X: validate_data(
+                    self,
+                    X,
+                    accept_sparse=["csr", "csc"],
+                    dtype="numeric",
+                    ensure_all_finite=False,
+                    reset=False,
+                ),
             )
             if sp.issparse(X):
                 self._assert_finite(X.data)

@@ -16,7 +16,8 @@ cdef class InputMatrix:
         float32 or float64.  Dense arrays are read in place whatever their
         strides (read-only and memory-mapped arrays included); a CSR matrix
         is read through its data, indices and indptr arrays and never
-        densified.
+        densified.  Those arrays are trusted: every call checks them first
+        (``_network.checked_validation``), before SciPy's conversions too.
     """
 
     def __cinit__(self, X):

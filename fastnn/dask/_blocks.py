@@ -19,6 +19,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import _check_sample_weight, _check_y
 
+from .._network import checked_validation
 from ._sums import Block
 
 # scikit-learn 1.9 refuses all-zero sample weights unless told not to; older
@@ -67,7 +68,9 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
         with warnings.catch_warnings():
             # Warned once by the client for the whole of y.
             warnings.simplefilter("ignore", DataConversionWarning)
-            X, y = checker._validate_input(Xb, yb, False, True)
+            X, y = checked_validation(
+                Xb, lambda X: checker._validate_input(X, yb, False, True)
+            )
             if is_classifier(checker):
                 # The labels themselves, as fit validates them, not their
                 # encoding against this block's classes.
