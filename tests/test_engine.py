@@ -102,6 +102,10 @@ def test_a_trainer_refuses_parameters_that_do_not_fit():
         _engine.Trainer(EngineSpec(UNITS, ACTS, "hinge"), np.zeros(N_PARAMS), 8, 1)
     with pytest.raises(TypeError, match="float32 or float64 input"):
         _engine.InputMatrix(np.ones((3, 5), dtype=np.int64))
+    # Another compressed format's indices mean something else.
+    for other in (sp.csc_matrix, sp.bsr_matrix):
+        with pytest.raises(TypeError, match="as CSR only, got (csc|bsr)"):
+            _engine.InputMatrix(other(np.ones((3, 5))))
 
 
 def test_a_matching_call_still_runs():

@@ -29,6 +29,10 @@ cdef class InputMatrix:
         self.c.n_rows, self.c.n_cols = X.shape
         self.dtype = X.dtype
         if hasattr(X, "indptr"):
+            if getattr(X, "format", None) != "csr":
+                # A CSC or BSR matrix's index arrays mean something else.
+                raise TypeError("the engine reads sparse input as CSR only, got "
+                                f"{getattr(X, 'format', type(X).__name__)}")
             # Index arrays are widened to intp once, so one kernel serves
             # int32- and int64-indexed matrices.
             data = np.asarray(X.data)
