@@ -502,6 +502,49 @@ def test_gamma_fits_subnormal_targets_as_histgradientboosting_does(dtype, scale)
     assert _orders_of_magnitude_off(pred, y) < 0.5
 
 
+@pytest.mark.parametrize(
+    "scale, message",
+    [
+        (
+            1e-50,
+            "y has positive values as small as {min:.3g}, which float32, the "
+            "dtype of X, rounds to 0; loss='gamma' requires strictly positive y. "
+            "Fit on float64 X, or rescale y.",
+        ),
+        (
+            1e39,
+            "y has values of magnitude up to {max:.3g}, beyond the range of float32 "
+            "(about 3.4e+38), the dtype of X. Fit on float64 X, or rescale y.",
+        ),
+    ],
+    ids=["underflow", "overflow"],
+)
+def test_gamma_refuses_float32_fits_of_targets_float32_cannot_hold(scale, message):
+    # The targets became 0 or inf in the cast to float32, after the check of
+    # y > 0: the fit then failed with the learning-rate message.
+    X, y = _gamma_data(scale)
+    # HistGradientBoosting fits them in float64...
+    assert np.isfinite(
+        HistGradientBoostingRegressor(loss="gamma").fit(X, y).predict(X)
+    ).all()
+    model = MLPRegressor(
+        loss="gamma", hidden_layer_sizes=(8,), activation="tanh", random_state=0
+    )
+    X32 = X.astype(np.float32)
+    with pytest.raises(ValueError) as refused:
+        model.fit(X32, y)
+    assert str(refused.value) == message.format(min=y.min(), max=y.max())
+    assert not hasattr(model, "coefs_")
+    y_val = np.full(10, scale)
+    with pytest.raises(ValueError, match="^y_val has .*rescale y_val.$"):
+        model.set_params(early_stopping=True).fit(
+            X32, _gamma_data(1.0)[1], X_val=X32[:10], y_val=y_val
+        )
+    # ...and so does fastnn, with float64 X as the message says.
+    model.set_params(early_stopping=False, solver="lbfgs").fit(X, y)
+    assert _orders_of_magnitude_off(model.predict(X), y) < 0.1
+
+
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_float32_regression_of_targets_near_1e19_matches_scikit_learn(solver):
     # (p - y)^2 overflowed in float32 for |p - y| > 1.8e19 before the loss
