@@ -338,7 +338,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         # The engine reads targets in the working dtype, one row per sample.
-        y = np.ascontiguousarray(y, dtype=X.dtype)
+        y = self._loss().cast_y(y, X.dtype)
         if validation is not None:
             validation = self._validate_validation_set(X, y, *validation)
         layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
@@ -480,7 +480,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         Y_val = self._encode_validation_targets(_column_or_1d(y_val), X.dtype)
         if Y_val.ndim == 1:
             Y_val = Y_val.reshape((-1, 1))
-        Y_val = np.ascontiguousarray(Y_val, dtype=X.dtype)
+        Y_val = self._loss().cast_y(Y_val, X.dtype, "y_val")
         if Y_val.shape[1] != y.shape[1]:
             raise ValueError(
                 f"y_val has {Y_val.shape[1]} outputs, but y has {y.shape[1]}."
@@ -908,7 +908,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 f"[{n_samples}, {len(y)}]"
             )
         y = self._encode_labels(y)
-        Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=dtype)
+        Y = self._loss().cast_y(np.reshape(y, (n_samples, -1)), dtype)
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} outputs, the model was fitted with "

@@ -77,6 +77,9 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
                 y = _check_y(yb, multi_output=True, estimator=checker)
                 if y.ndim == 2 and y.shape[1] == 1:
                     y = y[:, 0]
+            else:
+                # Refused as fit refuses targets the engine's dtype cannot hold.
+                checker._loss().cast_y(y, dtype)
         if sp.issparse(X):
             X = X.tocsr().astype(dtype, copy=False)
         elif X.dtype != dtype or not (X.flags.c_contiguous or X.flags.f_contiguous):
