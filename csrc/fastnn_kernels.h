@@ -100,6 +100,16 @@ static inline int fnn_loss_averages_outputs(int loss)
     return loss == FNN_SQUARED_ERROR;
 }
 
+/* Whether the loss kernel reads the raw predictions z (the output layer's
+ * pre-activations) besides p = exp(z): the log-link losses take log p = z,
+ * as HistGradientBoosting's losses do, where a term of theirs leaves the
+ * working dtype's range (p / y overflowing for a subnormal y, p underflowed
+ * to 0; see fnn_output_loss_wide). */
+static inline int fnn_loss_reads_raw(int loss)
+{
+    return loss == FNN_POISSON || loss == FNN_GAMMA;
+}
+
 /* Optimizer codes, shared with Python through fastnn/_engine/_kernels.pxd
  * (FNN_NAME is the solver "name"); fnn_optimizer_step switches on them. */
 enum fnn_optimizer_code {
@@ -181,6 +191,16 @@ static inline double fnn_dropout_scale(uint64_t seed, uint64_t step,
 #define FNN_VECTOR_CLONES
 #endif
 
+/* The loss kernel's second pass over a row whose loss left the working
+ * dtype's range: out of line, so that the common path is compiled as if it
+ * were not there (`unused`: not every module that includes this header
+ * calls it). */
+#if defined(__GNUC__)
+#define FNN_COLD __attribute__((noinline, cold, unused))
+#else
+#define FNN_COLD
+#endif
+
 /* Sparse products prefetch the rows this many stored entries ahead. */
 #define FNN_PREFETCH_AHEAD 4
 #if defined(__GNUC__)
@@ -201,6 +221,8 @@ static inline void fnn_prefetch_bytes(const void *p, size_t bytes)
 #define FNN_T double
 #define FNN_NAME(name) name##_d
 #define FNN_EPS DBL_EPSILON
+#define FNN_MIN_NORMAL DBL_MIN
+#define FNN_MAX_FINITE DBL_MAX
 #define FNN_EXPF exp
 #define FNN_LOGF log
 #define FNN_TANHF tanh
@@ -212,6 +234,8 @@ static inline void fnn_prefetch_bytes(const void *p, size_t bytes)
 #undef FNN_T
 #undef FNN_NAME
 #undef FNN_EPS
+#undef FNN_MIN_NORMAL
+#undef FNN_MAX_FINITE
 #undef FNN_EXPF
 #undef FNN_LOGF
 #undef FNN_TANHF
@@ -223,6 +247,8 @@ static inline void fnn_prefetch_bytes(const void *p, size_t bytes)
 #define FNN_T float
 #define FNN_NAME(name) name##_f
 #define FNN_EPS FLT_EPSILON
+#define FNN_MIN_NORMAL FLT_MIN
+#define FNN_MAX_FINITE FLT_MAX
 #define FNN_EXPF expf
 #define FNN_LOGF logf
 #define FNN_TANHF tanhf
@@ -234,6 +260,8 @@ static inline void fnn_prefetch_bytes(const void *p, size_t bytes)
 #undef FNN_T
 #undef FNN_NAME
 #undef FNN_EPS
+#undef FNN_MIN_NORMAL
+#undef FNN_MAX_FINITE
 #undef FNN_EXPF
 #undef FNN_LOGF
 #undef FNN_TANHF

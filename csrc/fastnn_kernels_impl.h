@@ -220,13 +220,120 @@ static inline FNN_T FNN_NAME(fnn_clip_prob)(FNN_T p)
 }
 
 /*
+ * Loss values are summed in double, but each term is formed in the working
+ * dtype, which it can leave first: r * r overflows float for |r| > 1.8e19,
+ * p / y overflows for a subnormal y (1e-310 in double, 1e-40 in float), and
+ * y / p overflows where p = exp(z) has underflowed to 0.  Such a term is
+ * infinite or NaN, and so is the row's total: the row kernel forms every
+ * term as it always has, so the losses of ordinary data keep every bit, and
+ * a row whose total is not finite is taken again by fnn_output_loss_wide,
+ * its out-of-range terms in double.  That costs one comparison per row;
+ * checking each term in the loop cost up to 18% of the kernel's time (the
+ * Poisson deviance's).
+ */
+
+/* log p of an exp-link output p = exp(z): z itself where the caller has the
+ * raw predictions, as HistGradientBoosting's losses take it, exact where p
+ * has underflowed to 0 or overflowed to inf. */
+static inline double FNN_NAME(fnn_log_prediction)(FNN_T p, const FNN_T *raw,
+                                                  ptrdiff_t j)
+{
+    return raw != NULL ? (double)raw[j] : log((double)p);
+}
+
+/*
+ * The loss of a row of fnn_output_loss_delta whose total is not finite:
+ * each term as that kernel forms it where it is finite, else in double, the
+ * residual taken anew where r itself overflowed, the log-link losses' logs
+ * of ratios as log y - log p with log p = z.  The Gamma deviance's deltas
+ * where p has underflowed (a subnormal or 0, of which y / p keeps few digits
+ * or none) are rewritten from z as well.  A row that is not finite for
+ * another reason (NaN predictions, an unknown loss) stays NaN.
+ */
+FNN_COLD static double FNN_NAME(fnn_output_loss_wide)(const FNN_T *p,
+                                                      const FNN_T *raw,
+                                                      const FNN_T *y,
+                                                      FNN_T *delta,
+                                                      ptrdiff_t n, FNN_T sw,
+                                                      int loss, FNN_T param)
+{
+    ptrdiff_t j;
+    double total = 0;
+    for (j = 0; j < n; j++) {
+        const FNN_T pj = p[j], yj = y[j], r = pj - yj, a = r < 0 ? -r : r;
+        const FNN_T square = r * r;
+        const double rd = (double)pj - (double)yj; /* r may have overflowed */
+        const double square_d = square <= FNN_MAX_FINITE ? (double)square
+                                                         : rd * rd;
+        switch (loss) {
+        case FNN_SQUARED_ERROR:
+            total += square_d;
+            break;
+        case FNN_ABSOLUTE_ERROR:
+            total += a <= FNN_MAX_FINITE ? (double)a : fabs(rd);
+            break;
+        case FNN_HUBER:
+            if (a <= param) {
+                total += 0.5 * square_d;
+            } else {
+                const FNN_T term = param * (a - (FNN_T)0.5 * param);
+                total += term <= FNN_MAX_FINITE
+                    ? (double)term
+                    : (double)param * (fabs(rd) - 0.5 * (double)param);
+            }
+            break;
+        case FNN_QUANTILE: {
+            const FNN_T weight = r <= 0 ? param : (FNN_T)1 - param;
+            const FNN_T term = weight * (r <= 0 ? -r : r);
+            total += term <= FNN_MAX_FINITE ? (double)term
+                                            : (double)weight * fabs(rd);
+            break;
+        }
+        case FNN_POISSON:
+            if (yj != 0) {
+                const FNN_T term = yj * FNN_LOGF(yj / pj);
+                const double log_p = FNN_NAME(fnn_log_prediction)(pj, raw, j);
+                total += term - term == 0
+                    ? (double)term
+                    : (double)yj * (log((double)yj) - log_p);
+            }
+            total += (double)(pj - yj);
+            break;
+        case FNN_GAMMA: {
+            const FNN_T term = FNN_LOGF(pj / yj) + yj / pj - (FNN_T)1;
+            if (term - term == 0) {
+                total += (double)term;
+            } else {
+                const double log_p = FNN_NAME(fnn_log_prediction)(pj, raw, j);
+                const double log_y = log((double)yj);
+                const double y_over_p = exp(log_y - log_p);
+                total += (log_p - log_y) + (y_over_p - 1.0);
+            }
+            if (!(pj >= FNN_MIN_NORMAL)) {
+                const double log_p = FNN_NAME(fnn_log_prediction)(pj, raw, j);
+                const double y_over_p = exp(log((double)yj) - log_p);
+                delta[j] = ((FNN_T)1 - (FNN_T)y_over_p) * sw;
+            }
+            break;
+        }
+        default:
+            total = NAN;
+        }
+    }
+    return total;
+}
+
+/*
  * One row of the output layer: returns the row's unweighted loss (summed
  * over outputs; the caller averages over rows) and writes the output delta,
  * the gradient of the row loss with respect to the pre-activations, times
- * the sample weight sw.  `param` is the Huber loss's delta or the
- * quantile of the pinball loss.
+ * the sample weight sw, in the working dtype.  `param` is the Huber loss's
+ * delta or the quantile of the pinball loss.  `raw` holds the
+ * pre-activations z of the outputs for the losses fnn_loss_reads_raw names,
+ * or is NULL (log p is then taken of p).
  */
 static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
+                                                     const FNN_T *raw,
                                                      const FNN_T *y,
                                                      FNN_T *delta,
                                                      ptrdiff_t n, FNN_T sw,
@@ -312,6 +419,10 @@ static inline double FNN_NAME(fnn_output_loss_delta)(const FNN_T *p,
             delta[j] = (FNN_T)NAN;
         }
     }
+    /* A term out of the working dtype's range (see above). */
+    if (!(total - total == 0))
+        total = FNN_NAME(fnn_output_loss_wide)(p, raw, y, delta, n, sw, loss,
+                                               param);
     return total;
 }
 

@@ -322,7 +322,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         )
 
         y_given = y
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y = _network.checked_validation(
+            X, lambda X: self._validate_input(X, y, incremental, reset=first_pass)
+        )
         if not first_pass:
             # Warm starts and partial fits keep the model's precision, as
             # scikit-learn's in-place updates do.
@@ -336,7 +338,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         # The engine reads targets in the working dtype, one row per sample.
-        y = np.ascontiguousarray(y, dtype=X.dtype)
+        y = self._loss().cast_y(y, X.dtype)
         if validation is not None:
             validation = self._validate_validation_set(X, y, *validation)
         layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
@@ -453,12 +455,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 "X_val and y_val are used for early stopping, which only the "
                 f"stochastic solvers {_STOCHASTIC_NAMES} do; solver={self.solver!r}."
             )
-        X_val = validate_data(
-            self,
+        X_val = _network.checked_validation(
             X_val,
-            accept_sparse=["csr", "csc"],
-            dtype=X.dtype,
-            reset=False,
+            lambda X_val: validate_data(
+                self, X_val, accept_sparse=["csr", "csc"], dtype=X.dtype, reset=False
+            ),
+            "X_val",
         )
         if sp.issparse(X_val):
             X_val = X_val.tocsr()
@@ -478,7 +480,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         Y_val = self._encode_validation_targets(_column_or_1d(y_val), X.dtype)
         if Y_val.ndim == 1:
             Y_val = Y_val.reshape((-1, 1))
-        Y_val = np.ascontiguousarray(Y_val, dtype=X.dtype)
+        Y_val = self._loss().cast_y(Y_val, X.dtype, "y_val")
         if Y_val.shape[1] != y.shape[1]:
             raise ValueError(
                 f"y_val has {Y_val.shape[1]} outputs, but y has {y.shape[1]}."
@@ -778,13 +780,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             # it, which saves a pass over the whole input.
             # Any numeric dtype, as scikit-learn's (strings are refused):
             # its promotion with the model's sets the output's dtype.
-            X = validate_data(
-                self,
+            X = _network.checked_validation(
                 X,
-                accept_sparse=["csr", "csc"],
-                dtype="numeric",
-                ensure_all_finite=False,
-                reset=False,
+                lambda X: validate_data(
+                    self,
+                    X,
+                    accept_sparse=["csr", "csc"],
+                    dtype="numeric",
+                    ensure_all_finite=False,
+                    reset=False,
+                ),
             )
             if sp.issparse(X):
                 self._assert_finite(X.data)
@@ -903,7 +908,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
                 f"[{n_samples}, {len(y)}]"
             )
         y = self._encode_labels(y)
-        Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=dtype)
+        Y = self._loss().cast_y(np.reshape(y, (n_samples, -1)), dtype)
         if Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} outputs, the model was fitted with "

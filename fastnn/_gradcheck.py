@@ -77,7 +77,9 @@ def check_gradients(
     True
     """
     check_is_fitted(estimator)
-    X = check_array(X, accept_sparse=["csr", "csc"], dtype=np.float64)
+    X = _network.checked_validation(
+        X, lambda X: check_array(X, accept_sparse=["csr", "csc"], dtype=np.float64)
+    )
     if X.shape[1] != estimator.n_features_in_:
         raise ValueError(
             f"X has {X.shape[1]} features, but {type(estimator).__name__} is "

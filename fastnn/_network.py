@@ -13,6 +13,9 @@ in Python, once per call:
 * BLAS takes 32-bit sizes and leading dimensions: layer widths and batch
   sizes must fit, and an input whose strides do not is copied in bounded
   row blocks before BLAS sees it.
+* The index arrays of sparse input are addresses to the engine (and to
+  SciPy's own conversions): ``checked_validation`` refuses any that point
+  outside their buffers before anything reads them.
 
 ``EngineSpec`` is the one way to build the engine's ``Trainer``: every fit,
 evaluation and gradient goes through its ``trainer`` method.
@@ -20,8 +23,8 @@ evaluation and gradient goes through its ``trainer`` method.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -223,3 +226,102 @@ def engine_blocks(X, dtype) -> Iterator[tuple[int, int, object]]:
     for start in range(0, max(n_samples, 1), rows):
         stop = min(n_samples, start + rows)
         yield start, stop, np.ascontiguousarray(X[start:stop], dtype=dtype)
+
+
+_Validated = TypeVar("_Validated")
+
+# The axis a compressed format's index pointer runs along, then the axis its
+# indices count, for messages.
+_COMPRESSED_AXES = {"csr": ("rows", "column"), "csc": ("columns", "row")}
+
+
+def checked_validation(
+    X, validate: Callable[[object], _Validated], input_name: str = "X"
+) -> _Validated:
+    """``validate(X)``, never letting a malformed sparse matrix through.
+
+    X is checked before ``validate`` sees it: converting the dtype of a CSR
+    or CSC matrix already follows its index pointer (SciPy sums duplicate
+    entries).  What ``validate`` returns is checked again only if it is
+    another matrix: SciPy copies a COO or BSR matrix's column indices,
+    unchecked, into the CSR matrix it converts it to.
+
+    Parameters
+    ----------
+    X : object
+        The input as the caller gave it.
+    validate : callable
+        scikit-learn's validation of X; returns X validated, or a tuple
+        whose first item is.
+    input_name : str, default="X"
+        The name errors give the input.
+
+    Returns
+    -------
+    validated
+        What ``validate`` returned.
+    """
+    check_sparse_structure(X, input_name)
+    validated = validate(X)
+    X_valid = validated[0] if isinstance(validated, tuple) else validated
+    if X_valid is not X:
+        check_sparse_structure(X_valid, input_name)
+    return validated
+
+
+def check_sparse_structure(X, input_name: str = "X") -> None:
+    """Refuse a CSR or CSC matrix whose index arrays point outside its buffers.
+
+    SciPy builds ``csr_matrix((data, indices, indptr), shape)`` without
+    reading the indices, and the arrays can be replaced afterwards; the
+    engine, and SciPy's conversions before it, would read and write out of
+    bounds.  Unsorted and duplicate indices are valid (each stored entry
+    counts, so duplicates add up as they do in SciPy).  Other inputs pass.
+
+    One pass over the stored indices and one over the index pointer.
+    """
+    if not sp.issparse(X) or X.format not in _COMPRESSED_AXES or X.ndim != 2:
+        return
+    major, minor = _COMPRESSED_AXES[X.format]
+    n_major, n_minor = X.shape if X.format == "csr" else X.shape[::-1]
+    data, indices, indptr = X.data, X.indices, X.indptr
+    prefix = f"{input_name} is a malformed {X.format.upper()} matrix: "
+    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1:
+        raise ValueError(prefix + "data, indices, and indptr should be 1-D.")
+    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        raise ValueError(
+            prefix + "indices and indptr must hold integers; got "
+            f"{indices.dtype} and {indptr.dtype}."
+        )
+    if len(indptr) != n_major + 1:
+        raise ValueError(
+            prefix + f"indptr has {len(indptr)} entries; it should have "
+            f"{n_major + 1}, one more than its {n_major} {major}."
+        )
+    if indptr[0] != 0:
+        raise ValueError(prefix + f"indptr should start with 0; got {indptr[0]}.")
+    n_stored = int(indptr[-1])
+    if n_stored > min(len(indices), len(data)):
+        raise ValueError(
+            prefix + f"the last value of indptr ({n_stored}) exceeds the size of "
+            f"its indices and data arrays ({len(indices)} and {len(data)})."
+        )
+    decreasing = np.flatnonzero(indptr[1:] < indptr[:-1])
+    if decreasing.size:
+        i = decreasing[0]
+        raise ValueError(
+            prefix + "indptr must be a non-decreasing sequence; got "
+            f"indptr[{i}] = {indptr[i]} > indptr[{i + 1}] = {indptr[i + 1]}."
+        )
+    stored = indices[:n_stored]
+    # Read as unsigned, a negative index exceeds every valid one: one
+    # maximum checks both bounds.
+    unsigned = stored.view(stored.dtype.str.replace("i", "u"))
+    if n_stored and unsigned.max() >= n_minor:
+        lowest = stored.min()
+        if lowest < 0:
+            raise ValueError(prefix + f"{minor} indices must be >= 0; got {lowest}.")
+        raise ValueError(
+            prefix + f"{minor} indices must be < {n_minor} ({input_name} has "
+            f"{n_minor} {minor}s); got {stored.max()}."
+        )

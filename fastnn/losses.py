@@ -5,11 +5,11 @@ kernel (``fnn_output_loss_delta`` in ``csrc/fastnn_kernels_impl.h``, where
 the math is), ``link`` is the output activation it pairs with, ``option``
 and ``estimator`` say which ``loss=`` value of which estimator selects it,
 its ``__init__`` arguments are the estimator parameters it reads (with
-their ``_parameter_constraints``), and ``check_y`` refuses targets outside
-its domain.  The estimators' ``loss`` validation, output activations,
-engine names, target checks and the gradient checker derive from these
-classes; users keep passing ``loss="huber", huber_delta=...`` as in
-scikit-learn.
+their ``_parameter_constraints``), ``check_y`` refuses targets outside its
+domain and ``cast_y`` those that the fit's dtype cannot hold.  The
+estimators' ``loss`` validation, output activations, engine names, target
+checks and the gradient checker derive from these classes; users keep
+passing ``loss="huber", huber_delta=...`` as in scikit-learn.
 """
 
 from __future__ import annotations
@@ -95,6 +95,65 @@ class Loss(BaseEstimator):
             ...
         ValueError: loss='gamma' requires strictly positive y.
         """
+
+    @classmethod
+    def cast_y(cls, y, dtype, input_name: str = "y") -> np.ndarray:
+        """``y`` as the engine reads it: C-contiguous, in the fit's ``dtype``.
+
+        The engine reads targets in the dtype of ``X`` (float32 or float64).
+        Targets the cast does not keep within the loss's domain are refused
+        here, by name, rather than left to make the training loss
+        non-finite: values beyond the dtype's range, which become infinite,
+        and for ``loss='gamma'`` positive values that round to 0.
+
+        Parameters
+        ----------
+        y : ndarray
+            Targets checked by :meth:`check_y`.
+        dtype : {numpy.float32, numpy.float64}
+            The dtype the model is fitted in.
+        input_name : str, default="y"
+            How the message names them (``"y_val"`` for a validation set).
+
+        Returns
+        -------
+        y_cast : ndarray
+            ``y`` in ``dtype``, C-contiguous.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnn.losses import Gamma, SquaredError
+        >>> SquaredError.cast_y(np.array([1e30, -2.0]), np.float32).dtype
+        dtype('float32')
+        >>> SquaredError.cast_y(np.array([1e39, -2.0]), np.float32)
+        Traceback (most recent call last):
+            ...
+        ValueError: y has values of magnitude up to 1e+39, beyond the range of \
+float32 (about 3.4e+38), the dtype of X. Fit on float64 X, or rescale y.
+        >>> Gamma.cast_y(np.array([1e-50, 2.0]), np.float32)
+        Traceback (most recent call last):
+            ...
+        ValueError: y has positive values as small as 1e-50, which float32, the \
+dtype of X, rounds to 0; loss='gamma' requires strictly positive y. Fit on float64 \
+X, or rescale y.
+        """
+        with np.errstate(over="ignore"):  # refused below, with a message
+            y_cast = np.ascontiguousarray(y, dtype=dtype)
+        cls._check_cast_y(np.asarray(y), y_cast, input_name)
+        return y_cast
+
+    @classmethod
+    def _check_cast_y(cls, y, y_cast, input_name):
+        overflow = np.isinf(y_cast) & np.isfinite(y)
+        if np.any(overflow):
+            largest = np.max(np.abs(y[overflow]))
+            raise ValueError(
+                f"{input_name} has values of magnitude up to {largest:.3g}, beyond "
+                f"the range of {y_cast.dtype} (about "
+                f"{np.finfo(y_cast.dtype).max:.3g}), the dtype of X. Fit on "
+                f"float64 X, or rescale {input_name}."
+            )
 
     def _kernel_param(self) -> float:
         return 0.0
@@ -185,6 +244,20 @@ class Gamma(Loss):
         # HistGradientBoostingRegressor's message.
         if not np.all(y > 0):
             raise ValueError(f"loss='gamma' requires strictly positive {input_name}.")
+
+    @classmethod
+    def _check_cast_y(cls, y, y_cast, input_name):
+        super()._check_cast_y(y, y_cast, input_name)
+        # A positive y below float32's smallest subnormal rounds to 0.
+        underflow = (y_cast == 0) & (y > 0)
+        if np.any(underflow):
+            smallest = np.min(y[underflow])
+            raise ValueError(
+                f"{input_name} has positive values as small as {smallest:.3g}, "
+                f"which {y_cast.dtype}, the dtype of X, rounds to 0; loss='gamma' "
+                f"requires strictly positive {input_name}. Fit on float64 X, or "
+                f"rescale {input_name}."
+            )
 
 
 class AbsoluteError(Loss):

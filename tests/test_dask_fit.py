@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils.fixes import parse_version
@@ -348,6 +349,19 @@ def _nan_in_block_2():
     return _as_dask(X, 100), _as_dask(y, 100)
 
 
+def _csr_block(block, block_info=None):
+    A = sp.csr_matrix(block)
+    if block_info[0]["chunk-location"][0] == 2:
+        # One past the last column: the engine would read past the weights.
+        A.indices[0] = block.shape[1]
+    return A
+
+
+def _malformed_csr_in_block_2():
+    X, y = _data()
+    return _as_dask(X, 100).map_blocks(_csr_block, dtype=X.dtype), _as_dask(y, 100)
+
+
 @pytest.mark.parametrize(
     "make_input, estimator, message",
     [
@@ -375,6 +389,12 @@ def _nan_in_block_2():
             r"In row block 2 \(rows 200 to 300\): Input X contains NaN",
         ),
         (
+            _malformed_csr_in_block_2,
+            MLPClassifier(solver="lbfgs"),
+            r"In row block 2 \(rows 200 to 300\): X is a malformed CSR matrix: "
+            r"column indices must be < 5 \(X has 5 columns\); got 5\.",
+        ),
+        (
             lambda: (_as_dask(_data()[0], 100), _as_dask(-np.ones(480), 100)),
             MLPRegressor(solver="lbfgs", loss="poisson"),
             r"In row block 0 \(rows 0 to 100\): Some value\(s\) of y are negative",
@@ -396,6 +416,7 @@ def _nan_in_block_2():
         "column-chunks",
         "solver",
         "nan-block",
+        "malformed-csr-block",
         "poisson",
         "gamma",
         "numpy",
@@ -737,7 +758,6 @@ def test_inputs_a_local_fit_accepts(client):
     dist = fdask.fit(MLPClassifier(**params), ddf, dd.from_array(y, chunksize=160))
     _assert_same_model(dist, MLPClassifier(**params).fit(frame, y), 1e-6)
     # SciPy sparse blocks.
-    sp = pytest.importorskip("scipy.sparse")
     Xs = np.where(np.abs(X) > 1, X, 0)
     Xsd = _as_dask(Xs, 100).map_blocks(sp.csr_matrix)
     dist = fdask.fit(MLPClassifier(**params), Xsd, _as_dask(y, 100))

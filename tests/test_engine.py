@@ -102,6 +102,10 @@ def test_a_trainer_refuses_parameters_that_do_not_fit():
         _engine.Trainer(EngineSpec(UNITS, ACTS, "hinge"), np.zeros(N_PARAMS), 8, 1)
     with pytest.raises(TypeError, match="float32 or float64 input"):
         _engine.InputMatrix(np.ones((3, 5), dtype=np.int64))
+    # Another compressed format's indices mean something else.
+    for other in (sp.csc_matrix, sp.bsr_matrix):
+        with pytest.raises(TypeError, match="as CSR only, got (csc|bsr)"):
+            _engine.InputMatrix(other(np.ones((3, 5))))
 
 
 def test_a_matching_call_still_runs():
@@ -135,9 +139,13 @@ def test_the_forced_count_cuts_every_batch(gemm_blocks):
     # Row blocks keep at least 64 rows; the two large weight gradients are
     # cut into the forced count, the small last one (512 x 24 x 3
     # multiply-adds) is not.
-    assert trainer._batch_blocks(X, 512) == (gemm_blocks, 2 * gemm_blocks + 1)
-    assert trainer._batch_blocks(X, 128) == (min(gemm_blocks, 2), 2 * gemm_blocks + 1)
-    assert trainer._batch_blocks(X, 1) == (1, 3)
+    for rows, row_blocks, tasks in [
+        (512, gemm_blocks, 2 * gemm_blocks + 1),
+        (128, min(gemm_blocks, 2), 2 * gemm_blocks + 1),
+        (1, 1, 3),
+    ]:
+        blocks, plan = trainer._batch_blocks(X, rows)
+        assert (blocks, len(plan)) == (row_blocks, tasks)
 
 
 def _fits(fit, n_threads_list=(1, 2, 3)):

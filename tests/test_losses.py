@@ -452,3 +452,225 @@ def test_a_loss_object_validates_its_parameters_like_an_activation():
     with pytest.raises(InvalidParameterError, match="'quantile' parameter of Quantile"):
         Quantile(quantile=1.5).spec()
     assert Quantile(quantile=0.25).spec() == ("quantile", 0.25)
+
+
+# --- targets at the edges of the working dtype's range ---------------------
+
+
+def _gamma_data(scale):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    return X, scale * np.exp(0.5 * X[:, 0])
+
+
+def _orders_of_magnitude_off(pred, y):
+    return np.median(np.abs(np.log10(np.asarray(pred, dtype=np.float64) / y)))
+
+
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [(np.float64, 1e-310), (np.float32, 1e-40)],
+    ids=["float64-subnormal", "float32-subnormal"],
+)
+def test_gamma_fits_subnormal_targets_as_histgradientboosting_does(dtype, scale):
+    # log(p / y) overflowed at y = 1e-310 in double (p / y = 1e310) and at
+    # y = 1e-40 in float: the fit stopped in its first epoch with the
+    # "learning rate may be too large" error.
+    X, y = _gamma_data(scale)
+    hgb = HistGradientBoostingRegressor(loss="gamma", max_iter=5).fit(X, y)
+    assert np.isfinite(hgb.predict(X)).all()
+    model = MLPRegressor(
+        loss="gamma",
+        hidden_layer_sizes=(8,),
+        activation="tanh",
+        learning_rate_init=0.3,
+        max_iter=2000,
+        n_iter_no_change=50,
+        random_state=0,
+    ).fit(X.astype(dtype), y)
+    assert model.coefs_[0].dtype == dtype
+    assert all(np.isfinite(w).all() for w in model.coefs_ + model.intercepts_)
+    # From the initial predictions near 1, half the deviance is about
+    # -log(y) - 1 per sample; then it falls by orders of magnitude.
+    assert_allclose(model.loss_curve_[0], -np.log(scale), rtol=0.05)
+    assert np.isfinite(model.loss_curve_).all()
+    assert model.loss_ < 1e-2 * model.loss_curve_[0]
+    pred = model.predict(X.astype(dtype))
+    assert (pred > 0).all()
+    # Predictions of y's order of magnitude (HGB's start from its baseline,
+    # clipped at 2.2e-15: fastnn gets closer here).
+    assert _orders_of_magnitude_off(pred, y) < 0.5
+
+
+@pytest.mark.parametrize(
+    "scale, message",
+    [
+        (
+            1e-50,
+            "y has positive values as small as {min:.3g}, which float32, the "
+            "dtype of X, rounds to 0; loss='gamma' requires strictly positive y. "
+            "Fit on float64 X, or rescale y.",
+        ),
+        (
+            1e39,
+            "y has values of magnitude up to {max:.3g}, beyond the range of float32 "
+            "(about 3.4e+38), the dtype of X. Fit on float64 X, or rescale y.",
+        ),
+    ],
+    ids=["underflow", "overflow"],
+)
+def test_gamma_refuses_float32_fits_of_targets_float32_cannot_hold(scale, message):
+    # The targets became 0 or inf in the cast to float32, after the check of
+    # y > 0: the fit then failed with the learning-rate message.
+    X, y = _gamma_data(scale)
+    # HistGradientBoosting fits them in float64...
+    assert np.isfinite(
+        HistGradientBoostingRegressor(loss="gamma").fit(X, y).predict(X)
+    ).all()
+    model = MLPRegressor(
+        loss="gamma", hidden_layer_sizes=(8,), activation="tanh", random_state=0
+    )
+    X32 = X.astype(np.float32)
+    with pytest.raises(ValueError) as refused:
+        model.fit(X32, y)
+    assert str(refused.value) == message.format(min=y.min(), max=y.max())
+    assert not hasattr(model, "coefs_")
+    y_val = np.full(10, scale)
+    with pytest.raises(ValueError, match="^y_val has .*rescale y_val.$"):
+        model.set_params(early_stopping=True).fit(
+            X32, _gamma_data(1.0)[1], X_val=X32[:10], y_val=y_val
+        )
+    # ...and so does fastnn, with float64 X as the message says.
+    model.set_params(early_stopping=False, solver="lbfgs").fit(X, y)
+    assert _orders_of_magnitude_off(model.predict(X), y) < 0.1
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_float32_regression_of_targets_near_1e19_matches_scikit_learn(solver):
+    # (p - y)^2 overflowed in float32 for |p - y| > 1.8e19 before the loss
+    # was summed in double; scikit-learn fits these (its float32 model
+    # computes the loss from float64 y).
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = 1.45e19 * (X[:, 0] - 0.5 * X[:, 1] + 0.5 * rng.normal(size=200))
+    assert np.abs(y).max() > 4e19
+    # Few enough epochs that the no-improvement rule does not stop either
+    # fit: at 1e38 the loss changes below double's resolution.
+    kwargs = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=10, random_state=0)
+    ours = MLPRegressor(**kwargs).fit(X, y)
+    theirs = SkMLPRegressor(**kwargs).fit(X, y)
+    assert ours.coefs_[0].dtype == np.float32
+    assert ours.n_iter_ == theirs.n_iter_
+    assert_allclose(ours.loss_, theirs.loss_, rtol=1e-6)
+    assert_allclose(ours.loss_, 0.5 * np.mean(y**2), rtol=1e-3)
+    if solver == "adam":
+        assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _reference_losses(loss, p, y, z, param):
+    """Row losses in float64 NumPy: logs for the log-link losses, z = log p."""
+    p, y, z = (np.asarray(a, dtype=np.float64) for a in (p, y, z))
+    r = p - y
+    if loss == "squared_error":
+        values = r**2
+    elif loss == "absolute_error":
+        values = np.abs(r)
+    elif loss == "huber":
+        a = np.abs(r)
+        values = np.where(a <= param, 0.5 * r**2, param * (a - 0.5 * param))
+    elif loss == "quantile":
+        values = np.where(r <= 0, -param * r, (1 - param) * r)
+    elif loss == "poisson":
+        values = y * (np.log(y) - z) - y + p
+    else:  # gamma
+        values = z - np.log(y) + np.exp(np.log(y) - z) - 1
+    return values.sum(axis=1)
+
+
+# Rows of (p or, for the log-link losses, z = log p; y) where the working
+# dtype's own arithmetic overflows or underflows, and the kernel's parameter.
+_EXTREMES = {
+    np.float32: {
+        "squared_error": ([[0.0, 1.0], [-3e19, 2.0]], [[3e19, 1.5], [3e19, 2.0]], 0),
+        "huber": ([[0.0], [1e21], [3e38]], [[3e19], [0.0], [-3e38]], 3e19),
+        "absolute_error": ([[-3e38, 1.0]], [[3e38, -1.0]], 0),
+        "quantile": ([[-3e38], [3e38]], [[3e38], [-3e38]], 0.3),
+        # y / p overflows, y / p underflows to 0, y log(y / p) overflows,
+        # and p = exp(-110) underflows to 0.
+        "poisson": (
+            [[-45.0], [12.0], [0.0], [-110.0]],
+            [[1e30], [1e-40], [3e38], [1e-40]],
+            0,
+        ),
+        # p / y overflows (a subnormal y), p / y is subnormal (y / p is
+        # near float32's largest), p = exp(-110) underflows to 0.
+        "gamma": ([[0.0], [-41.5], [-110.0]], [[1e-40], [1e20], [1e-45]], 0),
+    },
+    np.float64: {
+        "poisson": ([[23.0], [-800.0]], [[1e-310], [1e-320]], 0),
+        "gamma": ([[0.0], [-800.0], [700.0]], [[1e-310], [1e-320], [1e300]], 0),
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "dtype, loss",
+    [(dtype, loss) for dtype, cases in _EXTREMES.items() for loss in cases],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_kernel_loss_values_at_extreme_targets_match_a_float64_reference(dtype, loss):
+    values, Y, param = _EXTREMES[dtype][loss]
+    values, Y = np.array(values), np.array(Y, dtype=dtype)
+    log_link = loss in ("poisson", "gamma")
+    Z = values.astype(dtype) if log_link else None
+    P = np.exp(Z) if log_link else values.astype(dtype)
+    sw = np.full(len(Y), 0.5, dtype=dtype)
+    raw = {"Z": Z} if log_link else {}
+    losses, delta = _engine.output_loss_delta(P, Y, sw, loss, param, **raw)
+    z64 = Z.astype(np.float64) if log_link else np.zeros(Y.shape)
+    expected = _reference_losses(loss, P, Y, z64, param)
+    assert np.isfinite(expected).all()
+    assert_allclose(losses, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    # The deltas stay in the working dtype and finite.
+    assert delta.dtype == dtype and np.isfinite(delta).all()
+    if loss == "gamma":  # 1 - y / p, through y exp(-z) where p underflowed
+        y64 = Y.astype(np.float64)
+        expected_delta = 1 - np.exp(np.log(y64) - z64)
+        assert_allclose(delta, expected_delta * 0.5, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "loss", ["squared_error", "huber", "absolute_error", "quantile"]
+)
+def test_float32_loss_values_of_ordinary_data_keep_float32s_rounding(loss):
+    # The double fallbacks apply past float32's range only: the loss curves
+    # of ordinary fits keep every bit.  (The log-link losses' logs are
+    # glibc's, which NumPy's float32 log need not round alike:
+    # tools/compare_builds.py checks their fits instead.)
+    rng = np.random.RandomState(0)
+    P = rng.normal(size=(50, 3)).astype(np.float32)
+    Y = rng.normal(size=(50, 3)).astype(np.float32)
+    param = np.float32(0.3)
+    losses, _ = _engine.output_loss_delta(P, Y, np.ones(50, np.float32), loss, param)
+    r = P - Y
+    a = np.abs(r)
+    if loss == "squared_error":
+        terms = (r * r).astype(np.float64)
+    elif loss == "huber":
+        terms = np.where(
+            a <= param,
+            0.5 * (r * r).astype(np.float64),
+            (param * (a - np.float32(0.5) * param)).astype(np.float64),
+        )
+    elif loss == "absolute_error":
+        terms = a.astype(np.float64)
+    else:
+        terms = np.where(r <= 0, -param * r, (np.float32(1) - param) * r)
+        terms = terms.astype(np.float64)
+    # Summed in double, output after output.
+    expected = [sum(row.tolist()) for row in terms]
+    assert_array_equal(losses, expected)

@@ -7,7 +7,8 @@ Each tree fits the same small workloads -- the benchmark suite's kinds at a
 few hundred rows: float32 and float64, dense (C- and F-ordered) and CSR
 input, sgd / adam / adamw / lbfgs, dropout, several activations, every
 regressor loss and the classifier's squared error, multi-output and
-multilabel targets, early stopping, several GEMM block counts where the
+multilabel targets, early stopping, layers narrower than the block count
+(one feature, a bottleneck), several GEMM block counts where the
 tree can force them -- in a subprocess with only that tree on
 ``PYTHONPATH``, and the coefficients,
 intercepts, loss curves and predictions are compared byte for byte.  Exits
@@ -95,6 +96,13 @@ for dtype in ("float32", "float64"):
     CASES.append((f"clf-early-stopping-sgd-{dtype}", "clf", "dense", dtype,
                   dict(hidden_layer_sizes=(32,), solver="sgd",
                        early_stopping=True)))
+    # Layers narrower than the block count, with products large enough to
+    # be cut: one input feature, and a bottleneck.
+    for solver in ("adam", "lbfgs"):
+        CASES.append((f"reg-one-feature-{solver}-{dtype}", "reg", "one-feature",
+                      dtype, dict(hidden_layer_sizes=(400,), solver=solver)))
+        CASES.append((f"reg-bottleneck-{solver}-{dtype}", "reg", "dense", dtype,
+                      dict(hidden_layer_sizes=(400, 2, 400), solver=solver)))
 
 
 def data(kind, task, dtype):
@@ -103,6 +111,8 @@ def data(kind, task, dtype):
     Xd = X.astype(dtype)
     if kind == "fortran":
         Xd = np.asfortranarray(Xd)
+    if kind == "one-feature":
+        Xd = np.ascontiguousarray(Xd[:, :1])
     if kind == "multi":
         if task == "clf":
             return Xd, np.c_[y_class > 0, y_class > 1, X[:, 3] > 0].astype(int)

@@ -43,7 +43,8 @@ cdef struct Batch:
 
 cdef struct Task:
     # One phase-2 block of a batch (see ``_batch.pyx``): rows k0:k1 of the
-    # coefficient matrix of ``layer``.
+    # coefficient matrix of ``layer``, never empty; the block with k0 == 0
+    # also owns the layer's intercepts.
     int layer
     Py_ssize_t k0, k1
 

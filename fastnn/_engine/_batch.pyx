@@ -37,6 +37,7 @@ from ._kernels cimport (
     fnn_activation,
     fnn_dropout_scale,
     fnn_loss_averages_outputs,
+    fnn_loss_reads_raw,
     fnn_needs_preactivation,
     fnn_optimizer,
     fnn_prefetch_bytes,
@@ -206,7 +207,10 @@ cdef class Workspace:
                 self.delta_off[l] = _place(&end, align, self.batch_size * self.units[l])
             if self.dropout[l] > 0:
                 self.undropped_off[l] = _place(&end, align, self.batch_size * self.units[l])
-            if l > 0 and fnn_needs_preactivation(self.act_spec[l].code):
+            # The output's pre-activations are the raw predictions the
+            # log-link losses read.
+            if l > 0 and (fnn_needs_preactivation(self.act_spec[l].code)
+                          or (l == n_layers - 1 and fnn_loss_reads_raw(self.loss))):
                 self.pre_off[l] = _place(&end, align, self.batch_size * self.units[l])
         self.y_off = _place(&end, align, self.batch_size * self.units[n_layers - 1])
         self.entry_capacity = sparse_capacity
@@ -259,7 +263,12 @@ cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogi
 
 
 cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil:
-    """Fill ``ws.tasks`` with the phase-2 blocks of a batch; their number."""
+    """Fill ``ws.tasks`` with the phase-2 blocks of a batch; their number.
+
+    Each layer's blocks tile its coefficient rows, none of them empty, so
+    exactly one starts at row 0: the owner of the layer's intercepts (see
+    ``gradient_task``).
+    """
     cdef int l, b, nb, n = 0
     cdef Py_ssize_t n_in, n_out
     for l in range(ws.n_weight_layers):
@@ -270,6 +279,10 @@ cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogi
             nb = block_count() if n_in * n_out >= PARALLEL_MIN_ELEMENTS else 1
         else:
             nb = gemm_blocks(rows, n_in, n_out)
+        # A layer narrower than the block count (one input feature, a
+        # bottleneck) would otherwise get empty blocks starting at row 0,
+        # each stepping the intercepts again.
+        nb = <int>min(<Py_ssize_t>nb, n_in)
         for b in range(nb):
             ws.tasks[n].layer = l
             ws.tasks[n].k0 = split(n_in, b, nb)
@@ -373,6 +386,7 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
     cdef floating *y_batch = work + ws.y_off
     cdef floating *out = work + ws.act_off[L]
     cdef floating *out_delta = work + ws.delta_off[L]
+    cdef const floating *out_raw = buffer(work, ws.pre_off[L])
     cdef const floating *x_values = <const floating*>X.values
     cdef const floating *x_row
     cdef const Py_ssize_t *x_ids
@@ -431,7 +445,8 @@ cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
     clock = phase_start()
     for r in range(r0, r1):
         ws.row_loss[r] = output_loss_delta_row(
-            out + r * n_out, y_batch + r * n_out, out_delta + r * n_out, n_out,
+            out + r * n_out, out_raw + r * n_out if out_raw != NULL else NULL,
+            y_batch + r * n_out, out_delta + r * n_out, n_out,
             sample_weight[batch_rows[r]], ws.loss, <floating>ws.loss_param)
     phase_end(LOSS, clock)
     if backward:
@@ -596,7 +611,8 @@ cdef void gradient_task(Workspace ws, const Batch *batch, int t,
                         floating *work, floating *params) noexcept nogil:
     """Phase 2: one block of a layer's raw gradient, and its optimizer step.
 
-    The block with ``k0 == 0`` also does the layer's intercepts.  With an
+    The block with ``k0 == 0``, the layer's first (``plan_tasks``), also
+    does the layer's intercepts.  With an
     optimizer step, the squared norm of the block's coefficients before the
     step goes to ``ws.task_sums[t]``.
     """

@@ -16,7 +16,8 @@ cdef class InputMatrix:
         float32 or float64.  Dense arrays are read in place whatever their
         strides (read-only and memory-mapped arrays included); a CSR matrix
         is read through its data, indices and indptr arrays and never
-        densified.
+        densified.  Those arrays are trusted: every call checks them first
+        (``_network.checked_validation``), before SciPy's conversions too.
     """
 
     def __cinit__(self, X):
@@ -28,6 +29,10 @@ cdef class InputMatrix:
         self.c.n_rows, self.c.n_cols = X.shape
         self.dtype = X.dtype
         if hasattr(X, "indptr"):
+            if getattr(X, "format", None) != "csr":
+                # A CSC or BSR matrix's index arrays mean something else.
+                raise TypeError("the engine reads sparse input as CSR only, got "
+                                f"{getattr(X, 'format', type(X).__name__)}")
             # Index arrays are widened to intp once, so one kernel serves
             # int32- and int64-indexed matrices.
             data = np.asarray(X.data)

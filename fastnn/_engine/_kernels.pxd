@@ -51,6 +51,7 @@ cdef extern from "fastnn_kernels.h" nogil:
         double p1
     bint fnn_needs_preactivation(int code)
     bint fnn_loss_averages_outputs(int loss)
+    bint fnn_loss_reads_raw(int loss)
     double fnn_dropout_scale(unsigned long long seed, unsigned long long step,
                              unsigned long long row, unsigned long long layer,
                              unsigned long long unit, double rate)
@@ -65,9 +66,11 @@ cdef extern from "fastnn_kernels.h" nogil:
                                    Py_ssize_t n, fnn_activation act)
     void fnn_activation_backward_f(float *delta, const float *a, const float *pre,
                                    Py_ssize_t n, fnn_activation act)
-    double fnn_output_loss_delta_d(const double *p, const double *y, double *delta,
+    double fnn_output_loss_delta_d(const double *p, const double *raw,
+                                   const double *y, double *delta,
                                    Py_ssize_t n, double sw, int loss, double param)
-    double fnn_output_loss_delta_f(const float *p, const float *y, float *delta,
+    double fnn_output_loss_delta_f(const float *p, const float *raw,
+                                   const float *y, float *delta,
                                    Py_ssize_t n, float sw, int loss, float param)
     cpdef enum fnn_optimizer_code:
         FNN_SGD
@@ -221,14 +224,16 @@ cdef inline void activation_backward_rows(floating *delta, const floating *a,
                                       pre + r * n if pre != NULL else NULL, n, act)
 
 
-cdef inline double output_loss_delta_row(const floating *p, const floating *y,
-                                     floating *delta, Py_ssize_t n,
-                                     floating sw, int loss,
-                                     floating param) noexcept nogil:
+cdef inline double output_loss_delta_row(const floating *p, const floating *raw,
+                                         const floating *y, floating *delta,
+                                         Py_ssize_t n, floating sw, int loss,
+                                         floating param) noexcept nogil:
+    """One row's loss and output deltas; ``raw`` is the row's pre-activations
+    for the losses ``fnn_loss_reads_raw`` names, or NULL."""
     if floating is float:
-        return fnn_output_loss_delta_f(p, y, delta, n, sw, loss, param)
+        return fnn_output_loss_delta_f(p, raw, y, delta, n, sw, loss, param)
     else:
-        return fnn_output_loss_delta_d(p, y, delta, n, sw, loss, param)
+        return fnn_output_loss_delta_d(p, raw, y, delta, n, sw, loss, param)
 
 
 cdef inline void sparse_row_product(floating *z, const floating *values,

@@ -113,11 +113,13 @@ def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A,
 
 def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
                       const floating[::1] sample_weight, loss,
-                      double param=0.0):
+                      double param=0.0, const floating[:, ::1] Z=None):
     """Per-row losses and output deltas ``(P - Y) * sw`` (test hook).
 
     ``loss`` is a name from ``LOSS_CODES`` or, to test the kernel's
-    fallback, any integer code.
+    fallback, any integer code.  ``Z`` holds the raw predictions (the
+    pre-activations, P = exp(Z)) that the log-link losses read, as the
+    engine passes them; without it they take log P.
     """
     cdef Py_ssize_t r, n = P.shape[1]
     if not isinstance(loss, int) and loss not in LOSS_CODES:
@@ -125,14 +127,17 @@ def output_loss_delta(const floating[:, ::1] P, const floating[:, ::1] Y,
     if Y.shape[0] != P.shape[0] or Y.shape[1] != n \
             or sample_weight.shape[0] != P.shape[0]:
         raise ValueError("P, Y and sample_weight must have matching shapes")
+    if Z is not None and (Z.shape[0] != P.shape[0] or Z.shape[1] != n):
+        raise ValueError("Z must have the shape of P")
     losses = np.empty(P.shape[0])
     delta = np.empty_like(np.asarray(P))
     cdef double[::1] lv = losses
     cdef floating[:, ::1] dv = delta
     cdef int code = loss if isinstance(loss, int) else LOSS_CODES[loss]
     for r in range(P.shape[0]):
-        lv[r] = output_loss_delta_row(&P[r, 0], &Y[r, 0], &dv[r, 0], n,
-                                       sample_weight[r], code, <floating>param)
+        lv[r] = output_loss_delta_row(&P[r, 0], &Z[r, 0] if Z is not None else NULL,
+                                      &Y[r, 0], &dv[r, 0], n, sample_weight[r],
+                                      code, <floating>param)
     return losses, delta
 
 

@@ -253,15 +253,20 @@ cdef class Trainer(Workspace):
         return _outputs_finite[double](self, &inp.c, Y, sample_weight, rows)
 
     def _batch_blocks(self, X, Py_ssize_t rows):
-        """(row blocks, gradient blocks) of a batch of ``rows`` rows of X.
+        """How a batch of ``rows`` rows of X is cut, under the current block
+        count (for the tests).
 
-        For the tests: how a batch would be cut, under the current block
-        count.
+        Returns the number of phase-1 row blocks and the phase-2 blocks as
+        ``(layer, k0, k1)``: rows k0:k1 of that layer's coefficients.
         """
         cdef InputMatrix inp = self._input(X)
+        cdef int t, n_tasks
         if not 0 < rows <= self.batch_size:
             raise ValueError("rows must be between 1 and the batch size")
-        return row_blocks(self, &inp.c, rows), plan_tasks(self, &inp.c, rows)
+        n_tasks = plan_tasks(self, &inp.c, rows)
+        tasks = [(self.tasks[t].layer, self.tasks[t].k0, self.tasks[t].k1)
+                 for t in range(n_tasks)]
+        return row_blocks(self, &inp.c, rows), tasks
 
     def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
                   Optimizer optimizer, double alpha):

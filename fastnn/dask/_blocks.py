@@ -19,6 +19,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import _check_sample_weight, _check_y
 
+from .._network import checked_validation
 from ._sums import Block
 
 # scikit-learn 1.9 refuses all-zero sample weights unless told not to; older
@@ -67,13 +68,18 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
         with warnings.catch_warnings():
             # Warned once by the client for the whole of y.
             warnings.simplefilter("ignore", DataConversionWarning)
-            X, y = checker._validate_input(Xb, yb, False, True)
+            X, y = checked_validation(
+                Xb, lambda X: checker._validate_input(X, yb, False, True)
+            )
             if is_classifier(checker):
                 # The labels themselves, as fit validates them, not their
                 # encoding against this block's classes.
                 y = _check_y(yb, multi_output=True, estimator=checker)
                 if y.ndim == 2 and y.shape[1] == 1:
                     y = y[:, 0]
+            else:
+                # Refused as fit refuses targets the engine's dtype cannot hold.
+                checker._loss().cast_y(y, dtype)
         if sp.issparse(X):
             X = X.tocsr().astype(dtype, copy=False)
         elif X.dtype != dtype or not (X.flags.c_contiguous or X.flags.f_contiguous):
