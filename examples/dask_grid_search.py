@@ -11,7 +11,7 @@ the only change a user with a cluster needs::
     python examples/dask_grid_search.py
     python examples/dask_grid_search.py --scheduler tcp://scheduler-host:8786
 
-Needs ``pip install "fastnn[dask]"`` here and on the workers.
+Needs ``pip install "fastnn-mlp[dask]"`` here and on the workers.
 """
 
 import argparse

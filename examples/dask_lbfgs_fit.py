@@ -15,7 +15,7 @@ machine); give the address of a real scheduler to use that cluster instead::
     python examples/dask_lbfgs_fit.py --scheduler tcp://scheduler-host:8786
     python examples/dask_lbfgs_fit.py --n-samples 1000000 --blocks 16
 
-Needs ``pip install "fastnn[dask]"`` here and on the workers.
+Needs ``pip install "fastnn-mlp[dask]"`` here and on the workers.
 """
 
 import argparse

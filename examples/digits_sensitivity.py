@@ -12,7 +12,7 @@ picture, or writes it to a file::
     python examples/digits_sensitivity.py
     python examples/digits_sensitivity.py --output map.png
 
-Needs matplotlib (``pip install "fastnn[plot]"``).
+Needs matplotlib (``pip install "fastnn-mlp[plot]"``).
 """
 
 import argparse

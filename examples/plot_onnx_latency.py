@@ -5,7 +5,7 @@ ONNX export and prediction latency
 
 Converts a fitted classifier with :func:`fastnn.onnx.to_onnx`, checks that
 ONNX Runtime gives the same probabilities, and times one call of each for
-batches of 1 to 1,000 rows.  Needs ``pip install "fastnn[onnx]"``.
+batches of 1 to 1,000 rows.  Needs ``pip install "fastnn-mlp[onnx]"``.
 """
 
 import time

@@ -1,6 +1,6 @@
 """Export fitted fastnn models to ONNX.
 
-Needs the ``onnx`` extra (``pip install "fastnn[onnx]"``: onnx, skl2onnx,
+Needs the ``onnx`` extra (``pip install "fastnn-mlp[onnx]"``: onnx, skl2onnx,
 onnxruntime).  :func:`to_onnx` registers converters for fastnn's estimators
 with skl2onnx — every activation fastnn has, with its parameters and one per
 layer — so fastnn models also convert inside pipelines with

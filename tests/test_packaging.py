@@ -94,7 +94,7 @@ def test_sdist_builds_serially_outside_the_tree_with_identical_results(tmp_path)
         + ["--outdir", str(dist), str(ROOT)],
         timeout=300,
     )
-    (sdist,) = dist.glob("fastnn-*.tar.gz")
+    (sdist,) = dist.glob("fastnn_mlp-*.tar.gz")
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
         tar.extractall(tmp_path / "unpacked", filter="data")
@@ -137,7 +137,7 @@ def test_sdist_builds_serially_outside_the_tree_with_identical_results(tmp_path)
     assert report["fingerprints"] == fingerprints()
 
     # The sdist's own tests, against the serial build.
-    tests = next((tmp_path / "unpacked").glob("fastnn-*")) / "tests"
+    tests = next((tmp_path / "unpacked").glob("fastnn_mlp-*")) / "tests"
     env["FASTNN_ALLOW_NO_OPENMP"] = "1"
     _run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]

@@ -6,7 +6,7 @@ and :func:`score` evaluate any fitted model block by block on the workers;
 :func:`partial_fit_blocks` feeds the blocks of a ``dask.array`` to a
 stochastic solver's ``partial_fit`` one at a time.
 
-Needs the ``dask`` extra (``pip install "fastnn[dask]"``).  For
+Needs the ``dask`` extra (``pip install "fastnn-mlp[dask]"``).  For
 hyper-parameter search on a cluster no helper is needed: fastnn estimators
 pickle, import on the workers and honour each worker's thread limits, so
 ``GridSearchCV`` runs under ``joblib.parallel_config(backend="dask")`` with a
