@@ -840,7 +840,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
     def input_gradient(self, X, y=None):
         """Sensitivity of the loss, or of each output, to the input features.
 
-        The paper's ∂C/∂a for the input layer, computed by the same backward
+        The cost's gradient with respect to the input layer's activations,
+        ∂C/∂a, computed by the same backward
         kernels as training (one reverse pass per output, or one in all when
         ``y`` is given).
 

@@ -1,6 +1,7 @@
 """Activation functions with parameters, usable as ``activation=`` values.
 
-Every hidden-layer activation of the seed paper and a few modern ones.  Each
+The classic hidden-layer activations (logistic with a steepness, piecewise
+linear, Gaussian, unit step, ReLU, tanh) and a few modern ones.  Each
 class is a tiny scikit-learn estimator, so its parameters clone, pickle and
 grid-search like any other: ``activation=Sigmoid(beta=2.0)`` searches as
 ``{"activation__beta": [0.5, 1, 2]}``, and the plain names
@@ -185,7 +186,7 @@ class ReLU(Activation):
 
 
 class PiecewiseLinear(Activation):
-    """The paper's piecewise linear unit (a hard sigmoid).
+    """The piecewise linear unit (a hard sigmoid).
 
     f(x) = 0 for x ≤ x_min, (x - x_min) / (x_max - x_min) between, 1 for
     x ≥ x_max; f'(x) = 1 / (x_max - x_min) strictly between, else 0.

@@ -379,7 +379,8 @@ class LogLoss(Loss):
 
 
 class ProbaSquaredError(Loss):
-    """The seed paper's MSE of logistic outputs, ½ Σ_k (p_k - y_k)².
+    """Squared error of logistic outputs, ½ Σ_k (p_k - y_k)² (binary and
+    multilabel targets).
 
     Examples
     --------
@@ -395,7 +396,7 @@ class ProbaSquaredError(Loss):
 
 
 class ProbaSquaredErrorSoftmax(Loss):
-    """The seed paper's MSE of softmax outputs, ½ Σ_k (p_k - y_k)².
+    """Squared error of softmax outputs, the same sum (multiclass targets).
 
     Examples
     --------

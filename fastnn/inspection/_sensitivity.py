@@ -146,8 +146,8 @@ def input_sensitivity(
     sample, summarised over the samples like
     :func:`sklearn.inspection.permutation_importance` summarises its
     repeats.  With ``y`` it is the gradient of each sample's own loss (the
-    loss training follows, unit weight, no penalty term: the paper's
-    ∂C/∂a of the input layer); without ``y`` it is the gradient of each
+    loss training follows, unit weight, no penalty term: ∂C/∂a of the
+    input layer); without ``y`` it is the gradient of each
     output of the network.
 
     Parameters
