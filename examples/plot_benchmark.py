@@ -14,18 +14,22 @@ lose far more than fastnn.  The workloads are scaled-down versions of
 PyTorch and a NumPy floor as well.
 """
 
+import os
+import platform
 import time
 import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from threadpoolctl import threadpool_limits
 
+import fastnn
 from fastnn import MLPClassifier, MLPRegressor
 
 rng = np.random.RandomState(0)
@@ -86,6 +90,24 @@ def best_time(call, repeats: int = 2) -> float:
 # kept, then each fitted model predicts its training set.  Times in seconds
 # (fit) and milliseconds (predict).
 
+
+def cpu_name() -> str:
+    """The CPU's model name where the OS tells it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+print(
+    f"{cpu_name()}, {os.cpu_count()} logical CPUs; Python "
+    f"{platform.python_version()}, fastnn {fastnn.__version__}, scikit-learn "
+    f"{sklearn.__version__}, NumPy {np.__version__}"
+)
 fit_ratio, predict_ratio = [], []
 print(f"{'workload':<42}{'fit fastnn':>11}{'sklearn':>9}{'predict':>9}{'sklearn':>9}")
 with warnings.catch_warnings(), threadpool_limits(1):
@@ -121,6 +143,6 @@ ax.set_yticks(y_pos, names)
 ax.invert_yaxis()
 ax.set_xlim(0, max(fit_ratio + predict_ratio) * 1.2)
 ax.set(xlabel="scikit-learn's time / fastnn's time (higher: fastnn faster)")
-ax.set_title("Measured when this page was built, one thread each")
+ax.set_title(f"Measured when this page was built, one thread each\n{cpu_name()}")
 ax.legend(loc="lower right")
 plt.show()
