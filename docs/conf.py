@@ -103,6 +103,10 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "show_memory": False,
     "min_reported_time": 1,
+    # Per-example times are on each example's page; the separate
+    # "Computation times" pages (one per gallery and one for the site) only
+    # showed up twice in the search results.
+    "write_computation_times": False,
 }
 
 # -- HTML -------------------------------------------------------------------
@@ -135,6 +139,9 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_context = {"default_mode": "light"}
+# Pages outside a section have nothing to list in the left column, which
+# would only say "Section Navigation".
+html_sidebars = {"index": [], "install": [], "changelog": []}
 
 
 # -- Links into scikit-learn's documentation --------------------------------
