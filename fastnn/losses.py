@@ -1,16 +1,22 @@
-"""The losses fastnn trains, one class per loss of the engine.
+"""The losses the estimators train, one class per ``loss=`` option.
 
-Each class is the one Python definition of a loss: ``code`` names its C
-kernel (``fnn_output_loss_delta`` in ``csrc/fastnn_kernels_impl.h``, where
-the math is), ``link`` is the output activation it pairs with, ``option``
-and ``estimator`` say which ``loss=`` value of which estimator selects it,
-its ``__init__`` arguments are the estimator parameters it reads (with
-their ``_parameter_constraints``), ``check_y`` refuses targets outside its
-domain and ``cast_y`` those that the fit's dtype cannot hold.  The
-estimators' ``loss`` validation, output activations, engine names, target
-checks and the gradient checker derive from these classes; users keep
-passing ``loss="huber", huber_delta=...`` as in scikit-learn.
+A loss is chosen by its name, as in scikit-learn:
+``MLPRegressor(loss="huber", huber_delta=2.0)``.  The ``loss`` parameter
+takes these names only, not the classes' instances; each class documents
+its formula, the output activation it pairs with, the parameters it reads
+and the targets it accepts.
 """
+
+# For developers: each class is the one Python definition of a loss.
+# ``code`` names its C kernel (``fnn_output_loss_delta`` in
+# ``csrc/fastnn_kernels_impl.h``, where the math is), ``link`` is the output
+# activation it pairs with, ``option`` and ``estimator`` say which ``loss=``
+# value of which estimator selects it, its ``__init__`` arguments are the
+# estimator parameters it reads (with their ``_parameter_constraints``),
+# ``check_y`` refuses targets outside its domain and ``cast_y`` those that
+# the fit's dtype cannot hold.  The estimators' ``loss`` validation, output
+# activations, engine names, target checks and the gradient checker derive
+# from these classes.
 
 from __future__ import annotations
 
