@@ -191,5 +191,33 @@ def _resolve_sklearn(app, env, node, contnode):
     return ref
 
 
+def _drop_foreign_versions(app, what, name, obj, options, lines) -> None:
+    """Remove "Added in version" notes from docstrings fastnn inherits.
+
+    scikit-learn's methods (``set_fit_request``, ...) say in which
+    scikit-learn version they were added, which reads as a fastnn version
+    on this site.
+    """
+    module = getattr(obj, "__module__", None) or ""
+    if module == "fastnn" or module.startswith("fastnn."):
+        return
+    kept, skipping = [], False
+    for line in lines:
+        if line.lstrip().startswith((".. versionadded::", ".. versionchanged::")):
+            skipping = True
+            continue
+        # The directive's body is indented under it; a blank line or the
+        # next unindented line ends it.
+        if skipping and (line.startswith((" ", "\t")) or not line.strip()):
+            if not line.strip():
+                skipping = False
+                kept.append(line)
+            continue
+        skipping = False
+        kept.append(line)
+    lines[:] = kept
+
+
 def setup(app):
     app.connect("missing-reference", _resolve_sklearn)
+    app.connect("autodoc-process-docstring", _drop_foreign_versions)
