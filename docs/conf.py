@@ -10,8 +10,11 @@ build.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+
+from sphinx.errors import ExtensionError
 
 import fastnn
 
@@ -107,6 +110,9 @@ sphinx_gallery_conf = {
     # "Computation times" pages (one per gallery and one for the site) only
     # showed up twice in the search results.
     "write_computation_times": False,
+    # Variables are not linked by the type they hold when the example ends:
+    # a loop over both libraries' classes linked to fastnn's page.
+    "inspect_global_variables": False,
 }
 
 # -- HTML -------------------------------------------------------------------
@@ -218,6 +224,24 @@ def _drop_foreign_versions(app, what, name, obj, options, lines) -> None:
     lines[:] = kept
 
 
+def _check_gallery_links(app, exception) -> None:
+    """Fail the build where a gallery line naming scikit-learn links to one
+    of fastnn's API pages (an imported name shared by both libraries was
+    linked to fastnn's)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    wrong = []
+    for page in sorted(Path(app.outdir, "auto_examples").glob("*.html")):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if 'class="nn">sklearn<' in line and "generated/fastnn." in line:
+                wrong.append(f"{page.name}: {re.sub('<[^>]+>', '', line).strip()}")
+    if wrong:
+        raise ExtensionError(
+            "scikit-learn's names link to fastnn's API pages:\n" + "\n".join(wrong)
+        )
+
+
 def setup(app):
     app.connect("missing-reference", _resolve_sklearn)
     app.connect("autodoc-process-docstring", _drop_foreign_versions)
+    app.connect("build-finished", _check_gallery_links)

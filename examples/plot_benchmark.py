@@ -23,10 +23,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import scipy.sparse as sp
 import sklearn
+from sklearn import neural_network as sk
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from threadpoolctl import threadpool_limits
 
 import fastnn
@@ -44,28 +43,28 @@ y_sparse = np.asarray(X_sparse[:, :200].sum(axis=1)).ravel() > 0
 WORKLOADS = [
     (
         "digits, (100,),\n30 epochs of Adam",
-        (SkMLPClassifier, MLPClassifier),
+        (sk.MLPClassifier, MLPClassifier),
         dict(hidden_layer_sizes=(100,), max_iter=30),
         X_digits,
         y_digits,
     ),
     (
         "digits, (100,),\n50 L-BFGS iterations",
-        (SkMLPClassifier, MLPClassifier),
+        (sk.MLPClassifier, MLPClassifier),
         dict(hidden_layer_sizes=(100,), solver="lbfgs", max_iter=50),
         X_digits,
         y_digits,
     ),
     (
         "regression 20,000x50,\n(64, 64), 5 epochs",
-        (SkMLPRegressor, MLPRegressor),
+        (sk.MLPRegressor, MLPRegressor),
         dict(hidden_layer_sizes=(64, 64), max_iter=5),
         X_reg,
         y_reg,
     ),
     (
         "sparse 4,000x4,000 CSR,\n(100,), 3 epochs",
-        (SkMLPClassifier, MLPClassifier),
+        (sk.MLPClassifier, MLPClassifier),
         dict(hidden_layer_sizes=(100,), max_iter=3),
         X_sparse,
         y_sparse,

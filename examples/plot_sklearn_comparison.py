@@ -16,10 +16,10 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn import neural_network as sk
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 from fastnn import MLPClassifier
@@ -40,7 +40,10 @@ models = {}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)  # 30 epochs on purpose
     for _ in range(3):
-        for name, cls in (("scikit-learn", SkMLPClassifier), ("fastnn", MLPClassifier)):
+        for name, cls in (
+            ("scikit-learn", sk.MLPClassifier),
+            ("fastnn", MLPClassifier),
+        ):
             start = time.perf_counter()
             models[name] = cls(**params).fit(X_train, y_train)
             times[name].append(time.perf_counter() - start)
