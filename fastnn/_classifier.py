@@ -31,6 +31,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     fastnn's compiled engine.  Optimises the log-loss unless ``loss`` says
     otherwise.
 
+    Read more in the :doc:`User Guide </user_guide/migrating>`.
+
     Parameters
     ----------"""
         + _SHARED_PARAMETERS_DOC

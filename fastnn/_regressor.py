@@ -21,6 +21,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     :class:`sklearn.neural_network.MLPRegressor`; the training loop runs in
     fastnn's compiled engine.
 
+    Read more in the :doc:`User Guide </user_guide/migrating>`.
+
     Parameters
     ----------
 """

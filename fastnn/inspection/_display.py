@@ -65,6 +65,8 @@ def _need_one_panel(kind: str, values: np.ndarray) -> None:
 class SensitivityDisplay:
     """Input sensitivities as a bar chart of the top features, or heat maps.
 
+    Read more in the :doc:`User Guide </user_guide/inspection>`.
+
     It is recommended to use :meth:`from_estimator` or
     :meth:`from_sensitivity` to create a display.  All parameters are stored
     as attributes.

@@ -150,6 +150,8 @@ def input_sensitivity(
     input layer); without ``y`` it is the gradient of each
     output of the network.
 
+    Read more in the :doc:`User Guide </user_guide/inspection>`.
+
     Parameters
     ----------
     estimator : fitted MLPClassifier, MLPRegressor or Pipeline
