@@ -36,6 +36,8 @@ extensions = [
     # Markdown for the user guide, so that its pages keep the README's
     # wording and sections move between the two by copy and paste.
     "myst_parser",
+    # A copy button on every code block; prompts and outputs are not copied.
+    "sphinx_copybutton",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -117,6 +119,8 @@ sphinx_gallery_conf = {
 
 # -- HTML -------------------------------------------------------------------
 
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
 html_theme = "pydata_sphinx_theme"
 html_title = f"fastnn {release}"
 html_static_path = ["_static"]
