@@ -1024,3 +1024,38 @@ def test_a_column_vector_y_warns_as_fit_does(client, estimator):
     flat = fdask.fit(estimator(**params), _as_dask(X, 100), _as_dask(y, 100))
     for a, b in zip(column.coefs_, flat.coefs_):
         assert_array_equal(a, b)
+
+
+PROGRESS_BAR_FIT = """
+import numpy as np
+import dask.array as da
+from sklearn.callback import ProgressBar
+from fastnn import MLPClassifier
+from fastnn import dask as fdask
+
+rng = np.random.RandomState(0)
+X = rng.normal(size=(200, 3))
+y = (X[:, 0] > 0).astype(int)
+clf = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5)
+clf.set_callbacks(ProgressBar())
+fdask.fit(clf, da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100))
+print("fitted")
+"""
+
+
+def test_a_progress_bar_lets_the_process_exit():
+    # The callbacks' teardown stops the progress bar's monitor thread, which
+    # is not a daemon: left running, the interpreter never exits.
+    import subprocess
+    import sys
+
+    pytest.importorskip("sklearn.callback")
+    pytest.importorskip("rich")
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", PROGRESS_BAR_FIT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fitted" in result.stdout

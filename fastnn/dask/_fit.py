@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
 
 from .. import _network
 from .._base import _column_or_1d
-from .._callbacks import FitTask, restore, snapshot
+from .._callbacks import FitTask, managed, restore, snapshot
 from . import _backends
 from ._blocks import check_block, encode, summarise
 from ._inputs import RowBlocks, check_same_rows, row_blocks
@@ -131,18 +131,21 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
 
     state = snapshot(estimator)
     backend = _backends.backend()
-    try:
-        layer_units, params = _prepare(estimator, backend, Xb, yb, swb, classes, hidden)
-        task = FitTask(estimator, X, y, sample_weight, 0)
-        _fit_lbfgs(estimator, backend, layer_units, params)
-        task.end()
-        estimator._finish_fit()
-    except BaseException:
-        # Also on Ctrl-C or a lost client: the weights are not half trained.
-        restore(estimator, state)
-        raise
-    finally:
-        backend.release()
+    with managed(estimator):
+        try:
+            layer_units, params = _prepare(
+                estimator, backend, Xb, yb, swb, classes, hidden
+            )
+            task = FitTask(estimator, X, y, sample_weight, 0)
+            _fit_lbfgs(estimator, backend, layer_units, params)
+            task.end()
+            estimator._finish_fit()
+        except BaseException:
+            # Also on Ctrl-C or a lost client: the weights are not half trained.
+            restore(estimator, state)
+            raise
+        finally:
+            backend.release()
     return estimator
 
 
