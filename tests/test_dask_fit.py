@@ -3,6 +3,7 @@
 import os
 import pickle
 import signal
+import threading
 import time
 import warnings
 
@@ -578,6 +579,35 @@ def test_closing_the_client_mid_fit_raises_the_cause(client, monkeypatch):
     assert caught.value.__context__ is None
     assert not hasattr(model, "coefs_")  # no half-trained weights
     _assert_their_data_intact(theirs)
+
+
+def test_closing_the_client_while_an_evaluation_runs_raises_the_cause(client):
+    # The client closes while the fit waits for an evaluation's sums: the
+    # futures it waits for are cancelled with it.
+    X, y = _data()
+    other = distributed.Client(client.scheduler.address, set_as_default=False)
+    model = MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=50)
+    waits = []
+    result = distributed.Future.result
+
+    def closing(future, *args, **kwargs):
+        waits.append(None)
+        if len(waits) == 3:
+            # From another thread, as the wait starts: what the fit waits
+            # for is cancelled by the close.
+            closer = threading.Thread(target=other.close)
+            closer.start()
+            while other.status == "running":
+                time.sleep(0.001)
+        return result(future, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp, other.as_current():
+        mp.setattr(distributed.Future, "result", closing)
+        with pytest.raises(distributed.client.ClosedClientError) as caught:
+            fdask.fit(model, _as_dask(X, 100), _as_dask(y, 100))
+    assert len(waits) == 3
+    assert caught.value.__context__ is None
+    assert not hasattr(model, "coefs_")
 
 
 EMPTY = [(100, 0, 200, 0, 180), (100, 200, 180)]

@@ -105,7 +105,32 @@ class Cluster:
         return [self._submit(None, func, item, *args) for item in items]
 
     def gather(self, futures: list) -> list:
-        return self.client.gather(futures)
+        return self._waiting(self.client.gather, futures)
+
+    def _waiting(self, wait, *args):
+        """``wait(*args)``, raising the client's ``ClosedClientError`` when
+        the client closed meanwhile.
+
+        Closing a client cancels its futures: what was being waited for
+        raises ``FutureCancelledError`` ("cancelled for reason: unknown"), or
+        ``RuntimeError`` once the client's event loop is gone, neither of
+        which names the cause nor is what the caller can catch.
+        """
+        from concurrent.futures import CancelledError
+
+        try:
+            return wait(*args)
+        except (CancelledError, RuntimeError):
+            status = self.client.status
+            if status not in ("closing", "closed"):
+                raise
+        # Raised outside the handler: the closed client is the cause, not a
+        # consequence of the cancellation.
+        from distributed.client import ClosedClientError
+
+        raise ClosedClientError(
+            f"Client is {status}. Can't finish fastnn.dask.fit on its cluster."
+        )
 
     def encode(self, checked: list, rows, func, *args) -> None:
         """Encode every block on the worker of its range; let the checked go."""
@@ -183,7 +208,7 @@ class Cluster:
                     else level[i]
                     for i in range(0, len(level), _FAN_IN)
                 ]
-            nodes = level[0].result()
+            nodes = self._waiting(level[0].result)
         finally:
             self._drop(self._held[created_from:])
         return total(self.n_blocks, nodes)
