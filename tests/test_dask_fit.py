@@ -118,7 +118,7 @@ def test_a_one_worker_cluster_trains_the_local_model():
     params = dict(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30, random_state=0)
     with (
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as one,
     ):
@@ -342,6 +342,30 @@ def test_ctrl_c_releases_the_fits_blocks_only(client, monkeypatch):
     assert_array_equal(yd.compute(), y)
     # The interrupted fit left the model as it was.
     assert _state(model) == before
+
+
+def test_ctrl_c_while_waiting_leaves_no_orphaned_waits(client, caplog):
+    # Interrupted while the client waited in its event loop, the loop's own
+    # wait was left behind and logged "Task exception was never retrieved
+    # ... AllExit" once the fit let its futures go.
+    import gc
+
+    X, y = _data(n=300)
+    # Each block is checked a second after it is read: Ctrl-C comes while
+    # the set-up waits for the checks.
+    Xd = _as_dask(X, 50).map_blocks(lambda b: (time.sleep(1), b)[1])
+    model = MLPClassifier(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=5)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        timer.start()
+        fdask.fit(model, Xd, _as_dask(y, 50))
+    # The checks end, their futures are let go; the orphans would fail then.
+    time.sleep(3)
+    gc.collect()
+    time.sleep(0.2)
+    logged = [r.getMessage() for r in caplog.records]
+    assert not [m for m in logged if "never retrieved" in m], logged
+    assert not hasattr(model, "coefs_")
 
 
 def _nan_in_block_2():
@@ -581,31 +605,45 @@ def test_closing_the_client_mid_fit_raises_the_cause(client, monkeypatch):
     _assert_their_data_intact(theirs)
 
 
-def test_closing_the_client_while_an_evaluation_runs_raises_the_cause(client):
+def _slow_ranges(dask_worker, seconds):
+    """Make each range's sums on this worker take ``seconds`` longer
+    (``seconds=None``: as they were)."""
+    from fastnn.dask import _sums
+
+    original = getattr(_sums, "_original_range_sums", _sums.range_sums)
+    _sums._original_range_sums = original
+    if seconds is None:
+        _sums.range_sums = original
+        return
+
+    def slow(*args):
+        time.sleep(seconds)
+        return original(*args)
+
+    _sums.range_sums = slow
+
+
+def test_closing_the_client_while_an_evaluation_runs_raises_the_cause(
+    client, monkeypatch
+):
     # The client closes while the fit waits for an evaluation's sums: the
     # futures it waits for are cancelled with it.
     X, y = _data()
     other = distributed.Client(client.scheduler.address, set_as_default=False)
     model = MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=50)
-    waits = []
-    result = distributed.Future.result
 
-    def closing(future, *args, **kwargs):
-        waits.append(None)
-        if len(waits) == 3:
-            # From another thread, as the wait starts: what the fit waits
-            # for is cancelled by the close.
-            closer = threading.Thread(target=other.close)
-            closer.start()
-            while other.status == "running":
-                time.sleep(0.001)
-        return result(future, *args, **kwargs)
+    def close_soon(n):
+        if n == 3:
+            threading.Timer(0.3, other.close).start()
 
-    with pytest.MonkeyPatch.context() as mp, other.as_current():
-        mp.setattr(distributed.Future, "result", closing)
-        with pytest.raises(distributed.client.ClosedClientError) as caught:
-            fdask.fit(model, _as_dask(X, 100), _as_dask(y, 100))
-    assert len(waits) == 3
+    _count_evaluations(monkeypatch, close_soon)
+    client.run(_slow_ranges, seconds=1.0)
+    try:
+        with other.as_current():
+            with pytest.raises(distributed.client.ClosedClientError) as caught:
+                fdask.fit(model, _as_dask(X, 100), _as_dask(y, 100))
+    finally:
+        client.run(_slow_ranges, seconds=None)
     assert caught.value.__context__ is None
     assert not hasattr(model, "coefs_")
 
@@ -944,7 +982,7 @@ def test_the_result_is_the_same_on_any_number_of_workers(client, tmp_path, monke
     two = fdask.fit(MLPClassifier(**params), _as_dask(X, chunks), _as_dask(y, chunks))
     with (
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as one_client,
         one_client.as_current(),

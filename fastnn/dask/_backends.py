@@ -9,6 +9,7 @@ tree of :mod:`._sums`, so they give the same bits.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -105,7 +106,12 @@ class Cluster:
         return [self._submit(None, func, item, *args) for item in items]
 
     def gather(self, futures: list) -> list:
-        return self._waiting(self.client.gather, futures)
+        return self._waiting(self._fetch, futures)
+
+    def _fetch(self, futures):
+        """The results of ``futures`` (a list, or one future)."""
+        _ready(self.client, futures if isinstance(futures, list) else [futures])
+        return self.client.gather(futures)
 
     def _waiting(self, wait, *args):
         """``wait(*args)``, raising the client's ``ClosedClientError`` when
@@ -208,7 +214,7 @@ class Cluster:
                     else level[i]
                     for i in range(0, len(level), _FAN_IN)
                 ]
-            nodes = self._waiting(level[0].result)
+            nodes = self._waiting(self._fetch, level[0])
         finally:
             self._drop(self._held[created_from:])
         return total(self.n_blocks, nodes)
@@ -224,6 +230,37 @@ class Cluster:
     def release(self) -> None:
         self.ranges = []
         self._drop(list(self._held))
+
+
+def _ready(client, futures: list) -> None:
+    """Wait in this thread until every future is done.
+
+    The client's own waits (``Future.result``, ``Client.gather``) run in its
+    event loop, and Ctrl-C there orphans the loop's wait: once the fit lets
+    the futures go, asyncio logs "Task exception was never retrieved ...
+    AllExit" for each, or tornado a ``NameError`` when the interrupt came
+    first.  Here Ctrl-C interrupts a plain ``threading.Event``, and the
+    results are fetched only once they are there.
+    """
+    if not futures:
+        return
+    lock = threading.Lock()
+    done = threading.Event()
+    pending = len(futures)
+
+    def one_done(_) -> None:
+        nonlocal pending
+        with lock:
+            pending -= 1
+            if not pending:
+                done.set()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    # A closing client may stop its loop before the callbacks run: the
+    # fetch that follows raises its error instead.
+    while not done.wait(0.2) and client.status == "running":
+        pass
 
 
 def _parameters(params: np.ndarray) -> np.ndarray:
