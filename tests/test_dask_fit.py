@@ -969,6 +969,23 @@ def test_tasks_per_evaluation_do_not_grow_with_the_blocks(client, monkeypatch):
         assert counts and set(counts) == {1 + 2 + 1}, (n_blocks, counts)
 
 
+def test_large_parameters_are_not_sent_in_the_graph(client):
+    # distributed warns about graphs over a threshold (10 MB by default, a
+    # model of 1.3M float64 parameters); here lowered below this model's
+    # 68 kB of parameters, above the 25 kB of the data's own graph.
+    import dask
+
+    X, y = _data()
+    model = MLPClassifier(hidden_layer_sizes=(600, 8), solver="lbfgs", max_iter=3)
+    threshold = {"distributed.admin.large-graph-warning-threshold": "40kB"}
+    with dask.config.set(threshold):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fdask.fit(model, _as_dask(X, 100), _as_dask(y, 100))
+    large = [str(w.message) for w in caught if "large graph" in str(w.message)]
+    assert not large, large[0]
+
+
 def test_the_result_is_the_same_on_any_number_of_workers(client, tmp_path, monkeypatch):
     # The tree of sums is fixed by the block indices: one worker with two
     # threads (two ranges), two workers, or dask's default scheduler in a

@@ -195,8 +195,9 @@ class Cluster:
             # One copy of the parameters goes out per evaluation, as a task
             # rather than scattered data: the ranges' workers fetch it, and a
             # worker lost mid-evaluation takes nothing with it that cannot be
-            # recomputed.
-            params_f = self._submit(None, _parameters, params)
+            # recomputed (a scatter to every worker waits forever for one
+            # that died since the last evaluation).
+            params_f = self._submit_parameters(params)
             # Each range runs where its blocks are: left free, the scheduler
             # hands a task to whichever worker is idle first and copies the
             # rows there (measured: 50 MB blocks moved mid-fit, evaluations
@@ -218,6 +219,23 @@ class Cluster:
         finally:
             self._drop(self._held[created_from:])
         return total(self.n_blocks, nodes)
+
+    def _submit_parameters(self, params: np.ndarray):
+        """The parameters' task, without distributed's large-graph warning.
+
+        distributed warns when a graph exceeds a threshold (10 MB by
+        default: 1.3M float64 parameters), at every evaluation of a large
+        model, though the parameters are new data sent once, which no
+        "loading the data with Dask" or future could spare.  The threshold
+        is raised by the parameters' own size for this one submission:
+        anything else in the graph still warns as it would.
+        """
+        import dask
+
+        key = "distributed.admin.large-graph-warning-threshold"
+        threshold = dask.utils.parse_bytes(dask.config.get(key))
+        with dask.config.set({key: threshold + params.nbytes}):
+            return self._submit(None, _parameters, params)
 
     def _drop(self, futures: list) -> None:
         """Release this fit's references to ``futures``."""
