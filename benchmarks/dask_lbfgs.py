@@ -156,7 +156,7 @@ def _cluster_run(n_workers: int, args) -> dict:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster),
     ):

@@ -10,13 +10,18 @@ without callbacks.
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager, nullcontext
 
 try:
     from sklearn.callback import CallbackSupportMixin
+    from sklearn.callback._callback_support import callback_management_context
 except ImportError:  # scikit-learn < 1.9
 
     class CallbackSupportMixin:  # type: ignore[no-redef]
         """Stand-in without callbacks."""
+
+    def callback_management_context(estimator) -> AbstractContextManager:
+        return nullcontext()
 
 
 # Attributes the callback machinery owns during a fit; never snapshotted.
@@ -26,6 +31,15 @@ _CALLBACK_ATTRIBUTES = {
     "_skl_callbacks_to_teardown",
     "_parent_callback_ctx",
 }
+
+
+def managed(estimator) -> AbstractContextManager:
+    """What scikit-learn's ``_fit_context`` does for callbacks, for a fit
+    that is not an estimator method (:func:`fastnn.dask.fit`): their
+    ``teardown`` runs however the fit ends.  Without it a ``ProgressBar``'s
+    monitor thread outlives the fit and keeps the process from exiting.
+    """
+    return callback_management_context(estimator)
 
 
 def has_listeners(estimator) -> bool:

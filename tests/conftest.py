@@ -17,7 +17,9 @@ def client():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # Any free port: None still binds the scheduler's HTTP server to
+        # 8787, and warns when another cluster on the machine holds it.
+        dashboard_address=":0",
     )
     with distributed.Client(cluster) as client:
         yield client

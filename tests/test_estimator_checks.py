@@ -1,8 +1,14 @@
 """scikit-learn's own estimator checks, with no expected failures."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastnn import MLPClassifier, MLPRegressor
+
+# The checks fit small data with the max_iter=100 scikit-learn checks its own
+# MLPs with: they test the API, not convergence, and stopping at max_iter is
+# expected.  Only ConvergenceWarning is ignored: any other warning shows.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 # The settings scikit-learn checks its own MLPs with (max_iter=100), seeded,

@@ -9,6 +9,7 @@ tree of :mod:`._sums`, so they give the same bits.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -105,7 +106,37 @@ class Cluster:
         return [self._submit(None, func, item, *args) for item in items]
 
     def gather(self, futures: list) -> list:
+        return self._waiting(self._fetch, futures)
+
+    def _fetch(self, futures):
+        """The results of ``futures`` (a list, or one future)."""
+        _ready(self.client, futures if isinstance(futures, list) else [futures])
         return self.client.gather(futures)
+
+    def _waiting(self, wait, *args):
+        """``wait(*args)``, raising the client's ``ClosedClientError`` when
+        the client closed meanwhile.
+
+        Closing a client cancels its futures: what was being waited for
+        raises ``FutureCancelledError`` ("cancelled for reason: unknown"), or
+        ``RuntimeError`` once the client's event loop is gone, neither of
+        which names the cause nor is what the caller can catch.
+        """
+        from concurrent.futures import CancelledError
+
+        try:
+            return wait(*args)
+        except (CancelledError, RuntimeError):
+            status = self.client.status
+            if status not in ("closing", "closed"):
+                raise
+        # Raised outside the handler: the closed client is the cause, not a
+        # consequence of the cancellation.
+        from distributed.client import ClosedClientError
+
+        raise ClosedClientError(
+            f"Client is {status}. Can't finish fastnn.dask.fit on its cluster."
+        )
 
     def encode(self, checked: list, rows, func, *args) -> None:
         """Encode every block on the worker of its range; let the checked go."""
@@ -164,8 +195,9 @@ class Cluster:
             # One copy of the parameters goes out per evaluation, as a task
             # rather than scattered data: the ranges' workers fetch it, and a
             # worker lost mid-evaluation takes nothing with it that cannot be
-            # recomputed.
-            params_f = self._submit(None, _parameters, params)
+            # recomputed (a scatter to every worker waits forever for one
+            # that died since the last evaluation).
+            params_f = self._submit_parameters(params)
             # Each range runs where its blocks are: left free, the scheduler
             # hands a task to whichever worker is idle first and copies the
             # rows there (measured: 50 MB blocks moved mid-fit, evaluations
@@ -183,10 +215,27 @@ class Cluster:
                     else level[i]
                     for i in range(0, len(level), _FAN_IN)
                 ]
-            nodes = level[0].result()
+            nodes = self._waiting(self._fetch, level[0])
         finally:
             self._drop(self._held[created_from:])
         return total(self.n_blocks, nodes)
+
+    def _submit_parameters(self, params: np.ndarray):
+        """The parameters' task, without distributed's large-graph warning.
+
+        distributed warns when a graph exceeds a threshold (10 MB by
+        default: 1.3M float64 parameters), at every evaluation of a large
+        model, though the parameters are new data sent once, which no
+        "loading the data with Dask" or future could spare.  The threshold
+        is raised by the parameters' own size for this one submission:
+        anything else in the graph still warns as it would.
+        """
+        import dask
+
+        key = "distributed.admin.large-graph-warning-threshold"
+        threshold = dask.utils.parse_bytes(dask.config.get(key))
+        with dask.config.set({key: threshold + params.nbytes}):
+            return self._submit(None, _parameters, params)
 
     def _drop(self, futures: list) -> None:
         """Release this fit's references to ``futures``."""
@@ -199,6 +248,37 @@ class Cluster:
     def release(self) -> None:
         self.ranges = []
         self._drop(list(self._held))
+
+
+def _ready(client, futures: list) -> None:
+    """Wait in this thread until every future is done.
+
+    The client's own waits (``Future.result``, ``Client.gather``) run in its
+    event loop, and Ctrl-C there orphans the loop's wait: once the fit lets
+    the futures go, asyncio logs "Task exception was never retrieved ...
+    AllExit" for each, or tornado a ``NameError`` when the interrupt came
+    first.  Here Ctrl-C interrupts a plain ``threading.Event``, and the
+    results are fetched only once they are there.
+    """
+    if not futures:
+        return
+    lock = threading.Lock()
+    done = threading.Event()
+    pending = len(futures)
+
+    def one_done(_) -> None:
+        nonlocal pending
+        with lock:
+            pending -= 1
+            if not pending:
+                done.set()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    # A closing client may stop its loop before the callbacks run: the
+    # fetch that follows raises its error instead.
+    while not done.wait(0.2) and client.status == "running":
+        pass
 
 
 def _parameters(params: np.ndarray) -> np.ndarray:

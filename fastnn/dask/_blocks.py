@@ -39,6 +39,9 @@ class Checked:
     y: np.ndarray | None = None  # labels (classifier) or numeric targets
     sample_weight: np.ndarray | None = None
     error: Exception | None = None
+    # The lengths of the X, y and sample_weight blocks as read (None: no
+    # sample weights); a block is checked only if they agree and X has rows.
+    rows: tuple = ()
 
 
 @dataclass
@@ -46,6 +49,8 @@ class Summary:
     """What the client needs to know about one row block."""
 
     error: Exception | None
+    # The lengths of the X, y and sample_weight blocks (see Checked.rows).
+    rows: tuple
     # Per output column: (distinct labels, their counts); classifiers only.
     labels: list
     # The distinct rows of a 2-D classifier target.
@@ -63,6 +68,10 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
     # Validation sets attributes (a classifier fits its encoder on the
     # block's labels, work thrown away): one copy per block, as blocks may
     # be checked in threads of one process.
+    rows = tuple(None if b is None else int(b.shape[0]) for b in (Xb, yb, swb))
+    if rows[0] == 0 or len(set(rows) - {None}) > 1:
+        # Skipped (empty), or refused by the client (rows cut differently).
+        return Checked(rows=rows)
     checker = clone(checker)
     try:
         with warnings.catch_warnings():
@@ -88,24 +97,24 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
         if swb is not None:
             # A block may weigh all its rows zero; the whole data may not.
             sw = _check_sample_weight(swb, X, dtype=dtype, **_ALL_ZERO_OK)
-        return Checked(X, y, sw)
+        return Checked(X, y, sw, rows=rows)
     except (ValueError, TypeError) as exc:
-        return Checked(error=exc)
+        return Checked(error=exc, rows=rows)
 
 
 def summarise(block: Checked, classifier: bool) -> Summary:
-    if block.error is not None:
-        return Summary(block.error, [], None, None)
+    if block.error is not None or block.X is None:
+        return Summary(block.error, block.rows, [], None, None)
     nonzero = None
     if block.sample_weight is not None:
         nonzero = int(np.count_nonzero(block.sample_weight))
     if not classifier:
-        return Summary(None, [], None, nonzero)
+        return Summary(None, block.rows, [], None, nonzero)
     y = block.y
     columns = y.reshape(len(y), -1).T
     labels = [np.unique(c, return_counts=True) for c in columns]
     rows = np.unique(y, axis=0) if y.ndim == 2 else None
-    return Summary(None, labels, rows, nonzero)
+    return Summary(None, block.rows, labels, rows, nonzero)
 
 
 def encode(block: Checked, encoder, class_weights, dtype) -> Block:

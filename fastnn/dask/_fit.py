@@ -42,10 +42,10 @@ from sklearn.utils.validation import (
 
 from .. import _network
 from .._base import _column_or_1d
-from .._callbacks import FitTask, restore, snapshot
+from .._callbacks import FitTask, managed, restore, snapshot
 from . import _backends
 from ._blocks import check_block, encode, summarise
-from ._inputs import RowBlocks, check_same_rows, row_blocks
+from ._inputs import RowBlocks, check_block_rows, check_same_rows, row_blocks
 
 
 def fit(estimator, X, y, *, sample_weight=None, classes=None):
@@ -72,8 +72,9 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
         :func:`partial_fit_blocks` instead.
     X : dask.array.Array or dask.dataframe.DataFrame of shape \
             (n_samples, n_features)
-        Chunked along rows only, with known chunk sizes; empty blocks are
-        skipped.
+        Chunked along rows only; a dask array with known chunk sizes (a
+        DataFrame's partition lengths are learnt by the checks, which read
+        each partition once); empty blocks are skipped.
     y : dask.array.Array, dask.dataframe.Series or DataFrame of shape \
             (n_samples,) or (n_samples, n_outputs)
         Chunked along rows like ``X``.
@@ -131,18 +132,21 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
 
     state = snapshot(estimator)
     backend = _backends.backend()
-    try:
-        layer_units, params = _prepare(estimator, backend, Xb, yb, swb, classes, hidden)
-        task = FitTask(estimator, X, y, sample_weight, 0)
-        _fit_lbfgs(estimator, backend, layer_units, params)
-        task.end()
-        estimator._finish_fit()
-    except BaseException:
-        # Also on Ctrl-C or a lost client: the weights are not half trained.
-        restore(estimator, state)
-        raise
-    finally:
-        backend.release()
+    with managed(estimator):
+        try:
+            layer_units, params = _prepare(
+                estimator, backend, Xb, yb, swb, classes, hidden
+            )
+            task = FitTask(estimator, X, y, sample_weight, 0)
+            _fit_lbfgs(estimator, backend, layer_units, params)
+            task.end()
+            estimator._finish_fit()
+        except BaseException:
+            # Also on Ctrl-C or a lost client: the weights are not half trained.
+            restore(estimator, state)
+            raise
+        finally:
+            backend.release()
     return estimator
 
 
@@ -172,8 +176,13 @@ def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden
     # Warm starts keep the model's precision, as fit does.
     dtype = X.float_dtype if first_pass else _network.model_dtype(estimator)
 
-    # Empty blocks (a filtered DataFrame's partitions) hold nothing to check.
-    kept = [i for i, rows in enumerate(X.rows) if rows]
+    # Empty blocks hold nothing to check; a DataFrame's partitions are all
+    # read, their lengths unknown until then.
+    lengths_unknown = None in (X.rows, y.rows, None if sw is None else sw.rows)
+    if lengths_unknown:
+        kept = list(range(len(X.parts)))
+    else:
+        kept = [i for i, rows in enumerate(X.rows) if rows]
     checker = clone(estimator)
     check = dask.delayed(check_block, pure=False)
     checked = backend.compute(
@@ -189,9 +198,17 @@ def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden
         ]
     )
     summaries = backend.gather(backend.map(summarise, checked, classifier))
+    if lengths_unknown:
+        check_block_rows(X, [s.rows for s in summaries], y=y, sample_weight=sw)
     for i, summary in zip(kept, summaries):
         if summary.error is not None:
             raise _in_block(summary.error, X.block_name(i))
+    # Only blocks with rows are trained on.
+    nonempty = [k for k, i in enumerate(kept) if X.rows[i]]
+    if len(nonempty) < len(kept):
+        kept = [kept[k] for k in nonempty]
+        checked = [checked[k] for k in nonempty]
+        summaries = [summaries[k] for k in nonempty]
     if sw is not None:
         # scikit-learn's check on one number per block, how many weights are
         # not zero: it refuses exactly when every weight is zero.

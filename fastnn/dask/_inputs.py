@@ -19,7 +19,9 @@ class RowBlocks:
     """
 
     parts: list
-    rows: tuple[int, ...]
+    # Rows per block; None for a DataFrame or Series until its partitions
+    # are read (by the fit's checks: knowing them sooner reads them twice).
+    rows: tuple[int, ...] | None
     shape: tuple[int, ...]
     # What feature-name checks read: the DataFrame's zero-row meta, or the
     # array itself.
@@ -32,8 +34,16 @@ class RowBlocks:
         return len(self.shape)
 
     def block_name(self, i: int) -> str:
+        if self.rows is None:
+            return f"row block {i}"
         start = sum(self.rows[:i])
         return f"row block {i} (rows {start} to {start + self.rows[i]})"
+
+    def describe_rows(self) -> str:
+        """The row chunks, as far as they are known without reading."""
+        if self.rows is None:
+            return f"{len(self.parts)} partitions of unknown lengths"
+        return str(self.rows)
 
 
 def row_blocks(data, name: str, ndim: int | None) -> RowBlocks:
@@ -74,8 +84,6 @@ def _frame_blocks(data, name: str, ndim: int | None) -> RowBlocks:
     """A dask DataFrame or Series: its partitions and their lengths."""
     meta = data._meta
     _check_ndim(meta.ndim, name, ndim)
-    rows = tuple(int(n) for n in data.map_partitions(len).compute())
-    n_rows = sum(rows)
     # The column dtypes decide the precision, as check_array decides it for
     # a pandas input (all float32 columns stay float32).
     dtype = check_array(
@@ -88,8 +96,8 @@ def _frame_blocks(data, name: str, ndim: int | None) -> RowBlocks:
     ).dtype
     return RowBlocks(
         parts=list(data.to_delayed()),
-        rows=rows,
-        shape=(n_rows, *meta.shape[1:]),
+        rows=None,
+        shape=(np.nan, *meta.shape[1:]),
         meta=meta,
         float_dtype=np.dtype(dtype),
     )
@@ -111,15 +119,47 @@ def _check_ndim(actual: int, name: str, expected: int | None) -> None:
 
 
 def check_same_rows(X: RowBlocks, **others: RowBlocks | None) -> None:
-    """Every collection must have the rows of X, cut at the same places."""
-    if X.shape[0] == 0:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of "
-            "1 is required."
-        )
+    """Every collection must have the rows of X, cut at the same places.
+
+    Decided here as far as it can be without reading any block; the lengths
+    of DataFrame partitions are compared by :func:`check_block_rows` once the
+    blocks are read.
+    """
+    if X.rows is not None and X.shape[0] == 0:
+        raise_no_samples(X.shape)
     for name, other in others.items():
-        if other is not None and other.rows != X.rows:
-            raise ValueError(
-                f"X and {name} must have the same row chunks; got {X.rows} and "
-                f"{other.rows}."
-            )
+        if other is None:
+            continue
+        if len(other.parts) != len(X.parts) or (
+            None not in (X.rows, other.rows) and other.rows != X.rows
+        ):
+            raise_different_rows(X, name, other)
+
+
+def check_block_rows(X: RowBlocks, rows: list[tuple], **others) -> None:
+    """Refusals of :func:`check_same_rows` once every block's length is
+    known: ``rows`` holds, per block, the lengths of X and of each of
+    ``others`` (None where absent).  Fills in unknown row chunks."""
+    X.rows = tuple(r[0] for r in rows)
+    for k, (name, other) in enumerate(others.items(), start=1):
+        if other is None:
+            continue
+        other.rows = tuple(r[k] for r in rows)
+        if other.rows != X.rows:
+            raise_different_rows(X, name, other)
+    if not sum(X.rows):
+        raise_no_samples((0, *X.shape[1:]))
+
+
+def raise_no_samples(shape) -> None:
+    raise ValueError(
+        f"Found array with 0 sample(s) (shape={shape}) while a minimum of "
+        "1 is required."
+    )
+
+
+def raise_different_rows(X: RowBlocks, name: str, other: RowBlocks) -> None:
+    raise ValueError(
+        f"X and {name} must have the same row chunks; got {X.describe_rows()} "
+        f"and {other.describe_rows()}."
+    )

@@ -68,12 +68,21 @@ def partial_fit_blocks(
     Xb, yb = row_blocks(X, "X", 2), row_blocks(y, "y", None)
     check_same_rows(Xb, y=yb)
     for _ in range(n_epochs):
-        for i, rows in enumerate(Xb.rows):
-            if not rows:
+        for i in range(len(Xb.parts)):
+            if Xb.rows is not None and not Xb.rows[i]:
                 continue
             # pandas partitions stay pandas (feature names), SciPy sparse
             # blocks stay sparse: partial_fit takes them as they are.
             X_block, y_block = dask.compute(Xb.parts[i], yb.parts[i])
+            if X_block.shape[0] != y_block.shape[0]:
+                # A DataFrame's partition lengths are known once read.
+                rows = (X_block.shape[0], y_block.shape[0])
+                raise ValueError(
+                    f"X and y must have the same row chunks; row block {i} has "
+                    f"{rows[0]} rows of X and {rows[1]} of y."
+                )
+            if not X_block.shape[0]:
+                continue
             if is_classifier(estimator) and not hasattr(estimator, "classes_"):
                 estimator.partial_fit(X_block, y_block, classes=classes, **fit_params)
             else:

@@ -153,7 +153,9 @@ def _as_array(data):
     import dask.array as da
 
     if hasattr(data, "to_dask_array"):  # dask DataFrame or Series
-        return data.to_dask_array(lengths=True)
+        # Partition lengths stay unknown: knowing them means reading every
+        # partition now, and again when the result is computed.
+        return data.to_dask_array()
     return data if isinstance(data, da.Array) else da.asarray(data)
 
 
