@@ -1140,7 +1140,7 @@ print("fitted")
 """
 
 
-def test_a_progress_bar_lets_the_process_exit():
+def test_a_progress_bar_lets_the_process_exit(tmp_path):
     # The callbacks' teardown stops the progress bar's monitor thread, which
     # is not a daemon: left running, the interpreter never exits.
     import subprocess
@@ -1148,11 +1148,14 @@ def test_a_progress_bar_lets_the_process_exit():
 
     pytest.importorskip("sklearn.callback")
     pytest.importorskip("rich")
+    # Outside the checkout: ``-c`` puts the working folder first on the
+    # path, whose uncompiled fastnn/ would shadow the installed build.
     result = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", PROGRESS_BAR_FIT],
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert "fitted" in result.stdout

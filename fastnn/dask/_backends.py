@@ -118,15 +118,18 @@ class Cluster:
         the client closed meanwhile.
 
         Closing a client cancels its futures: what was being waited for
-        raises ``FutureCancelledError`` ("cancelled for reason: unknown"), or
-        ``RuntimeError`` once the client's event loop is gone, neither of
-        which names the cause nor is what the caller can catch.
+        raises ``FutureCancelledError`` ("cancelled for reason: unknown"),
+        ``RuntimeError`` once the client's event loop is gone, or, when the
+        cancellation reaches distributed's own ``sync`` helper first, that
+        helper's ``UnboundLocalError`` (distributed 2026.11): none of them
+        names the cause or is what the caller can catch.  So any error
+        raised while the client is closing is taken for the closing.
         """
         from concurrent.futures import CancelledError
 
         try:
             return wait(*args)
-        except (CancelledError, RuntimeError):
+        except (CancelledError, Exception):
             status = self.client.status
             if status not in ("closing", "closed"):
                 raise
