@@ -14,11 +14,17 @@ from contextlib import AbstractContextManager, nullcontext
 
 try:
     from sklearn.callback import CallbackSupportMixin
-    from sklearn.callback._callback_support import callback_management_context
 except ImportError:  # scikit-learn < 1.9
 
     class CallbackSupportMixin:  # type: ignore[no-redef]
         """Stand-in without callbacks."""
+
+
+# A private helper of scikit-learn's: imported on its own, so that its move
+# costs fastnn.dask.fit's callback teardown, not every estimator's callbacks.
+try:
+    from sklearn.callback._callback_support import callback_management_context
+except ImportError:
 
     def callback_management_context(estimator) -> AbstractContextManager:
         return nullcontext()

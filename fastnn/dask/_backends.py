@@ -125,11 +125,9 @@ class Cluster:
         names the cause or is what the caller can catch.  So any error
         raised while the client is closing is taken for the closing.
         """
-        from concurrent.futures import CancelledError
-
         try:
             return wait(*args)
-        except (CancelledError, Exception):
+        except Exception:  # FutureCancelledError is one too
             status = self.client.status
             if status not in ("closing", "closed"):
                 raise
