@@ -21,9 +21,7 @@ def show_config(file=None) -> dict:
         Versions of fastnn, Python, NumPy, SciPy, scikit-learn and Cython
         (the one installed now, not necessarily the one that built the
         extension), whether OpenMP is compiled in, the number of threads a
-        fit would use (one in a child forked after a multi-threaded fit),
-        into how many blocks large matrix products are cut
-        (fixed per machine; results do not depend on the thread count), what
+        fit would use (one in a child forked after a multi-threaded fit), what
         training's dense products run on (``"avx512"``, ``"avx2"``: fastnn's
         own kernels; ``"blas"``), and the BLAS libraries threadpoolctl sees.
 
@@ -65,7 +63,6 @@ def show_config(file=None) -> dict:
         "cython": cython_version,
         "openmp": openmp_enabled(),
         "n_threads": engine_n_threads(),
-        "gemm_blocks": _engine.gemm_block_count(),
         "products": _engine.products(),
         "blas": blas,
     }

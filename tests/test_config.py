@@ -26,34 +26,13 @@ def test_show_config_reports_versions_and_threads():
         "cython",
         "openmp",
         "n_threads",
-        "gemm_blocks",
         "products",
         "blas",
     ):
         assert key in config
         assert key in out.getvalue()
     assert config["n_threads"] == effective_n_threads() >= 1
-    # A power of two no larger than the machine's CPU count.
-    blocks = config["gemm_blocks"]
-    assert blocks >= 1 and blocks & (blocks - 1) == 0
-    assert blocks <= max(1, os.cpu_count() or 1)
     assert any(lib["internal_api"] for lib in config["blas"])
-
-
-def test_show_config_reports_the_block_count_in_force():
-    # _set_gemm_blocks (tests, compare_builds) changes the count the engine
-    # cuts products into; show_config must print that one, not the count
-    # the module started with.
-    from fastnn import _engine
-
-    start = fastnn.show_config(file=io.StringIO())["gemm_blocks"]
-    forced = 8 if start != 8 else 1
-    previous = _engine._set_gemm_blocks(forced)
-    try:
-        assert fastnn.show_config(file=io.StringIO())["gemm_blocks"] == forced
-    finally:
-        _engine._set_gemm_blocks(previous)
-    assert fastnn.show_config(file=io.StringIO())["gemm_blocks"] == start
 
 
 def test_show_config_reports_what_training_products_run_on():

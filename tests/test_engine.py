@@ -117,35 +117,18 @@ def test_a_matching_call_still_runs():
     assert np.isfinite(loss) and optimizer.step_count == 2
 
 
-@pytest.fixture(params=[1, 2, 4, 8])
-def gemm_blocks(request):
-    previous = _engine._set_gemm_blocks(request.param)
+@pytest.fixture(params=[32768, 1])
+def unit_floor(request):
+    """The default cut of every batch, and the finest."""
+    previous = _engine._set_unit_floor(request.param)
     yield request.param
-    _engine._set_gemm_blocks(previous)
+    _engine._set_unit_floor(previous)
 
 
-def test_block_count_setter_refuses_other_counts():
-    for bad in (0, 3, 16):
-        with pytest.raises(ValueError, match="1, 2, 4 or 8"):
-            _engine._set_gemm_blocks(bad)
-
-
-def test_the_forced_count_cuts_every_batch(gemm_blocks):
-    units = [24, 40, 24, 3]
-    n = sum(a * b + b for a, b in zip(units, units[1:]))
-    acts = [("relu", 0, 0), ("relu", 0, 0), ("softmax", 0, 0)]
-    trainer = _engine.Trainer(EngineSpec(units, acts, "log_loss"), np.zeros(n), 512, 1)
-    X = _engine.InputMatrix(np.ones((512, 24)))
-    # Row blocks keep at least 64 rows; the two large weight gradients are
-    # cut into the forced count, the small last one (512 x 24 x 3
-    # multiply-adds) is not.
-    for rows, row_blocks, tasks in [
-        (512, gemm_blocks, 2 * gemm_blocks + 1),
-        (128, min(gemm_blocks, 2), 2 * gemm_blocks + 1),
-        (1, 1, 3),
-    ]:
-        blocks, plan = trainer._batch_blocks(X, rows)
-        assert (blocks, len(plan)) == (row_blocks, tasks)
+def test_unit_floor_setter_refuses_nonpositive_floors():
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="must be positive"):
+            _engine._set_unit_floor(bad)
 
 
 def _fits(fit, n_threads_list=(1, 2, 3)):
@@ -162,9 +145,8 @@ def _fits(fit, n_threads_list=(1, 2, 3)):
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_every_block_count_matches_sklearn_at_any_thread_count(gemm_blocks, solver):
-    # Batches of 512 rows split into up to 8 row blocks of 64, and every
-    # product is over the threshold that cuts it into ``gemm_blocks``.
+def test_every_cut_matches_sklearn_at_any_thread_count(unit_floor, solver):
+    # Batches of 512 rows, cut by the default floor or into every panel.
     rng = np.random.RandomState(0)
     X = rng.normal(size=(1100, 24))
     y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
@@ -183,7 +165,7 @@ def test_every_block_count_matches_sklearn_at_any_thread_count(gemm_blocks, solv
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_adamw_gives_the_same_bits_at_any_thread_count(gemm_blocks, sparse):
+def test_adamw_gives_the_same_bits_at_any_thread_count(unit_floor, sparse):
     # No scikit-learn reference: test_adamw.py checks the update itself.
     rng = np.random.RandomState(2)
     X = rng.normal(size=(1100, 24))
@@ -202,7 +184,7 @@ def test_adamw_gives_the_same_bits_at_any_thread_count(gemm_blocks, sparse):
     )
 
 
-def test_every_block_count_matches_sklearn_on_sparse_input(gemm_blocks):
+def test_every_cut_matches_sklearn_on_sparse_input(unit_floor):
     rng = np.random.RandomState(1)
     X = sp.random(700, 300, density=0.05, format="csr", random_state=rng)
     y = X @ rng.normal(size=300)

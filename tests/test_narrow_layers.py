@@ -1,4 +1,4 @@
-"""Layers narrower than the engine's block count train as scikit-learn's do.
+"""Narrow layers train as scikit-learn's do, however finely they are cut.
 
 Phase 2 of a batch cuts each layer's coefficient rows into blocks, and the
 block that starts at row 0 also sums and steps the layer's intercepts.  A
@@ -6,9 +6,10 @@ layer with fewer input units than blocks once got several (empty) blocks at
 row 0, so its intercepts were stepped more than once per batch, by threads
 racing on one buffer: a different model with no error, on a 2-CPU machine
 from one feature on.  These tests sweep the whole class -- every width from
-1 to 17 in every position of the network, every block count the engine can
-choose, every solver (L-BFGS over several chunks), dense and sparse input --
-against scikit-learn and for the same bits at 2 and 3 threads.
+1 to 17 in every position of the network, the default cut and the finest
+(``_set_unit_floor(1)``), every solver (L-BFGS over several chunks), dense
+and sparse input -- against scikit-learn and for the same bits at 2 and 3
+threads.
 """
 
 import math
@@ -32,7 +33,8 @@ from fastnn._network import EngineSpec
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 WIDTHS = range(1, 18)
-BLOCK_COUNTS = (1, 2, 4, 8)
+# The default unit floor and the finest cut.
+FLOORS = (32768, 1)
 SOLVERS = ("adam", "sgd", "lbfgs")
 ROWS, BATCH = 400, 200
 # Just wide enough that a 1-unit neighbour still makes a batch's product
@@ -111,34 +113,35 @@ def _weights(model) -> list[np.ndarray]:
     return model.coefs_ + model.intercepts_
 
 
-# (block count, team, fits): every count once, then the repeats.
-RUNS = [(1, 1, 1), (2, 2, 1), (4, 3, 1), (8, 2, 5), (8, 3, 5)]
+# (unit floor, team, fits): each floor once, then the repeats on the finest
+# cut (the most threads that could race).
+RUNS = [(32768, 1, 1), (32768, 2, 1), (1, 3, 1), (1, 2, 5), (1, 3, 5)]
 
 
 def _check_sweep(X, y, hidden, solver, teams, batch_size=BATCH):
-    """scikit-learn's model at every block count and team size, and the same
-    bits over 5 runs at 2 and 3 threads with the most blocks (the most
-    threads that could race)."""
+    """scikit-learn's model at the default and the finest cut and at every
+    team size, and the same bits over 5 runs at 2 and 3 threads on the
+    finest cut."""
     ref = _fit(sk.MLPRegressor(**_params(hidden, solver, batch_size)), X, y)
     fits = []
-    previous = _engine._set_gemm_blocks(1)
+    previous = _engine._set_unit_floor(1)
     try:
-        for blocks, team, runs in RUNS:
-            _engine._set_gemm_blocks(blocks)
+        for floor, team, runs in RUNS:
+            _engine._set_unit_floor(floor)
             for _ in range(runs):
                 model = MLPRegressor(**_params(hidden, solver, batch_size))
-                fits.append((blocks, teams(team, lambda m=model: _fit(m, X, y))))
+                fits.append((floor, teams(team, lambda m=model: _fit(m, X, y))))
     finally:
-        _engine._set_gemm_blocks(previous)
-    for blocks, model in fits:
+        _engine._set_unit_floor(previous)
+    for floor, model in fits:
         for a, b in zip(_weights(ref), _weights(model)):
-            assert_allclose(b, a, rtol=1e-7, atol=1e-10, err_msg=f"{blocks} blocks")
+            assert_allclose(b, a, rtol=1e-7, atol=1e-10, err_msg=f"floor {floor}")
         assert_allclose(model.loss_, ref.loss_, rtol=1e-7)
         if solver != "lbfgs":
             assert_allclose(model.loss_curve_, ref.loss_curve_, rtol=1e-7)
     # The engine's kernels give the same bits for any cut of the work; BLAS
     # only for the same cut.
-    same_bits = [m for b, m in fits if _engine.products() != "blas" or b == 8]
+    same_bits = [m for f, m in fits if _engine.products() != "blas" or f == 1]
     for model in same_bits[1:]:
         for a, b in zip(_weights(same_bits[0]), _weights(model)):
             assert_array_equal(a, b)
@@ -167,10 +170,10 @@ def test_narrow_sparse_first_layer_matches_sklearn(width, solver, lbfgs_chunks, 
     _check_sweep(X, y, hidden, solver, teams, SPARSE_BATCH)
 
 
-@pytest.mark.parametrize("blocks", BLOCK_COUNTS)
+@pytest.mark.parametrize("floor", FLOORS)
 @pytest.mark.parametrize("sparse", [False, True])
-def test_every_plan_covers_each_layer_once_with_one_intercept_owner(blocks, sparse):
-    previous = _engine._set_gemm_blocks(blocks)
+def test_every_plan_covers_each_layer_once_with_one_intercept_owner(floor, sparse):
+    previous = _engine._set_unit_floor(floor)
     try:
         for n_features in (1, 2, 3, 5, 8, 17):
             for hidden in [(1,), (3, 2048), (2048, 1, 2048), (7, 5, 300), (600,)]:
@@ -182,15 +185,15 @@ def test_every_plan_covers_each_layer_once_with_one_intercept_owner(blocks, spar
                 X = np.ones((256, n_features))
                 X = _engine.InputMatrix(sp.csr_matrix(X) if sparse else X)
                 for rows in (1, 7, 64, 200, 256):
-                    row_blocks, plan = trainer._batch_blocks(X, rows)
-                    assert 1 <= row_blocks <= max(1, rows // 64)
+                    stages = trainer._batch_plan(X, rows)
+                    kind, _, _, plan = stages[-1]
+                    assert kind == "gradient"
                     for layer, n_in in enumerate(units[:-1]):
-                        mine = sorted((k0, k1) for at, k0, k1 in plan if at == layer)
+                        mine = [(r0, r1) for at, r0, r1, _, _ in plan if at == layer]
                         # Non-empty blocks tiling rows 0:n_in in order, so
                         # exactly one starts at 0 and owns the intercepts.
                         assert all(k0 < k1 for k0, k1 in mine), (units, rows, mine)
                         assert mine[0][0] == 0 and mine[-1][1] == n_in
                         assert all(a[1] == b[0] for a, b in zip(mine, mine[1:]))
-                        assert len(mine) <= blocks
     finally:
-        _engine._set_gemm_blocks(previous)
+        _engine._set_unit_floor(previous)

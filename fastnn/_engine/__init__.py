@@ -67,14 +67,13 @@ from ._kernels import (
 )
 from ._layers import _set_products, products
 from ._optimizer import Optimizer, optimizer_step
+from ._plan import _set_unit_floor
 from ._predict import forward
 from ._threads import (
     PARALLEL_MIN_MACS,
     _set_counting,
-    _set_gemm_blocks,
     competing_threads,
     effective_n_threads,
-    gemm_block_count,
     openmp_enabled,
     team_size,
 )
@@ -93,14 +92,13 @@ __all__ = [
     "Trainer",
     "Workspace",
     "_set_counting",
-    "_set_gemm_blocks",
+    "_set_unit_floor",
     "_set_products",
     "activation_backward",
     "bias_activation",
     "competing_threads",
     "effective_n_threads",
     "forward",
-    "gemm_block_count",
     "loss_averages_outputs",
     "needs_preactivation",
     "openmp_enabled",

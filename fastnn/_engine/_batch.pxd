@@ -11,6 +11,7 @@ from cython cimport floating
 
 from ._input cimport Input
 from ._kernels cimport fnn_activation, fnn_optimizer
+from ._plan cimport Plan
 
 
 cdef enum Pass:
@@ -39,14 +40,6 @@ cdef struct Batch:
     double sw_sum               # OUT: the sum of the rows' sample weights
     bint products_ready         # OUT: the workspace is set up for this
                                 #   batch's products (see ``batch_pass``)
-
-
-cdef struct Task:
-    # One phase-2 block of a batch (see ``_batch.pyx``): rows k0:k1 of the
-    # coefficient matrix of ``layer``, never empty; the block with k0 == 0
-    # also owns the layer's intercepts.
-    int layer
-    Py_ssize_t k0, k1
 
 
 cdef class Workspace:
@@ -85,9 +78,9 @@ cdef class Workspace:
     cdef Py_ssize_t entry_value_off, scratch_off, entry_capacity
     cdef Py_ssize_t[::1] feature_end
     cdef Py_ssize_t[::1] entry_row
-    cdef Task *tasks          # the current batch's phase-2 blocks
-    cdef double *task_sums    # squared norms of their coefficients
-    cdef int n_tasks
+    cdef Plan plan            # how the current batch is cut (``_plan``)
+    cdef double *task_sums    # plan.sums: its gradient units' squared norms
+    cdef int n_tasks          # how many (plan.n_gradient_units)
     cdef double *row_loss
 
     cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features)
@@ -97,8 +90,6 @@ cdef Batch batch_of(const Input *X, const floating[:, :] Y,
                     const floating[::1] sample_weight, Pass mode) noexcept
 cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
                        floating *params) noexcept nogil
-cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
-cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil
 cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
                         Py_ssize_t r0, Py_ssize_t r1, bint train) noexcept nogil
 cdef double mean_loss(Workspace ws, double weighted_loss,

@@ -31,9 +31,11 @@ from libc.string cimport memcpy, memset
 from ._input cimport Input
 from ._kernels cimport (
     FNN_GRADIENT_PANEL_ROWS,
+    FNN_PANEL_ROWS,
     GATHER_AHEAD,
-    MIN_BLOCK_ROWS,
     SPARSE_CHUNK,
+    activation_backward_rows,
+    bias_activation_rows,
     fnn_activation,
     fnn_dropout_scale,
     fnn_loss_averages_outputs,
@@ -41,6 +43,8 @@ from ._kernels cimport (
     fnn_needs_preactivation,
     fnn_optimizer,
     fnn_prefetch_bytes,
+    gemm,
+    gemm_rows,
     layer_activations,
     optimizer_range,
     output_loss_delta_row,
@@ -51,9 +55,7 @@ from ._layers cimport (
     BLAS_PRODUCTS,
     backward_rows,
     column_sums,
-    forward_rows,
     panel_backward_rows,
-    panel_forward_rows,
     panel_weight_gradient,
     products_level,
     sparse_forward_rows,
@@ -64,6 +66,7 @@ from ._phases cimport (
     BIAS_ACTIVATION,
     DELTA_PRODUCTS,
     DERIVATIVES,
+    FORWARD_PRODUCTS,
     GATHER,
     GRADIENT_PRODUCTS,
     LOSS,
@@ -72,15 +75,18 @@ from ._phases cimport (
     phase_end,
     phase_start,
 )
-from ._threads cimport (
-    MAX_BLOCKS,
-    PARALLEL_MIN_ELEMENTS,
-    PARALLEL_MIN_MACS,
-    block_count,
-    fnn_mark_worker,
-    gemm_blocks,
-    threads_now,
+from ._plan cimport (
+    BACKWARD_STAGE,
+    FORWARD_STAGE,
+    GATHER_STAGE,
+    LOSS_STAGE,
+    Stage,
+    Unit,
+    free_plan,
+    init_plan,
+    plan_batch,
 )
+from ._threads cimport PARALLEL_MIN_MACS, fnn_mark_worker, threads_now
 
 import numpy as np
 
@@ -144,16 +150,13 @@ cdef class Workspace:
         self.wt_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
         self.act_spec = <fnn_activation*>malloc(n_layers * sizeof(fnn_activation))
         self.dropout = <double*>calloc(n_layers, sizeof(double))
-        self.tasks = <Task*>malloc(n_layers * MAX_BLOCKS * sizeof(Task))
-        self.task_sums = <double*>malloc(n_layers * MAX_BLOCKS * sizeof(double))
         self.row_loss = <double*>malloc(batch_size * sizeof(double))
         if (self.units == NULL or self.coef_offset == NULL
                 or self.intercept_offset == NULL or self.act_off == NULL
                 or self.delta_off == NULL or self.pre_off == NULL
                 or self.undropped_off == NULL or self.wt_off == NULL
                 or self.act_spec == NULL
-                or self.dropout == NULL or self.tasks == NULL
-                or self.task_sums == NULL or self.row_loss == NULL):
+                or self.dropout == NULL or self.row_loss == NULL):
             raise MemoryError()
         self.dropout_seed = dropout_seed
         self.dropout_step = dropout_step
@@ -179,6 +182,8 @@ cdef class Workspace:
             self.intercept_offset[l] = offset
             offset += self.units[l + 1]
         self.n_params = offset
+        init_plan(&self.plan, self.units, self.n_weight_layers)
+        self.task_sums = self.plan.sums
         _check_params(params, self.dtype, self.n_params, "params")
         self.params = params
         self.work = self._layout(0, 0)
@@ -217,7 +222,8 @@ cdef class Workspace:
         self.entry_value_off = self.scratch_off = -1
         if sparse_capacity:
             self.entry_value_off = _place(&end, align, sparse_capacity)
-            self.scratch_off = _place(&end, align, MAX_BLOCKS * SPARSE_CHUNK * self.units[1])
+            self.scratch_off = _place(&end, align,
+                                      self.n_threads * SPARSE_CHUNK * self.units[1])
             self.feature_end = np.zeros(n_features + 1, dtype=np.intp)
             self.entry_row = np.zeros(sparse_capacity, dtype=np.intp)
         return np.zeros(max(end, 1), dtype=self.dtype)
@@ -233,8 +239,7 @@ cdef class Workspace:
         free(self.wt_off)
         free(self.act_spec)
         free(self.dropout)
-        free(self.tasks)
-        free(self.task_sums)
+        free_plan(&self.plan)
         free(self.row_loss)
 
 
@@ -245,56 +250,11 @@ cdef Py_ssize_t _place(Py_ssize_t *end, Py_ssize_t align, Py_ssize_t size):
     return start
 
 
-cdef int row_blocks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil:
-    """Row blocks of a batch for phase 1: powers of two of >= 64 rows.
-
-    Fewer than about 100 rows per GEMM costs BLAS efficiency (measured
-    with OpenBLAS: 50 rows ran at 75% of the speed of 200).
-    """
-    cdef Py_ssize_t macs = 0
-    cdef int l, nb = 1, most = block_count()
-    for l in range(ws.n_weight_layers):
-        macs += ((X.row_nnz if l == 0 else ws.units[l]) * ws.units[l + 1])
-    if rows * macs < PARALLEL_MIN_MACS:
-        return 1
-    while nb * 2 <= most and rows >= nb * 2 * MIN_BLOCK_ROWS:
-        nb *= 2
-    return nb
-
-
-cdef int plan_tasks(Workspace ws, const Input *X, Py_ssize_t rows) noexcept nogil:
-    """Fill ``ws.tasks`` with the phase-2 blocks of a batch; their number.
-
-    Each layer's blocks tile its coefficient rows, none of them empty, so
-    exactly one starts at row 0: the owner of the layer's intercepts (see
-    ``gradient_task``).
-    """
-    cdef int l, b, nb, n = 0
-    cdef Py_ssize_t n_in, n_out
-    for l in range(ws.n_weight_layers):
-        n_in = ws.units[l]
-        n_out = ws.units[l + 1]
-        if l == 0 and X.sparse:
-            # Zeroing the gradient and the optimizer step dominate.
-            nb = block_count() if n_in * n_out >= PARALLEL_MIN_ELEMENTS else 1
-        else:
-            nb = gemm_blocks(rows, n_in, n_out)
-        # A layer narrower than the block count (one input feature, a
-        # bottleneck) would otherwise get empty blocks starting at row 0,
-        # each stepping the intercepts again.
-        nb = <int>min(<Py_ssize_t>nb, n_in)
-        for b in range(nb):
-            ws.tasks[n].layer = l
-            ws.tasks[n].k0 = split(n_in, b, nb)
-            ws.tasks[n].k1 = split(n_in, b + 1, nb)
-            n += 1
-    return n
-
-
 cdef void dropout_rows(Workspace ws, floating *x, floating *save,
-                       Py_ssize_t layer, Py_ssize_t r0,
-                       Py_ssize_t r1) noexcept nogil:
-    """Rows r0:r1 of x *= this batch's inverted-dropout mask of ``layer``.
+                       Py_ssize_t layer, Py_ssize_t r0, Py_ssize_t r1,
+                       Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Rows r0:r1, columns c0:c1 of x *= this batch's inverted-dropout mask
+    of ``layer``.
 
     x is first copied to ``save`` unless NULL.  The same call on the layer's
     deltas applies the same mask backward.
@@ -303,7 +263,7 @@ cdef void dropout_rows(Workspace ws, floating *x, floating *save,
     cdef double rate = ws.dropout[layer]
     cdef long long clock = phase_start()
     for r in range(r0, r1):
-        for j in range(n):
+        for j in range(c0, c1):
             if save != NULL:
                 save[r * n + j] = x[r * n + j]
             x[r * n + j] *= <floating>fnn_dropout_scale(
@@ -340,7 +300,8 @@ cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
                           buffer(work, ws.pre_off[l]), ws.act_spec[l],
                           work + ws.delta_off[l], r0, r1)
         if train and ws.dropout[l] > 0:
-            dropout_rows(ws, work + ws.delta_off[l], <floating*>NULL, l, r0, r1)
+            dropout_rows(ws, work + ws.delta_off[l], <floating*>NULL, l, r0, r1,
+                         0, ws.units[l])
 
 
 cdef const floating *input_rows(Workspace ws, const Input *X,
@@ -352,7 +313,7 @@ cdef const floating *input_rows(Workspace ws, const Input *X,
 
     The engine's kernels read the rows of a C-ordered X in place; BLAS,
     and any X whose rows are not contiguous, read the gathered batch (the
-    work buffer returned, which ``rows_pass`` fills).  NULL for sparse X,
+    work buffer returned, which ``gather_rows`` fills).  NULL for sparse X,
     which its own kernels read.
     """
     cdef floating *batch = work + ws.act_off[0]
@@ -367,90 +328,154 @@ cdef const floating *input_rows(Workspace ws, const Input *X,
     return batch
 
 
-cdef void rows_pass(Workspace ws, const Batch *batch, floating *work,
-                    const floating *params, Py_ssize_t r0,
-                    Py_ssize_t r1) noexcept nogil:
-    """Phase 1 for batch rows r0:r1 (see the module docstring); writes
-    their rows of the activations, deltas and ``ws.row_loss``."""
+cdef void gather_rows(Workspace ws, const Batch *batch, floating *work,
+                      Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Copy batch rows r0:r1 of a dense X to the batch buffer, for the
+    products that do not read X in place."""
     cdef const Input *X = batch.X
     cdef const Py_ssize_t *batch_rows = batch.rows
-    cdef const floating *Y = <const floating*>batch.Y
-    cdef Py_ssize_t y_rs = batch.y_row_stride, y_cs = batch.y_col_stride
-    cdef const floating *sample_weight = <const floating*>batch.sample_weight
-    cdef bint backward = batch.mode != FORWARD
-    cdef bint train = batch.mode == TRAIN
-    cdef int l, L = ws.n_weight_layers
-    cdef Py_ssize_t r, j, src
-    cdef Py_ssize_t n_in = ws.units[0], n_out = ws.units[L]
+    cdef Py_ssize_t r, j, n_in = ws.units[0]
     cdef floating *x_batch = work + ws.act_off[0]
+    cdef const floating *x_values = <const floating*>X.values
+    cdef const floating *x_row
+    cdef long long clock = phase_start()
+    # Rows are scattered over X: each is requested a few rows ahead, so its
+    # first cache misses overlap the copy of the rows before it.
+    for r in range(r0, r1):
+        x_row = x_values + batch_rows[r] * X.row_stride
+        if X.col_stride == 1:
+            if r + GATHER_AHEAD < r1:
+                fnn_prefetch_bytes(
+                    x_values + batch_rows[r + GATHER_AHEAD] * X.row_stride,
+                    n_in * sizeof(floating))
+            memcpy(x_batch + r * n_in, x_row, n_in * sizeof(floating))
+        else:
+            for j in range(n_in):
+                x_batch[r * n_in + j] = x_row[j * X.col_stride]
+    phase_end(GATHER, clock)
+
+
+cdef void element_rows(floating *z, const floating *b, floating *pre,
+                       Py_ssize_t n, Py_ssize_t r0, Py_ssize_t r1,
+                       Py_ssize_t c0, Py_ssize_t c1,
+                       fnn_activation act) noexcept nogil:
+    """z <- f(z + b) on rows r0:r1, columns c0:c1 of a layer of width n."""
+    cdef Py_ssize_t r
+    for r in range(r0, r1):
+        bias_activation_rows(z + r * n + c0, b + c0, 1, c1 - c0, act,
+                             pre + r * n + c0 if pre != NULL else NULL)
+
+
+cdef void forward_unit(Workspace ws, const Batch *batch, const Unit *u,
+                       floating *work, const floating *params,
+                       const floating *x_rows, Py_ssize_t x_stride,
+                       const Py_ssize_t *x_ids) noexcept nogil:
+    """Layer ``u.layer``'s outputs on the unit's rows and columns: the
+    product, then bias, activation and dropout while they are in cache."""
+    cdef int l = u.layer
+    cdef Py_ssize_t k = ws.units[l], n = ws.units[l + 1], r, m
+    cdef Py_ssize_t r0 = u.r0, r1 = u.r1, c0 = u.c0, c1 = u.c1
+    cdef const floating *w = params + ws.coef_offset[l]
+    cdef const floating *b = params + ws.intercept_offset[l]
+    cdef floating *z = work + ws.act_off[l + 1]
+    cdef floating *pre = buffer(work, ws.pre_off[l + 1])
+    cdef const floating *a = x_rows if l == 0 else work + ws.act_off[l]
+    cdef Py_ssize_t lda = x_stride if l == 0 else k
+    cdef const Py_ssize_t *ids = x_ids if l == 0 else NULL
+    cdef long long clock
+    if l == 0 and batch.X.sparse:
+        sparse_forward_rows(batch.X, batch.rows, 0, w, b, n, ws.act_spec[1],
+                            z, pre, r0, r1)
+    elif ws.level != BLAS_PRODUCTS:
+        r = r0
+        while r < r1:
+            m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
+            clock = phase_start()
+            gemm_rows(ws.level, m, c1 - c0, k,
+                      a + (0 if ids != NULL else r * lda), lda,
+                      ids + r if ids != NULL else NULL, w + c0, n,
+                      z + r * n + c0, n, False)
+            clock = phase_end(FORWARD_PRODUCTS, clock)
+            element_rows(z, b, pre, n, r, r + m, c0, c1, ws.act_spec[l + 1])
+            phase_end(BIAS_ACTIVATION, clock)
+            r += m
+    else:
+        # BLAS is column-major: the unit's block of z.T is w.T @ a.T.
+        clock = phase_start()
+        gemm(c'N', c'N', <int>(c1 - c0), <int>(r1 - r0), <int>k, <floating>1,
+             w + c0, <int>n, a + r0 * lda, <int>lda, <floating>0,
+             z + r0 * n + c0, <int>n)
+        clock = phase_end(FORWARD_PRODUCTS, clock)
+        element_rows(z, b, pre, n, r0, r1, c0, c1, ws.act_spec[l + 1])
+        phase_end(BIAS_ACTIVATION, clock)
+    if batch.mode == TRAIN and ws.dropout[l + 1] > 0:
+        dropout_rows(ws, z, work + ws.undropped_off[l + 1], l + 1, r0, r1,
+                     c0, c1)
+
+
+cdef void loss_rows(Workspace ws, const Batch *batch, floating *work,
+                    Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows r0:r1 of the targets, the per-row losses (``ws.row_loss``) and
+    the output deltas."""
+    cdef const Py_ssize_t *batch_rows = batch.rows
+    cdef const floating *Y = <const floating*>batch.Y
+    cdef const floating *sample_weight = <const floating*>batch.sample_weight
+    cdef Py_ssize_t y_rs = batch.y_row_stride, y_cs = batch.y_col_stride
+    cdef int L = ws.n_weight_layers
+    cdef Py_ssize_t r, j, src, n_out = ws.units[L]
     cdef floating *y_batch = work + ws.y_off
     cdef floating *out = work + ws.act_off[L]
     cdef floating *out_delta = work + ws.delta_off[L]
     cdef const floating *out_raw = buffer(work, ws.pre_off[L])
-    cdef const floating *x_values = <const floating*>X.values
-    cdef const floating *x_row
-    cdef const Py_ssize_t *x_ids
-    cdef Py_ssize_t x_stride
-    cdef const floating *x_rows = input_rows(ws, X, batch_rows, work, &x_stride,
-                                             &x_ids)
     cdef long long clock = phase_start()
-
-    # Gather targets, and dense inputs the products do not read in place
-    # (sparse ones always are).
-    # Rows are scattered over X: each is requested a few rows ahead, so its
-    # first cache misses overlap the copy of the rows before it.
     for r in range(r0, r1):
         src = batch_rows[r]
-        if x_rows == x_batch:
-            x_row = x_values + src * X.row_stride
-            if X.col_stride == 1:
-                if r + GATHER_AHEAD < r1:
-                    fnn_prefetch_bytes(
-                        x_values + batch_rows[r + GATHER_AHEAD] * X.row_stride,
-                        n_in * sizeof(floating))
-                memcpy(x_batch + r * n_in, x_row, n_in * sizeof(floating))
-            else:
-                for j in range(n_in):
-                    x_batch[r * n_in + j] = x_row[j * X.col_stride]
         for j in range(n_out):
             y_batch[r * n_out + j] = Y[src * y_rs + j * y_cs]
-    phase_end(GATHER, clock)
-
-    for l in range(L):
-        if l == 0 and X.sparse:
-            sparse_forward_rows(X, batch_rows, 0, params,
-                                params + ws.intercept_offset[0], ws.units[1],
-                                ws.act_spec[1], work + ws.act_off[1],
-                                buffer(work, ws.pre_off[1]), r0, r1)
-        elif ws.level != BLAS_PRODUCTS:
-            panel_forward_rows(ws.level,
-                               x_rows if l == 0 else work + ws.act_off[l],
-                               x_stride if l == 0 else ws.units[l],
-                               x_ids if l == 0 else NULL, ws.units[l],
-                               params + ws.coef_offset[l],
-                               params + ws.intercept_offset[l],
-                               ws.units[l + 1], ws.act_spec[l + 1],
-                               work + ws.act_off[l + 1],
-                               buffer(work, ws.pre_off[l + 1]), r0, r1)
-        else:
-            forward_rows(work + ws.act_off[l], ws.units[l], False, ws.units[l],
-                         params + ws.coef_offset[l],
-                         params + ws.intercept_offset[l], ws.units[l + 1],
-                         ws.act_spec[l + 1], work + ws.act_off[l + 1],
-                         buffer(work, ws.pre_off[l + 1]), r0, r1)
-        if train and ws.dropout[l + 1] > 0:
-            dropout_rows(ws, work + ws.act_off[l + 1],
-                         work + ws.undropped_off[l + 1], l + 1, r0, r1)
-
-    clock = phase_start()
+    clock = phase_end(GATHER, clock)
     for r in range(r0, r1):
         ws.row_loss[r] = output_loss_delta_row(
             out + r * n_out, out_raw + r * n_out if out_raw != NULL else NULL,
             y_batch + r * n_out, out_delta + r * n_out, n_out,
             sample_weight[batch_rows[r]], ws.loss, <floating>ws.loss_param)
     phase_end(LOSS, clock)
-    if backward:
-        backprop_rows(ws, work, params, r0, r1, train)
+
+
+cdef void backward_unit(Workspace ws, const Batch *batch, const Unit *u,
+                        floating *work, const floating *params) noexcept nogil:
+    """Hidden layer ``u.layer``'s deltas on the unit's rows and columns:
+    the product with the layer above's deltas, then f' and dropout."""
+    cdef int l = u.layer
+    cdef bint train = batch.mode == TRAIN
+    cdef Py_ssize_t n = ws.units[l], k = ws.units[l + 1], r, m, j
+    cdef Py_ssize_t r0 = u.r0, r1 = u.r1, c0 = u.c0, c1 = u.c1
+    cdef const floating *d = work + ws.delta_off[l + 1]
+    cdef floating *out = work + ws.delta_off[l]
+    cdef const floating *pre = buffer(work, ws.pre_off[l])
+    # With dropout, f' from the outputs before dropout, then the mask.
+    cdef const floating *a = work + (ws.undropped_off[l]
+                                     if train and ws.dropout[l] > 0
+                                     else ws.act_off[l])
+    cdef long long clock = phase_start()
+    if ws.level != BLAS_PRODUCTS:
+        r = r0
+        while r < r1:
+            m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
+            gemm_rows(ws.level, m, c1 - c0, k, d + r * k, k, NULL,
+                      work + ws.wt_off[l] + c0, n, out + r * n + c0, n, False)
+            r += m
+    else:
+        gemm(c'T', c'N', <int>(c1 - c0), <int>(r1 - r0), <int>k, <floating>1,
+             params + ws.coef_offset[l] + c0 * k, <int>k, d + r0 * k, <int>k,
+             <floating>0, out + r0 * n + c0, <int>n)
+    clock = phase_end(DELTA_PRODUCTS, clock)
+    for r in range(r0, r1):
+        activation_backward_rows(out + r * n + c0, a + r * n + c0,
+                                 pre + r * n + c0 if pre != NULL else NULL,
+                                 1, c1 - c0, ws.act_spec[l])
+    phase_end(DERIVATIVES, clock)
+    if train and ws.dropout[l] > 0:
+        dropout_rows(ws, out, <floating*>NULL, l, r0, r1, c0, c1)
 
 
 cdef void transpose_batch(Workspace ws, floating *work, const Input *X,
@@ -496,7 +521,7 @@ cdef inline void step_range(const Batch *batch, bint coefficients,
                     grad, hi - lo)
 
 
-cdef double sparse_gradient(Workspace ws, const Batch *batch, int t,
+cdef double sparse_gradient(Workspace ws, const Batch *batch,
                             Py_ssize_t f0, Py_ssize_t f1, floating *work,
                             floating *params) noexcept nogil:
     """Gradient of the first layer's rows f0:f1 for CSR input, from the
@@ -511,7 +536,8 @@ cdef double sparse_gradient(Workspace ws, const Batch *batch, int t,
     cdef const fnn_optimizer *step = batch.step
     cdef bint accumulate = batch.mode == GRADIENT_ADD
     cdef Py_ssize_t n_out = ws.units[1]
-    cdef floating *scratch = work + ws.scratch_off + t * SPARSE_CHUNK * n_out
+    cdef floating *scratch = (work + ws.scratch_off
+                                + threadid() * SPARSE_CHUNK * n_out)
     cdef const floating *delta = work + ws.delta_off[1]
     cdef const floating *entry_value = work + ws.entry_value_off
     cdef const Py_ssize_t *end = &ws.feature_end[0]
@@ -607,53 +633,78 @@ cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
     return norm
 
 
-cdef void gradient_task(Workspace ws, const Batch *batch, int t,
-                        floating *work, floating *params) noexcept nogil:
-    """Phase 2: one block of a layer's raw gradient, and its optimizer step.
+cdef void gradient_task(Workspace ws, const Batch *batch, const Unit *u,
+                        double *norm, floating *work,
+                        floating *params) noexcept nogil:
+    """Phase 2: coefficient rows ``u.r0:u.r1`` of a layer's raw gradient,
+    and their optimizer step.
 
-    The block with ``k0 == 0``, the layer's first (``plan_tasks``), also
-    does the layer's intercepts.  With an
-    optimizer step, the squared norm of the block's coefficients before the
-    step goes to ``ws.task_sums[t]``.
+    The block with ``r0 == 0``, the layer's first (``_plan``), also does
+    the layer's intercepts.  With an optimizer step, the squared norm of
+    the block's coefficients before the step goes to ``norm``.
     """
     cdef const Input *X = batch.X
     cdef Py_ssize_t rows = batch.n_rows
     cdef bint accumulate = batch.mode == GRADIENT_ADD
     cdef const fnn_optimizer *step = batch.step
-    cdef Task task = ws.tasks[t]
-    cdef int l = task.layer
+    cdef int l = u.layer
     cdef Py_ssize_t n_in = ws.units[l], n_out = ws.units[l + 1]
     cdef Py_ssize_t lo, hi
     cdef floating *grad = work + ws.grad_off
     cdef floating *delta = work + ws.delta_off[l + 1]
     cdef long long clock
-    if task.k0 == 0:
+    if u.r0 == 0:
         column_sums(delta, rows, n_out, grad + ws.intercept_offset[l],
                     accumulate)
     # The penalty term of this batch's loss uses the weights the batch was
     # evaluated with: norms are taken before the step.
     if l == 0 and X.sparse:
-        ws.task_sums[t] = sparse_gradient(ws, batch, t, task.k0, task.k1,
-                                          work, params)
+        norm[0] = sparse_gradient(ws, batch, u.r0, u.r1, work, params)
     elif ws.level != BLAS_PRODUCTS:
-        ws.task_sums[t] = panel_gradient(ws, batch, l, task.k0, task.k1, work,
-                                         params)
+        norm[0] = panel_gradient(ws, batch, l, u.r0, u.r1, work, params)
     else:
         weight_gradient_rows(work + ws.act_off[l], rows, n_in, delta, n_out,
-                             grad + ws.coef_offset[l], task.k0, task.k1,
+                             grad + ws.coef_offset[l], u.r0, u.r1,
                              accumulate)
         if step != NULL:
-            lo = ws.coef_offset[l] + task.k0 * n_out
-            hi = ws.coef_offset[l] + task.k1 * n_out
+            lo = ws.coef_offset[l] + u.r0 * n_out
+            hi = ws.coef_offset[l] + u.r1 * n_out
             clock = phase_start()
-            ws.task_sums[t] = sumsq(params, lo, hi)
+            norm[0] = sumsq(params, lo, hi)
             step_range(batch, True, params, grad + lo, lo, hi)
             phase_end(OPTIMIZER, clock)
-    if step != NULL and task.k0 == 0:
+    if step != NULL and u.r0 == 0:
         lo = ws.intercept_offset[l]
         clock = phase_start()
         step_range(batch, False, params, grad + lo, lo, lo + n_out)
         phase_end(OPTIMIZER, clock)
+
+
+cdef void run_share(Workspace ws, Batch *batch, int s, int share,
+                    int n_shares, floating *work, floating *params,
+                    const floating *x_rows, Py_ssize_t x_stride,
+                    const Py_ssize_t *x_ids) noexcept nogil:
+    """Share ``share`` of ``n_shares`` of stage ``s``'s units: a
+    contiguous run of them, so a thread keeps its rows and columns in
+    cache."""
+    cdef const Stage *stage = &ws.plan.stages[s]
+    cdef int i
+    cdef const Unit *u
+    for i in range(split(stage.count, share, n_shares),
+                   split(stage.count, share + 1, n_shares)):
+        u = &ws.plan.units[stage.first + i]
+        if stage.kind == GATHER_STAGE:
+            gather_rows(ws, batch, work, u.r0, u.r1)
+        elif stage.kind == FORWARD_STAGE:
+            forward_unit(ws, batch, u, work, params, x_rows, x_stride, x_ids)
+            if stage.with_loss:
+                loss_rows(ws, batch, work, u.r0, u.r1)
+        elif stage.kind == LOSS_STAGE:
+            loss_rows(ws, batch, work, u.r0, u.r1)
+        elif stage.kind == BACKWARD_STAGE:
+            backward_unit(ws, batch, u, work, params)
+        else:
+            gradient_task(ws, batch, u, &ws.task_sums[i], work, params)
 
 
 cdef Batch batch_of(const Input *X, const floating[:, :] Y,
@@ -687,12 +738,11 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
     cdef const Input *X = batch.X
     cdef Py_ssize_t rows = batch.n_rows
     cdef const Py_ssize_t *batch_rows = batch.rows
-    cdef Py_ssize_t r, b
-    cdef int t
+    cdef Py_ssize_t r, x_stride
+    cdef const Py_ssize_t *x_ids
+    cdef const floating *x_rows
+    cdef int s = 0, share, nt
     cdef bint backward = batch.mode != FORWARD
-    cdef int nb = row_blocks(ws, X, rows)
-    cdef int n_tasks = plan_tasks(ws, X, rows) if backward else 0
-    cdef int nt = threads_now(ws.n_threads) if nb > 1 or n_tasks > 1 else 1
     cdef double loss = 0.0, weight_sum = 0.0
     cdef const floating *sw = <const floating*>batch.sample_weight
     cdef long long clock = phase_start()
@@ -713,7 +763,12 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
         # Counted within the pass (its wall time starts at ``clock``).
         phase_end(DELTA_PRODUCTS, clock)
 
-    ws.n_tasks = n_tasks
+    x_rows = input_rows(ws, X, batch_rows, work, &x_stride, &x_ids)
+    plan_batch(&ws.plan, ws.units, ws.act_spec, ws.n_weight_layers, rows,
+               X.sparse, X.row_nnz, backward,
+               x_rows == work + ws.act_off[0], ws.level == BLAS_PRODUCTS)
+    nt = threads_now(ws.n_threads) if ws.plan.macs >= PARALLEL_MIN_MACS else 1
+    ws.n_tasks = ws.plan.n_gradient_units
     if X.sparse and backward:
         transpose_batch(ws, work, X, batch_rows, rows)
     for r in range(rows):
@@ -722,11 +777,13 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
         batch.step.sw_sum = weight_sum
     with parallel(num_threads=nt):
         fnn_mark_worker()
-        for b in prange(nb, schedule="static"):
-            rows_pass(ws, batch, work, params, split(rows, b, nb),
-                      split(rows, b + 1, nb))
-        for t in prange(n_tasks, schedule="static", chunksize=1):
-            gradient_task(ws, batch, t, work, params)
+        for s in range(ws.plan.n_stages):
+            # One share per thread (iteration i runs on thread i), which
+            # share rotating with the stage: the threads a stage gives one
+            # unit more are not the next stage's too.
+            for share in prange(nt, schedule="static", chunksize=1):
+                run_share(ws, batch, s, (share + s) % nt, nt, work, params,
+                          x_rows, x_stride, x_ids)
     # Per-row losses are summed in row order.
     for r in range(rows):
         loss += sw[batch_rows[r]] * ws.row_loss[r]

@@ -12,15 +12,15 @@ cpdef enum:
     # passes, multiply-adds for products).
     PARALLEL_MIN_ELEMENTS = 32768
     PARALLEL_MIN_MACS = 65536
-    # Large products are cut into at most this many blocks (see
-    # gemm_blocks).  Not more: BLAS slows down on thin blocks (measured
-    # with OpenBLAS: 50-row blocks of a 200-row batch ran 25% slower than
-    # 100-row blocks).
-    MAX_BLOCKS = 8
+    # Products outside training are cut into at most this many row blocks
+    # (see gemm_blocks), of at least MIN_BLOCK_ROWS rows: BLAS slows down on
+    # thin blocks (measured with OpenBLAS: 50-row blocks of a 200-row batch
+    # ran 25% slower than 100-row blocks).  64: one block per core of the
+    # largest machines the engine is written for.
+    MAX_BLOCKS = 64
 
 # One copy of the count and its cache, in _threads.
 cdef int threads_now(int n_max) noexcept nogil
-cdef int block_count() noexcept nogil
 cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil
 
 

@@ -12,12 +12,12 @@ Holds, from the outermost decision in:
 - the team each batch (or prediction chunk) actually gets, at most the
   ceiling: the cores other runnable threads leave free, counted by
   ``csrc/fastnn_cpus.h`` (why: see that header);
-- into how many blocks a product is cut, and the sizes below which a pass
-  runs on one thread (``PARALLEL_MIN_*`` in ``_threads.pxd``).
+- into how many blocks a product outside training is cut, and the sizes
+  below which a pass runs on one thread (``PARALLEL_MIN_*`` in
+  ``_threads.pxd``); a batch's cut is ``_plan``'s.
 
-Results never depend on the team: blocks are a function of the sizes and of
-the machine's logical CPU count (as BLAS kernels depend on its CPU model),
-never of the thread count.  BLAS's own threads are pinned around engine
+Results never depend on the team: blocks are a function of the sizes only,
+never of the machine or the thread count.  BLAS's own threads are pinned around engine
 calls by ``fastnn._threads``, the Python face of this module.
 
 May call: ``csrc/fastnn_cpus.h`` and the OpenMP runtime, nothing else.
@@ -27,6 +27,8 @@ import os
 from functools import cache
 
 from joblib import cpu_count
+
+from ._kernels cimport MIN_BLOCK_ROWS
 
 cdef extern from *:
     """
@@ -131,48 +133,20 @@ def _set_counting(bint on) -> None:
 
 # --- blocks and thresholds -----------------------------------------------------
 
-def _machine_blocks():
-    """As many blocks as the machine has logical CPUs, rounded down to a
-    power of two, at most MAX_BLOCKS."""
-    cpus = os.cpu_count() or 1
-    blocks = 1
-    while blocks * 2 <= min(cpus, MAX_BLOCKS):
+cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Into how many row blocks a product outside training is cut (a
+    prediction's layers, the input gradient): a power of two, so that
+    blocks share out evenly on the usual core counts, of at least
+    ``MIN_BLOCK_ROWS`` rows, at most ``MAX_BLOCKS``.
+
+    A function of the product's size only: BLAS may pick a different
+    kernel (and summation order) for a different block size, so the blocks
+    must depend neither on the thread count nor on the machine for results
+    to be identical everywhere.
+    """
+    cdef int blocks = 1
+    if m * n * k < PARALLEL_MIN_MACS:
+        return 1
+    while blocks * 2 <= MAX_BLOCKS and m >= blocks * 2 * MIN_BLOCK_ROWS:
         blocks *= 2
     return blocks
-
-
-cdef int GEMM_BLOCKS = _machine_blocks()
-
-
-def gemm_block_count() -> int:
-    """Blocks a large product is cut into now (what ``show_config`` reports)."""
-    return GEMM_BLOCKS
-
-
-def _set_gemm_blocks(int n):
-    """Cut every large product into ``n`` blocks from now on (tests only).
-
-    Returns the previous count.  ``n`` is a power of two up to 8.
-    """
-    global GEMM_BLOCKS
-    if n not in (1, 2, 4, 8) or n > MAX_BLOCKS:
-        raise ValueError(f"the block count must be 1, 2, 4 or 8, got {n}")
-    previous = GEMM_BLOCKS
-    GEMM_BLOCKS = n
-    return previous
-
-
-cdef int block_count() noexcept nogil:
-    """Blocks of a large product (and most row blocks of a batch)."""
-    return GEMM_BLOCKS
-
-
-cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """Into how many blocks a product is split: a function of its size and
-    of the machine's CPU count only.
-
-    BLAS may pick a different kernel (and summation order) for a different
-    block size, so the blocks must not depend on the thread count if
-    results are to be identical for any number of threads.
-    """
-    return GEMM_BLOCKS if m * n * k >= PARALLEL_MIN_MACS else 1

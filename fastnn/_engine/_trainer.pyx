@@ -25,8 +25,6 @@ from ._batch cimport (
     batch_of,
     batch_pass,
     mean_loss,
-    plan_tasks,
-    row_blocks,
 )
 from ._input cimport Input, InputMatrix
 from ._kernels cimport (
@@ -34,13 +32,15 @@ from ._kernels cimport (
     FNN_IDENTITY,
     FNN_LOGISTIC,
     FNN_SOFTMAX,
+    MIN_BLOCK_ROWS,
     all_finite,
     fnn_activation,
     fnn_optimizer,
     split,
 )
-from ._layers cimport backward_layer
+from ._layers cimport BLAS_PRODUCTS, backward_layer, products_level
 from ._optimizer cimport Optimizer, begin_step
+from ._plan cimport Unit, plan_batch
 
 import numpy as np
 
@@ -252,21 +252,38 @@ cdef class Trainer(Workspace):
             return _outputs_finite[float](self, &inp.c, Y, sample_weight, rows)
         return _outputs_finite[double](self, &inp.c, Y, sample_weight, rows)
 
-    def _batch_blocks(self, X, Py_ssize_t rows):
-        """How a batch of ``rows`` rows of X is cut, under the current block
-        count (for the tests).
+    def _batch_plan(self, X, Py_ssize_t rows, bint backward=True):
+        """How a batch of ``rows`` rows of X is cut (for the tests).
 
-        Returns the number of phase-1 row blocks and the phase-2 blocks as
-        ``(layer, k0, k1)``: rows k0:k1 of that layer's coefficients.
+        Returns the stages in order, each ``(kind, layer, with_loss,
+        units)``, ``kind`` one of "gather", "forward", "loss", "backward",
+        "gradient" and each unit ``(layer, r0, r1, c0, c1)``: batch rows
+        r0:r1 by the layer's columns c0:c1, or in the gradient stage rows
+        r0:r1 of the layer's coefficients (c0:c1 all its columns).
         """
         cdef InputMatrix inp = self._input(X)
-        cdef int t, n_tasks
+        cdef Py_ssize_t stride
+        cdef const Py_ssize_t *ids
+        cdef int s, i
+        cdef Unit u
         if not 0 < rows <= self.batch_size:
             raise ValueError("rows must be between 1 and the batch size")
-        n_tasks = plan_tasks(self, &inp.c, rows)
-        tasks = [(self.tasks[t].layer, self.tasks[t].k0, self.tasks[t].k1)
-                 for t in range(n_tasks)]
-        return row_blocks(self, &inp.c, rows), tasks
+        kinds = ("gather", "forward", "loss", "backward", "gradient")
+        gathered = not inp.c.sparse and (
+            products_level() == BLAS_PRODUCTS or inp.c.col_stride != 1)
+        plan_batch(&self.plan, self.units, self.act_spec,
+                   self.n_weight_layers, rows, inp.c.sparse, inp.c.row_nnz,
+                   backward, gathered, products_level() == BLAS_PRODUCTS)
+        stages = []
+        for s in range(self.plan.n_stages):
+            stage = self.plan.stages[s]
+            units = []
+            for i in range(stage.first, stage.first + stage.count):
+                u = self.plan.units[i]
+                units.append((u.layer, u.r0, u.r1, u.c0, u.c1))
+            stages.append((kinds[stage.kind], stage.layer,
+                           bool(stage.with_loss), units))
+        return stages
 
     def run_epoch(self, X, Y, sample_weight, const Py_ssize_t[::1] order,
                   Optimizer optimizer, double alpha):
@@ -494,10 +511,10 @@ cdef void _seed_output_gradient(Trainer self, floating *work, Py_ssize_t rows,
 cdef void _backprop_deltas(Trainer self, floating *work, const floating *params,
                            const Input *X, Py_ssize_t rows) noexcept nogil:
     """All rows of ``backprop_rows``, in row blocks shared among the threads."""
-    cdef int b, nb = row_blocks(self, X, rows)
+    cdef int b, nb = <int>((rows + MIN_BLOCK_ROWS - 1) // MIN_BLOCK_ROWS)
     for b in prange(nb, num_threads=min(nb, self.n_threads), schedule="static"):
-        backprop_rows(self, work, params, split(rows, b, nb),
-                      split(rows, b + 1, nb), False)
+        backprop_rows(self, work, params, b * MIN_BLOCK_ROWS,
+                      min(rows, (b + 1) * MIN_BLOCK_ROWS), False)
 
 
 cdef int _input_gradient(Trainer self, const Input *X, object Y_obj,
