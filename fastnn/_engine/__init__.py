@@ -15,19 +15,21 @@ and the optimizer state are flat arrays of the same layout, so an optimizer
 step is one fused pass over memory.
 
 Threads: BLAS runs single-threaded inside the engine and the work is cut
-into blocks that OpenMP threads share: a training batch is one parallel
-region (row blocks through every layer, then blocks of every weight
-gradient with their optimizer step; see ``_batch``), a prediction splits
-each layer's rows.  Blocks depend on the sizes (and the machine's logical
-CPU count), never on the number of threads, and reductions (bias gradients,
-losses, squared norms) are summed in a fixed order: results are bitwise
-identical for any number of threads.  That is what lets the team shrink
+into units that OpenMP threads share: a training batch is one parallel
+region, a sequence of stages (each layer's outputs in panels of rows by
+blocks of columns, the loss, each hidden layer's deltas, then blocks of
+every weight gradient with their optimizer step; see ``_plan`` and
+``_batch``), a prediction splits each layer's rows.  The cut depends on the
+problem's sizes only, never on the machine or the number of threads, and
+reductions (bias gradients, losses, squared norms) are summed in a fixed
+order: results are bitwise identical for any number of threads, on any
+machine with the engine's kernels.  That is what lets the team shrink
 and grow between batches: each batch (and each prediction chunk) gets the
 cores that other runnable threads leave free (``_threads``), so a fit beside a
 busy process, a second fit or NumPy's spinning BLAS workers slows in
 proportion instead of waiting at every barrier for a descheduled thread.
-Every such decision (the ceiling, the team, the blocks, the thresholds)
-is made in ``_threads``.
+Every decision on threads (the ceiling, the team, the thresholds) is made
+in ``_threads``; the cut of a batch in ``_plan``.
 
 The entry points (``InputMatrix``, ``Optimizer``, ``Trainer`` and its methods,
 ``forward``, the kernel hooks) check that their arrays agree with each other
@@ -38,18 +40,20 @@ to validate.  Below the entry points nothing raises.
 Modules, each depending only on those above it:
 
 ``_threads``  thread control: the ceiling, each batch's team (counts
-              competing threads), product blocks, parallel thresholds
+              competing threads), prediction blocks, parallel thresholds
 ``_kernels``  the C element kernels, their codes and float/double wrappers
 ``_optimizer`` ``Optimizer``: one optimizer's step as an epoch takes it
 ``_input``    the input matrix, dense or CSR, read in place
-``_layers``   one layer's forward, backward and gradient products
-``_batch``    the workspace and one minibatch (one parallel region)
+``_layers``   the products (the engine's kernels or BLAS) and one layer's
+              passes
+``_plan``     how a batch is cut into stages and units
+``_workspace`` ``Workspace``: the network and every buffer of its batches
+``_batch``    one minibatch (one parallel region running the plan)
 ``_trainer``  ``Trainer``: epochs, full-batch loss and gradient, input
               gradients
 ``_predict``  ``forward``: chunked prediction
 """
 
-from ._batch import Workspace
 from ._input import InputMatrix
 from ._kernels import (
     ACTIVATION_CODES,
@@ -78,6 +82,7 @@ from ._threads import (
     team_size,
 )
 from ._trainer import Trainer
+from ._workspace import Workspace
 
 __all__ = [
     "ACTIVATION_CODES",

@@ -2,36 +2,37 @@
 # cython: cdivision=True, initializedcheck=False, nonecheck=False
 """One minibatch (see ``_batch.pxd`` for what this module holds).
 
-A batch is one OpenMP parallel region in two phases.  Phase 1 gives each
-thread whole row blocks: gather, forward through every layer, loss and
-output deltas, and the deltas back down to the first hidden layer all
-depend on the block's own rows only, so no thread waits for another.
-Phase 2 (after the one barrier) splits every layer's weight gradient into
-blocks of its rows, each of which needs the deltas of the whole batch;
-when training, the thread that computed a gradient block also takes the
-optimizer step on those parameters while they are in its cache.  On the
-engine's own kernels (``_layers.products_level``) that happens per panel
-of gradient rows, which never go to memory, and a dense input's rows are
-read in place by the first layer's products instead of being gathered.
+A batch is one OpenMP parallel region that runs the stages of its plan
+(``_plan``) in order, with a barrier after each: the input's gather where
+the products do not read X in place, each layer's outputs, the loss and
+output deltas, each hidden layer's deltas from the top down, and the
+weight gradients of every layer.  In a stage each thread runs one
+contiguous share of the units, which share rotating from stage to stage.
 
-Row blocks and gradient blocks are functions of the sizes and of the
-machine's logical CPU count (see ``_threads.gemm_blocks``), never of the
-thread count, and reductions are summed in block order afterwards: results
-are bitwise identical for any number of threads, so the team of each batch
-(``_threads.threads_now``) may be smaller than its ceiling.
+Phase-1 units are panels of rows by blocks of a layer's columns: the
+product, then the element work (bias and activation, derivative, dropout)
+on the panel while it is in L1.  A gradient unit computes a block of a
+layer's coefficient rows and, when training, takes the optimizer step on
+them at once, a gradient panel at a time on the engine's kernels
+(``_layers.products_level``), so the raw gradient never goes to memory.
+A dense input's rows are read in place by the first layer's products
+instead of being gathered.
 
-May call: ``_layers``, ``_kernels``, ``_input``, ``_threads``, ``_phases``.
+The plan is a function of the problem's sizes only, never of the machine
+or the thread count, and reductions are summed in unit order afterwards:
+results are bitwise identical for any number of threads, so the team of
+each batch (``_threads.threads_now``) may be smaller than its ceiling.
+
+May call: ``_plan``, ``_layers``, ``_kernels``, ``_input``, ``_threads``,
+``_phases``.
 """
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
-from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
 from ._input cimport Input
 from ._kernels cimport (
-    FNN_GRADIENT_PANEL_ROWS,
-    FNN_PANEL_ROWS,
     GATHER_AHEAD,
     SPARSE_CHUNK,
     activation_backward_rows,
@@ -39,13 +40,8 @@ from ._kernels cimport (
     fnn_activation,
     fnn_dropout_scale,
     fnn_loss_averages_outputs,
-    fnn_loss_reads_raw,
-    fnn_needs_preactivation,
     fnn_optimizer,
     fnn_prefetch_bytes,
-    gemm,
-    gemm_rows,
-    layer_activations,
     optimizer_range,
     output_loss_delta_row,
     split,
@@ -53,14 +49,14 @@ from ._kernels cimport (
 )
 from ._layers cimport (
     BLAS_PRODUCTS,
-    backward_rows,
+    cols_product,
     column_sums,
-    panel_backward_rows,
-    panel_weight_gradient,
+    gradient_panel_rows,
+    panel_rows,
     products_level,
+    rows_product,
     sparse_forward_rows,
     transpose_rows,
-    weight_gradient_rows,
 )
 from ._phases cimport (
     BIAS_ACTIVATION,
@@ -82,173 +78,10 @@ from ._plan cimport (
     LOSS_STAGE,
     Stage,
     Unit,
-    free_plan,
-    init_plan,
     plan_batch,
 )
 from ._threads cimport PARALLEL_MIN_MACS, fnn_mark_worker, threads_now
-
-import numpy as np
-
-from ._kernels import LOSS_CODES
-
-cdef enum:
-    # Buffers start on a cache line, as separately allocated arrays would.
-    ALIGN_BYTES = 64
-
-
-def _check_params(params, dtype, n, what):
-    if not isinstance(params, np.ndarray) or params.ndim != 1:
-        raise TypeError(f"{what} must be a 1-D ndarray")
-    if params.dtype != dtype:
-        raise TypeError(f"{what} is {params.dtype}, the trainer is {dtype}")
-    if params.shape[0] != n:
-        raise ValueError(f"{what} has {params.shape[0]} values, the network "
-                         f"has {n} parameters")
-    if not params.flags.c_contiguous or not params.flags.writeable:
-        raise ValueError(f"{what} must be C-contiguous and writeable")
-
-
-cdef class Workspace:
-    """The network's description and every buffer of its batches.
-
-    Built as a :class:`~fastnn._engine.Trainer`, which documents the
-    parameters; the arrays it is given are checked against each other
-    (dtype, size) here, once.
-    """
-
-    def __cinit__(self, spec, params, Py_ssize_t batch_size, int n_threads,
-                  unsigned long long dropout_seed=0, long dropout_step=0):
-        cdef Py_ssize_t l, offset
-        layer_units, activations = spec.layer_units, spec.activations
-        cdef str loss = spec.loss
-        dropout = spec.dropout
-        cdef int n_layers = len(layer_units)
-        if n_layers < 2:
-            raise ValueError("need at least an input and an output layer")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        self.n_weight_layers = n_layers - 1
-        self.batch_size = batch_size
-        self.dtype = getattr(params, "dtype", None)
-        if self.dtype != np.float32 and self.dtype != np.float64:
-            raise TypeError(f"params must be float32 or float64, got {self.dtype}")
-        if loss not in LOSS_CODES:
-            raise ValueError(f"unknown loss {loss!r}")
-        self.loss = LOSS_CODES[loss]
-        self.loss_param = spec.loss_param
-        self.n_threads = max(1, n_threads)
-        self.level = BLAS_PRODUCTS
-
-        self.units = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.coef_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.intercept_offset = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.act_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.delta_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.pre_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.undropped_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.wt_off = <Py_ssize_t*>malloc(n_layers * sizeof(Py_ssize_t))
-        self.act_spec = <fnn_activation*>malloc(n_layers * sizeof(fnn_activation))
-        self.dropout = <double*>calloc(n_layers, sizeof(double))
-        self.row_loss = <double*>malloc(batch_size * sizeof(double))
-        if (self.units == NULL or self.coef_offset == NULL
-                or self.intercept_offset == NULL or self.act_off == NULL
-                or self.delta_off == NULL or self.pre_off == NULL
-                or self.undropped_off == NULL or self.wt_off == NULL
-                or self.act_spec == NULL
-                or self.dropout == NULL or self.row_loss == NULL):
-            raise MemoryError()
-        self.dropout_seed = dropout_seed
-        self.dropout_step = dropout_step
-        if dropout is not None:
-            if len(dropout) != n_layers - 2:
-                raise ValueError("need one dropout rate per hidden layer")
-            for l, rate in enumerate(dropout, start=1):
-                self.dropout[l] = rate
-        if len(activations) != n_layers - 1:
-            raise ValueError("need one activation per layer after the input")
-        layer_activations(self.act_spec, activations, n_layers)
-
-        for l in range(n_layers):
-            self.units[l] = layer_units[l]
-            if self.units[l] < 1:
-                raise ValueError(f"layer {l} has {self.units[l]} units")
-        offset = 0
-        for l in range(n_layers - 1):
-            self.coef_offset[l] = offset
-            offset += self.units[l] * self.units[l + 1]
-        self.n_coef = offset
-        for l in range(n_layers - 1):
-            self.intercept_offset[l] = offset
-            offset += self.units[l + 1]
-        self.n_params = offset
-        init_plan(&self.plan, self.units, self.n_weight_layers)
-        self.task_sums = self.plan.sums
-        _check_params(params, self.dtype, self.n_params, "params")
-        self.params = params
-        self.work = self._layout(0, 0)
-
-    cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features):
-        """Place every buffer in a new zeroed work array and return it.
-
-        ``sparse_capacity`` is how many stored entries a sparse batch may
-        hold (0: dense input only).
-        """
-        cdef int l, n_layers = self.n_weight_layers + 1
-        cdef Py_ssize_t end = 0
-        cdef Py_ssize_t align = ALIGN_BYTES // self.dtype.itemsize
-        self.grad_off = _place(&end, align, self.n_params)
-        self.panel_size = 0
-        for l in range(1, n_layers):
-            self.panel_size = max(self.panel_size, FNN_GRADIENT_PANEL_ROWS * self.units[l])
-        self.panel_off = _place(&end, align, self.n_threads * self.panel_size)
-        for l in range(n_layers):
-            self.wt_off[l] = -1
-            if 0 < l < n_layers - 1:
-                self.wt_off[l] = _place(&end, align, self.units[l] * self.units[l + 1])
-            self.act_off[l] = _place(&end, align, self.batch_size * self.units[l])
-            self.delta_off[l] = self.pre_off[l] = self.undropped_off[l] = -1
-            if l > 0:
-                self.delta_off[l] = _place(&end, align, self.batch_size * self.units[l])
-            if self.dropout[l] > 0:
-                self.undropped_off[l] = _place(&end, align, self.batch_size * self.units[l])
-            # The output's pre-activations are the raw predictions the
-            # log-link losses read.
-            if l > 0 and (fnn_needs_preactivation(self.act_spec[l].code)
-                          or (l == n_layers - 1 and fnn_loss_reads_raw(self.loss))):
-                self.pre_off[l] = _place(&end, align, self.batch_size * self.units[l])
-        self.y_off = _place(&end, align, self.batch_size * self.units[n_layers - 1])
-        self.entry_capacity = sparse_capacity
-        self.entry_value_off = self.scratch_off = -1
-        if sparse_capacity:
-            self.entry_value_off = _place(&end, align, sparse_capacity)
-            self.scratch_off = _place(&end, align,
-                                      self.n_threads * SPARSE_CHUNK * self.units[1])
-            self.feature_end = np.zeros(n_features + 1, dtype=np.intp)
-            self.entry_row = np.zeros(sparse_capacity, dtype=np.intp)
-        return np.zeros(max(end, 1), dtype=self.dtype)
-
-    def __dealloc__(self):
-        free(self.units)
-        free(self.coef_offset)
-        free(self.intercept_offset)
-        free(self.act_off)
-        free(self.delta_off)
-        free(self.pre_off)
-        free(self.undropped_off)
-        free(self.wt_off)
-        free(self.act_spec)
-        free(self.dropout)
-        free_plan(&self.plan)
-        free(self.row_loss)
-
-
-cdef Py_ssize_t _place(Py_ssize_t *end, Py_ssize_t align, Py_ssize_t size):
-    """Offset of a new buffer of ``size`` elements after ``end[0]``."""
-    cdef Py_ssize_t start = end[0]
-    end[0] = (start + size + align - 1) // align * align
-    return start
-
+from ._workspace cimport Workspace, buffer
 
 cdef void dropout_rows(Workspace ws, floating *x, floating *save,
                        Py_ssize_t layer, Py_ssize_t r0, Py_ssize_t r1,
@@ -271,11 +104,6 @@ cdef void dropout_rows(Workspace ws, floating *x, floating *save,
     phase_end(BIAS_ACTIVATION if save != NULL else DERIVATIVES, clock)
 
 
-cdef inline floating *buffer(floating *work, Py_ssize_t offset) noexcept nogil:
-    """The buffer at ``offset`` in the work array; NULL where there is none."""
-    return work + offset if offset >= 0 else NULL
-
-
 cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
                         Py_ssize_t r0, Py_ssize_t r1, bint train) noexcept nogil:
     """Rows r0:r1 of the deltas, from the output's down to layer 1's.
@@ -284,24 +112,11 @@ cdef void backprop_rows(Workspace ws, floating *work, const floating *params,
     needs it.
     """
     cdef int l
-    cdef const floating *a
+    cdef Unit u
     for l in range(ws.n_weight_layers - 1, 0, -1):
-        # With dropout, f' from the outputs before dropout, then the mask.
-        a = work + (ws.undropped_off[l] if train and ws.dropout[l] > 0
-                    else ws.act_off[l])
-        if ws.level != BLAS_PRODUCTS:
-            panel_backward_rows(ws.level, work + ws.delta_off[l + 1],
-                                ws.units[l + 1], work + ws.wt_off[l],
-                                ws.units[l], a, buffer(work, ws.pre_off[l]),
-                                ws.act_spec[l], work + ws.delta_off[l], r0, r1)
-        else:
-            backward_rows(work + ws.delta_off[l + 1], ws.units[l + 1],
-                          params + ws.coef_offset[l], ws.units[l], a,
-                          buffer(work, ws.pre_off[l]), ws.act_spec[l],
-                          work + ws.delta_off[l], r0, r1)
-        if train and ws.dropout[l] > 0:
-            dropout_rows(ws, work + ws.delta_off[l], <floating*>NULL, l, r0, r1,
-                         0, ws.units[l])
+        u.layer = l
+        u.r0, u.r1, u.c0, u.c1 = r0, r1, 0, ws.units[l]
+        backward_unit(ws, train, &u, work)
 
 
 cdef const floating *input_rows(Workspace ws, const Input *X,
@@ -386,28 +201,19 @@ cdef void forward_unit(Workspace ws, const Batch *batch, const Unit *u,
     if l == 0 and batch.X.sparse:
         sparse_forward_rows(batch.X, batch.rows, 0, w, b, n, ws.act_spec[1],
                             z, pre, r0, r1)
-    elif ws.level != BLAS_PRODUCTS:
+    else:
         r = r0
         while r < r1:
-            m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
+            m = min(panel_rows(ws.level, r1 - r0), r1 - r)
             clock = phase_start()
-            gemm_rows(ws.level, m, c1 - c0, k,
-                      a + (0 if ids != NULL else r * lda), lda,
-                      ids + r if ids != NULL else NULL, w + c0, n,
-                      z + r * n + c0, n, False)
+            rows_product(ws.level, m, c1 - c0, k,
+                         a + (0 if ids != NULL else r * lda), lda,
+                         ids + r if ids != NULL else NULL, w + c0, n,
+                         z + r * n + c0, n)
             clock = phase_end(FORWARD_PRODUCTS, clock)
             element_rows(z, b, pre, n, r, r + m, c0, c1, ws.act_spec[l + 1])
             phase_end(BIAS_ACTIVATION, clock)
             r += m
-    else:
-        # BLAS is column-major: the unit's block of z.T is w.T @ a.T.
-        clock = phase_start()
-        gemm(c'N', c'N', <int>(c1 - c0), <int>(r1 - r0), <int>k, <floating>1,
-             w + c0, <int>n, a + r0 * lda, <int>lda, <floating>0,
-             z + r0 * n + c0, <int>n)
-        clock = phase_end(FORWARD_PRODUCTS, clock)
-        element_rows(z, b, pre, n, r0, r1, c0, c1, ws.act_spec[l + 1])
-        phase_end(BIAS_ACTIVATION, clock)
     if batch.mode == TRAIN and ws.dropout[l + 1] > 0:
         dropout_rows(ws, z, work + ws.undropped_off[l + 1], l + 1, r0, r1,
                      c0, c1)
@@ -441,13 +247,13 @@ cdef void loss_rows(Workspace ws, const Batch *batch, floating *work,
     phase_end(LOSS, clock)
 
 
-cdef void backward_unit(Workspace ws, const Batch *batch, const Unit *u,
-                        floating *work, const floating *params) noexcept nogil:
+cdef void backward_unit(Workspace ws, bint train, const Unit *u,
+                        floating *work) noexcept nogil:
     """Hidden layer ``u.layer``'s deltas on the unit's rows and columns:
-    the product with the layer above's deltas, then f' and dropout."""
+    the product with the layer above's deltas (and the coefficients'
+    transpose), then f' and, when ``train``, dropout."""
     cdef int l = u.layer
-    cdef bint train = batch.mode == TRAIN
-    cdef Py_ssize_t n = ws.units[l], k = ws.units[l + 1], r, m, j
+    cdef Py_ssize_t n = ws.units[l], k = ws.units[l + 1], r, m, i
     cdef Py_ssize_t r0 = u.r0, r1 = u.r1, c0 = u.c0, c1 = u.c1
     cdef const floating *d = work + ws.delta_off[l + 1]
     cdef floating *out = work + ws.delta_off[l]
@@ -456,24 +262,20 @@ cdef void backward_unit(Workspace ws, const Batch *batch, const Unit *u,
     cdef const floating *a = work + (ws.undropped_off[l]
                                      if train and ws.dropout[l] > 0
                                      else ws.act_off[l])
-    cdef long long clock = phase_start()
-    if ws.level != BLAS_PRODUCTS:
-        r = r0
-        while r < r1:
-            m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
-            gemm_rows(ws.level, m, c1 - c0, k, d + r * k, k, NULL,
-                      work + ws.wt_off[l] + c0, n, out + r * n + c0, n, False)
-            r += m
-    else:
-        gemm(c'T', c'N', <int>(c1 - c0), <int>(r1 - r0), <int>k, <floating>1,
-             params + ws.coef_offset[l] + c0 * k, <int>k, d + r0 * k, <int>k,
-             <floating>0, out + r0 * n + c0, <int>n)
-    clock = phase_end(DELTA_PRODUCTS, clock)
-    for r in range(r0, r1):
-        activation_backward_rows(out + r * n + c0, a + r * n + c0,
-                                 pre + r * n + c0 if pre != NULL else NULL,
-                                 1, c1 - c0, ws.act_spec[l])
-    phase_end(DERIVATIVES, clock)
+    cdef long long clock
+    r = r0
+    while r < r1:
+        m = min(panel_rows(ws.level, r1 - r0), r1 - r)
+        clock = phase_start()
+        rows_product(ws.level, m, c1 - c0, k, d + r * k, k, NULL,
+                     work + ws.wt_off[l] + c0, n, out + r * n + c0, n)
+        clock = phase_end(DELTA_PRODUCTS, clock)
+        for i in range(r, r + m):
+            activation_backward_rows(out + i * n + c0, a + i * n + c0,
+                                     pre + i * n + c0 if pre != NULL else NULL,
+                                     1, c1 - c0, ws.act_spec[l])
+        phase_end(DERIVATIVES, clock)
+        r += m
     if train and ws.dropout[l] > 0:
         dropout_rows(ws, out, <floating*>NULL, l, r0, r1, c0, c1)
 
@@ -585,20 +387,23 @@ cdef inline void prefetch_state(const Batch *batch, const floating *params,
 cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
                            Py_ssize_t k0, Py_ssize_t k1, floating *work,
                            floating *params) noexcept nogil:
-    """Rows k0:k1 of layer l's coefficient gradient on the engine's
-    kernels, a panel at a time.
+    """Rows k0:k1 of layer l's coefficient gradient, a gradient panel at a
+    time (one BLAS call on BLAS).
 
     Without an optimizer step the panels go to the gradient buffer (added
-    to it in ``GRADIENT_ADD`` mode).  With one, each panel goes to this
-    thread's scratch and is stepped on at once, while it is in L1; the
-    squared norm of the rows before the step is returned.
+    to it in ``GRADIENT_ADD`` mode).  With one, each panel is stepped on at
+    once, from this thread's scratch while it is in L1 on the engine's
+    kernels, and the coefficients' transpose is updated; the squared norm
+    of the rows before the step is returned.
     """
     cdef const fnn_optimizer *step = batch.step
     cdef Py_ssize_t n_out = ws.units[l + 1], k, k_end, lo, hi, stride
+    cdef Py_ssize_t gp = gradient_panel_rows(ws.level, k1 - k0)
     cdef const Py_ssize_t *ids = NULL
     cdef const floating *a = work + ws.act_off[l]
     cdef floating *grad = work + ws.grad_off + ws.coef_offset[l]
     cdef floating *scratch = work + ws.panel_off + threadid() * ws.panel_size
+    cdef floating *g
     cdef double norm = 0.0
     cdef long long clock
     stride = ws.units[l]
@@ -606,29 +411,28 @@ cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
         a = input_rows(ws, batch.X, batch.rows, work, &stride, &ids)
     k = k0
     while k < k1:
-        k_end = min(k + FNN_GRADIENT_PANEL_ROWS, k1)
-        if step == NULL:
-            panel_weight_gradient(ws.level, a, stride, ids, batch.n_rows,
-                                  work + ws.delta_off[l + 1], n_out,
-                                  grad + k * n_out, k, k_end,
-                                  batch.mode == GRADIENT_ADD)
-            k = k_end
-            continue
+        k_end = min(k + gp, k1)
         lo = ws.coef_offset[l] + k * n_out
         hi = ws.coef_offset[l] + k_end * n_out
-        # The step streams the panel's weights and optimizer state from
-        # memory: ask for them now, so they arrive during the product.
-        prefetch_state(batch, params, lo, hi)
-        panel_weight_gradient(ws.level, a, stride, ids, batch.n_rows,
-                              work + ws.delta_off[l + 1], n_out, scratch, k,
-                              k_end, False)
+        g = (scratch if step != NULL and ws.level != BLAS_PRODUCTS
+             else grad + k * n_out)
+        if step != NULL:
+            # The step streams the panel's weights and optimizer state
+            # from memory: ask for them now, so they arrive during the
+            # product.
+            prefetch_state(batch, params, lo, hi)
         clock = phase_start()
-        norm += sumsq(params, lo, hi)
-        step_range(batch, True, params, scratch, lo, hi)
-        if ws.wt_off[l] >= 0:
-            transpose_rows(params + ws.coef_offset[l], ws.units[l], n_out, k,
-                           k_end, work + ws.wt_off[l])
-        phase_end(OPTIMIZER, clock)
+        cols_product(ws.level, k_end - k, n_out, batch.n_rows, a, stride, ids,
+                     k, work + ws.delta_off[l + 1], n_out, g, n_out,
+                     step == NULL and batch.mode == GRADIENT_ADD)
+        clock = phase_end(GRADIENT_PRODUCTS, clock)
+        if step != NULL:
+            norm += sumsq(params, lo, hi)
+            step_range(batch, True, params, g, lo, hi)
+            if ws.wt_off[l] >= 0:
+                transpose_rows(params + ws.coef_offset[l], ws.units[l], n_out,
+                               k, k_end, work + ws.wt_off[l])
+            phase_end(OPTIMIZER, clock)
         k = k_end
     return norm
 
@@ -660,19 +464,8 @@ cdef void gradient_task(Workspace ws, const Batch *batch, const Unit *u,
     # evaluated with: norms are taken before the step.
     if l == 0 and X.sparse:
         norm[0] = sparse_gradient(ws, batch, u.r0, u.r1, work, params)
-    elif ws.level != BLAS_PRODUCTS:
-        norm[0] = panel_gradient(ws, batch, l, u.r0, u.r1, work, params)
     else:
-        weight_gradient_rows(work + ws.act_off[l], rows, n_in, delta, n_out,
-                             grad + ws.coef_offset[l], u.r0, u.r1,
-                             accumulate)
-        if step != NULL:
-            lo = ws.coef_offset[l] + u.r0 * n_out
-            hi = ws.coef_offset[l] + u.r1 * n_out
-            clock = phase_start()
-            norm[0] = sumsq(params, lo, hi)
-            step_range(batch, True, params, grad + lo, lo, hi)
-            phase_end(OPTIMIZER, clock)
+        norm[0] = panel_gradient(ws, batch, l, u.r0, u.r1, work, params)
     if step != NULL and u.r0 == 0:
         lo = ws.intercept_offset[l]
         clock = phase_start()
@@ -702,7 +495,7 @@ cdef void run_share(Workspace ws, Batch *batch, int s, int share,
         elif stage.kind == LOSS_STAGE:
             loss_rows(ws, batch, work, u.r0, u.r1)
         elif stage.kind == BACKWARD_STAGE:
-            backward_unit(ws, batch, u, work, params)
+            backward_unit(ws, batch.mode == TRAIN, u, work)
         else:
             gradient_task(ws, batch, u, &ws.task_sums[i], work, params)
 
@@ -754,11 +547,10 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
         # call, and the deltas' products read the coefficients transposed,
         # which the optimizer steps keep up to date from then on.
         ws.level = products_level()
-        if ws.level != BLAS_PRODUCTS:
-            for l in range(1, ws.n_weight_layers):
-                transpose_rows(params + ws.coef_offset[l], ws.units[l],
-                               ws.units[l + 1], 0, ws.units[l],
-                               work + ws.wt_off[l])
+        for l in range(1, ws.n_weight_layers):
+            transpose_rows(params + ws.coef_offset[l], ws.units[l],
+                           ws.units[l + 1], 0, ws.units[l],
+                           work + ws.wt_off[l])
         batch.products_ready = True
         # Counted within the pass (its wall time starts at ``clock``).
         phase_end(DELTA_PRODUCTS, clock)

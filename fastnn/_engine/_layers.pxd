@@ -12,7 +12,7 @@ May call: ``_kernels`` (BLAS and the element kernels), ``_input``,
 from cython cimport floating
 
 from ._input cimport Input
-from ._kernels cimport fnn_activation
+from ._kernels cimport FNN_GRADIENT_PANEL_ROWS, FNN_PANEL_ROWS, fnn_activation
 
 
 # A GEMM-like signature, as BLAS's: the typed pointers cannot go in a struct
@@ -32,23 +32,30 @@ cdef enum:
     BLAS_PRODUCTS = -1  # products_level() when training's products run on BLAS
 
 cdef int products_level() noexcept nogil  # BLAS_PRODUCTS or a kernel level
-cdef void panel_forward_rows(int level, const floating *a, Py_ssize_t lda,
-                             const Py_ssize_t *ids, Py_ssize_t n_in,
-                             const floating *w, const floating *b,
-                             Py_ssize_t n_out, fnn_activation act, floating *z,
-                             floating *pre, Py_ssize_t r0,
-                             Py_ssize_t r1) noexcept nogil
-cdef void panel_backward_rows(int level, const floating *delta,
-                              Py_ssize_t n_out, const floating *wt,
-                              Py_ssize_t n_in, const floating *a,
-                              const floating *pre, fnn_activation act,
-                              floating *out, Py_ssize_t r0,
-                              Py_ssize_t r1) noexcept nogil
-cdef void panel_weight_gradient(int level, const floating *a, Py_ssize_t lda,
-                                const Py_ssize_t *ids, Py_ssize_t rows,
-                                const floating *delta, Py_ssize_t n_out,
-                                floating *g, Py_ssize_t k0, Py_ssize_t k1,
-                                bint accumulate) noexcept nogil
+
+# Training's two products, on a level of the engine's kernels or on BLAS:
+# the one place that tells them apart.
+cdef void rows_product(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                       const floating *a, Py_ssize_t lda,
+                       const Py_ssize_t *ids, const floating *b,
+                       Py_ssize_t ldb, floating *c,
+                       Py_ssize_t ldc) noexcept nogil
+cdef void cols_product(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                       const floating *a, Py_ssize_t lda,
+                       const Py_ssize_t *ids, Py_ssize_t i0,
+                       const floating *b, Py_ssize_t ldb, floating *c,
+                       Py_ssize_t ldc, bint accumulate) noexcept nogil
+
+
+cdef inline Py_ssize_t panel_rows(int level, Py_ssize_t rows) noexcept nogil:
+    """Rows of the panels a unit of ``rows`` rows is run in: the kernels'
+    panels, which stay in L1 for the element work; one BLAS call for all."""
+    return rows if level == BLAS_PRODUCTS else FNN_PANEL_ROWS
+
+
+cdef inline Py_ssize_t gradient_panel_rows(int level,
+                                           Py_ssize_t rows) noexcept nogil:
+    return rows if level == BLAS_PRODUCTS else FNN_GRADIENT_PANEL_ROWS
 cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
                          Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
                          floating *wt) noexcept nogil
@@ -56,10 +63,6 @@ cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,
                         Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
-cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
-                               Py_ssize_t n_in, const floating *delta,
-                               Py_ssize_t n_out, floating *g, Py_ssize_t k0,
-                               Py_ssize_t k1, bint accumulate) noexcept nogil
 cdef void column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
                       floating *out, bint accumulate) noexcept nogil
 

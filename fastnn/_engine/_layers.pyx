@@ -80,6 +80,35 @@ def _set_products(str name):
     return previous
 
 
+cdef void rows_product(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                       const floating *a, Py_ssize_t lda,
+                       const Py_ssize_t *ids, const floating *b,
+                       Py_ssize_t ldb, floating *c,
+                       Py_ssize_t ldc) noexcept nogil:
+    """Row-major c[:m, :n] <- A[:m, :k] @ b on ``level``'s products, row i
+    of A at a + (ids[i] if ids else i) * lda (``ids`` NULL on BLAS)."""
+    if level == BLAS_PRODUCTS:
+        gemm(c'N', c'N', <int>n, <int>m, <int>k, <floating>1, b, <int>ldb, a,
+             <int>lda, <floating>0, c, <int>ldc)
+    else:
+        gemm_rows(level, m, n, k, a, lda, ids, b, ldb, c, ldc, False)
+
+
+cdef void cols_product(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                       const floating *a, Py_ssize_t lda,
+                       const Py_ssize_t *ids, Py_ssize_t i0,
+                       const floating *b, Py_ssize_t ldb, floating *c,
+                       Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """Row-major c[:m, :n] (+)= A[:k, i0:i0 + m].T @ b on ``level``'s
+    products, A's rows as in ``rows_product``."""
+    if level == BLAS_PRODUCTS:
+        gemm(c'N', c'T', <int>n, <int>m, <int>k, <floating>1, b, <int>ldb,
+             a + i0, <int>lda, <floating>(1 if accumulate else 0), c,
+             <int>ldc)
+    else:
+        gemm_cols(level, m, n, k, a, lda, ids, i0, b, ldb, c, ldc, accumulate)
+
+
 cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
                        Py_ssize_t n_in, const floating *w, const floating *b,
                        Py_ssize_t n_out, fnn_activation act, floating *z,
@@ -104,30 +133,6 @@ cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
     phase_end(BIAS_ACTIVATION, clock)
 
 
-cdef void panel_forward_rows(int level, const floating *a, Py_ssize_t lda,
-                             const Py_ssize_t *ids, Py_ssize_t n_in,
-                             const floating *w, const floating *b,
-                             Py_ssize_t n_out, fnn_activation act, floating *z,
-                             floating *pre, Py_ssize_t r0,
-                             Py_ssize_t r1) noexcept nogil:
-    """``forward_rows`` on the engine's kernels: row r of the input is
-    a + (ids[r] if ids else r) * lda, read in place."""
-    cdef Py_ssize_t m
-    cdef long long clock
-    cdef Py_ssize_t r = r0
-    while r < r1:
-        m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
-        clock = phase_start()
-        gemm_rows(level, m, n_out, n_in, a + (0 if ids != NULL else r * lda),
-                  lda, ids + r if ids != NULL else NULL, w, n_out,
-                  z + r * n_out, n_out, False)
-        clock = phase_end(FORWARD_PRODUCTS, clock)
-        bias_activation_rows(z + r * n_out, b, m, n_out, act,
-                             pre + r * n_out if pre != NULL else NULL)
-        phase_end(BIAS_ACTIVATION, clock)
-        r += m
-
-
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,
@@ -150,44 +155,6 @@ cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
     phase_end(DERIVATIVES, clock)
 
 
-cdef void panel_backward_rows(int level, const floating *delta,
-                              Py_ssize_t n_out, const floating *wt,
-                              Py_ssize_t n_in, const floating *a,
-                              const floating *pre, fnn_activation act,
-                              floating *out, Py_ssize_t r0,
-                              Py_ssize_t r1) noexcept nogil:
-    """``backward_rows`` on the engine's kernels, from ``wt``, the
-    coefficients' transpose (n_out x n_in, row-major)."""
-    cdef Py_ssize_t m
-    cdef long long clock
-    cdef Py_ssize_t r = r0
-    while r < r1:
-        m = min(<Py_ssize_t>FNN_PANEL_ROWS, r1 - r)
-        clock = phase_start()
-        gemm_rows(level, m, n_in, n_out, delta + r * n_out, n_out, NULL, wt,
-                  n_in, out + r * n_in, n_in, False)
-        clock = phase_end(DELTA_PRODUCTS, clock)
-        activation_backward_rows(out + r * n_in, a + r * n_in,
-                                 pre + r * n_in if pre != NULL else NULL, m,
-                                 n_in, act)
-        phase_end(DERIVATIVES, clock)
-        r += m
-
-
-cdef void panel_weight_gradient(int level, const floating *a, Py_ssize_t lda,
-                                const Py_ssize_t *ids, Py_ssize_t rows,
-                                const floating *delta, Py_ssize_t n_out,
-                                floating *g, Py_ssize_t k0, Py_ssize_t k1,
-                                bint accumulate) noexcept nogil:
-    """Rows k0:k1 (at most ``FNN_PANEL_ROWS``) of g (. x n_out) <- a.T @
-    delta (+ g) on the engine's kernels, g pointing at row k0; a's rows as
-    in ``panel_forward_rows``."""
-    cdef long long clock = phase_start()
-    gemm_cols(level, k1 - k0, n_out, rows, a, lda, ids, k0, delta, n_out, g,
-              n_out, accumulate)
-    phase_end(GRADIENT_PRODUCTS, clock)
-
-
 cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
                          Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
                          floating *wt) noexcept nogil:
@@ -200,25 +167,6 @@ cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
         for j in range(n_out):
             for k in range(p, p1):
                 wt[j * n_in + k] = w[k * n_out + j]
-
-
-cdef void weight_gradient_rows(const floating *a, Py_ssize_t rows,
-                               Py_ssize_t n_in, const floating *delta,
-                               Py_ssize_t n_out, floating *g, Py_ssize_t k0,
-                               Py_ssize_t k1, bint accumulate) noexcept nogil:
-    """Rows k0:k1 of row-major g (n_in x n_out) <- a.T @ delta (+ g).
-
-    The raw product over all ``rows`` of the batch: every element is one
-    complete dot product, whatever the split.  Averaging and regularisation
-    come with the optimizer step.
-    """
-    if k1 <= k0:
-        return
-    cdef long long clock = phase_start()
-    gemm(c'N', c'T', <int>n_out, <int>(k1 - k0), <int>rows, <floating>1,
-         delta, <int>n_out, a + k0, <int>n_in,
-         <floating>(1 if accumulate else 0), g + k0 * n_out, <int>n_out)
-    phase_end(GRADIENT_PRODUCTS, clock)
 
 
 cdef void column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,

@@ -20,7 +20,6 @@ from ._batch cimport (
     GRADIENT,
     GRADIENT_ADD,
     TRAIN,
-    Workspace,
     backprop_rows,
     batch_of,
     batch_pass,
@@ -41,10 +40,11 @@ from ._kernels cimport (
 from ._layers cimport BLAS_PRODUCTS, backward_layer, products_level
 from ._optimizer cimport Optimizer, begin_step
 from ._plan cimport Unit, plan_batch
+from ._workspace cimport Workspace
 
 import numpy as np
 
-from ._batch import _check_params
+from ._workspace import _check_params
 
 
 cdef class Trainer(Workspace):
