@@ -567,15 +567,17 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
         weight_sum += sw[batch_rows[r]]
     if batch.step != NULL:
         batch.step.sw_sum = weight_sum
+    # One share per thread (iteration i runs on thread i), which share
+    # rotating with the stage and the batch: the threads a stage gives one
+    # unit more, or a small stage's only units, are not the same threads
+    # every time.
+    ws.rotation += 1
     with parallel(num_threads=nt):
         fnn_mark_worker()
         for s in range(ws.plan.n_stages):
-            # One share per thread (iteration i runs on thread i), which
-            # share rotating with the stage: the threads a stage gives one
-            # unit more are not the next stage's too.
             for share in prange(nt, schedule="static", chunksize=1):
-                run_share(ws, batch, s, (share + s) % nt, nt, work, params,
-                          x_rows, x_stride, x_ids)
+                run_share(ws, batch, s, (share + s + ws.rotation) % nt, nt,
+                          work, params, x_rows, x_stride, x_ids)
     # Per-row losses are summed in row order.
     for r in range(rows):
         loss += sw[batch_rows[r]] * ws.row_loss[r]

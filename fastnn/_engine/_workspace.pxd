@@ -52,6 +52,7 @@ cdef class Workspace:
     cdef Plan plan            # how the current batch is cut (``_plan``)
     cdef double *task_sums    # plan.sums: its gradient units' squared norms
     cdef int n_tasks          # how many (plan.n_gradient_units)
+    cdef unsigned int rotation  # batches run: which thread takes which share
     cdef double *row_loss
 
     cdef object _layout(self, Py_ssize_t sparse_capacity, Py_ssize_t n_features)
