@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn.neural_network as sk
-from fastnn._engine._threads import PARALLEL_MIN_ELEMENTS
+from fastnn._engine._tuning import PARALLEL_MIN_ELEMENTS
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 

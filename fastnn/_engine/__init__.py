@@ -74,7 +74,6 @@ from ._optimizer import Optimizer, optimizer_step
 from ._plan import _set_unit_floor
 from ._predict import forward
 from ._threads import (
-    PARALLEL_MIN_MACS,
     _set_counting,
     competing_threads,
     effective_n_threads,
@@ -82,6 +81,7 @@ from ._threads import (
     team_size,
 )
 from ._trainer import Trainer
+from ._tuning import PARALLEL_MIN_MACS
 from ._workspace import Workspace
 
 __all__ = [

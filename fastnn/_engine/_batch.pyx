@@ -33,8 +33,6 @@ from libc.string cimport memcpy, memset
 
 from ._input cimport Input
 from ._kernels cimport (
-    GATHER_AHEAD,
-    SPARSE_CHUNK,
     activation_backward_rows,
     bias_activation_rows,
     fnn_activation,
@@ -80,7 +78,8 @@ from ._plan cimport (
     Unit,
     plan_batch,
 )
-from ._threads cimport PARALLEL_MIN_MACS, fnn_mark_worker, threads_now
+from ._threads cimport fnn_mark_worker, threads_now
+from ._tuning cimport GATHER_AHEAD, PARALLEL_MIN_MACS, SPARSE_CHUNK
 from ._workspace cimport Workspace, buffer
 
 cdef void dropout_rows(Workspace ws, floating *x, floating *save,

@@ -106,8 +106,6 @@ cdef extern from "fastnn_gemm.h" nogil:
         FNN_GEMM_PORTABLE
         FNN_GEMM_AVX2
         FNN_GEMM_AVX512
-    enum: FNN_PANEL_ROWS
-    enum: FNN_GRADIENT_PANEL_ROWS
     int fnn_gemm_best_level()
     void fnn_gemm_rows_d(int level, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                          const double *a, Py_ssize_t lda, const Py_ssize_t *ids,
@@ -126,16 +124,6 @@ cdef extern from "fastnn_gemm.h" nogil:
                          Py_ssize_t i0, const float *b, Py_ssize_t ldb,
                          float *c, Py_ssize_t ldc, bint accumulate)
 
-
-cdef enum:
-    # Smallest row block of a BLAS product: fewer than about 100 rows per
-    # GEMM costs BLAS efficiency (measured with OpenBLAS: 50 rows ran at
-    # 75% of the speed of 200).
-    MIN_BLOCK_ROWS = 64
-    # Features per step of the fused sparse gradient and optimizer pass.
-    SPARSE_CHUNK = 32
-    # Rows a batch gather requests ahead of the one it copies.
-    GATHER_AHEAD = 2
 
 
 cdef fnn_activation activation_spec(str name, double p0, double p1) except *

@@ -30,7 +30,6 @@ OPTIMIZER_CODES = _names(OptimizerCode)
 GEMM_LEVELS = {member.name[9:].lower(): int(member) for member in fnn_gemm_level}
 BEST_GEMM_LEVEL = next(name for name, code in GEMM_LEVELS.items()
                        if code == fnn_gemm_best_level())
-PANEL_ROWS = FNN_PANEL_ROWS
 
 
 def gemm_level(str name):

@@ -12,7 +12,8 @@ May call: ``_kernels`` (BLAS and the element kernels), ``_input``,
 from cython cimport floating
 
 from ._input cimport Input
-from ._kernels cimport FNN_GRADIENT_PANEL_ROWS, FNN_PANEL_ROWS, fnn_activation
+from ._kernels cimport fnn_activation
+from ._tuning cimport FNN_GRADIENT_PANEL_ROWS, FNN_PANEL_ROWS
 
 
 # A GEMM-like signature, as BLAS's: the typed pointers cannot go in a struct

@@ -30,7 +30,6 @@ from libc.string cimport memset
 from ._input cimport Input
 from ._kernels cimport (
     FNN_GEMM_AVX2,
-    FNN_PANEL_ROWS,
     activation_backward_rows,
     bias_activation_rows,
     fnn_activation,

@@ -2,28 +2,12 @@
 """How a batch is cut into work (see ``_plan.pyx``).
 
 Holds: the plan of a batch (stages separated by barriers, each a list of
-units any thread may run), the function that makes it from the problem's
-sizes, and the constants that size the units.
-May call: ``_kernels`` (panel sizes).
+units any thread may run) and the function that makes it from the
+problem's sizes (with the constants of ``_tuning``).
+May call: ``_kernels``, ``_tuning``.
 """
 
 from ._kernels cimport fnn_activation
-
-
-cdef enum:
-    # Columns of a phase-1 unit are cut at multiples of this: the widest
-    # register tile of the engine's kernels (AVX-512 float32: 2 vectors of
-    # 16), so no unit pays for a partly used tile in the middle of a row.
-    TILE_COLS = 32
-    # A stage is cut into about this many units where the work allows:
-    # four per thread on a 64-core machine, so that static shares differ
-    # by at most a quarter of one thread's work.
-    TARGET_UNITS = 256
-    # No unit does fewer multiply-adds than this (about half a microsecond
-    # on one AVX-512 core): below it a unit's call and tile set-up cost a
-    # measurable share of a 2-core fit (tools/time_builds.py).  Tests lower
-    # it (``_set_unit_floor``) to cut small networks as finely as possible.
-    MIN_UNIT_MACS = 32768
 
 
 cdef enum StageKind:

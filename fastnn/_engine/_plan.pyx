@@ -24,19 +24,20 @@ team: with the engine's kernels, which give every element the same
 operations at any tile position (``csrc/fastnn_gemm.h``), and sums over
 fixed pieces in a fixed order, a fit has the same bits on any machine.
 
-May call: ``_kernels``.
+May call: ``_kernels``, ``_tuning``.
 """
 
 from libc.stdlib cimport free, malloc
 
-from ._kernels cimport (
+from ._kernels cimport FNN_SOFTMAX, fnn_activation, split
+from ._tuning cimport (
     FNN_GRADIENT_PANEL_ROWS,
     FNN_PANEL_ROWS,
-    FNN_SOFTMAX,
     MIN_BLOCK_ROWS,
+    MIN_UNIT_MACS,
     SPARSE_CHUNK,
-    fnn_activation,
-    split,
+    TARGET_UNITS,
+    TILE_COLS,
 )
 
 

@@ -25,12 +25,13 @@ from ._layers cimport (
     sparse_forward_layer,
 )
 from ._threads cimport (
-    MAX_BLOCKS,
     fnn_mark_worker,
     gemm_blocks,
     threads_for,
     threads_now,
 )
+
+from ._tuning cimport MAX_BLOCKS
 
 import numpy as np
 

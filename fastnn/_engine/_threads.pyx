@@ -14,7 +14,7 @@ Holds, from the outermost decision in:
   ``csrc/fastnn_cpus.h`` (why: see that header);
 - into how many blocks a product outside training is cut, and the sizes
   below which a pass runs on one thread (``PARALLEL_MIN_*`` in
-  ``_threads.pxd``); a batch's cut is ``_plan``'s.
+  ``_tuning.pxd``); a batch's cut is ``_plan``'s.
 
 Results never depend on the team: blocks are a function of the sizes only,
 never of the machine or the thread count.  BLAS's own threads are pinned around engine
@@ -28,7 +28,7 @@ from functools import cache
 
 from joblib import cpu_count
 
-from ._kernels cimport MIN_BLOCK_ROWS
+from ._tuning cimport MAX_BLOCKS, MIN_BLOCK_ROWS, PARALLEL_MIN_MACS
 
 cdef extern from *:
     """

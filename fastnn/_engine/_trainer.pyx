@@ -31,7 +31,6 @@ from ._kernels cimport (
     FNN_IDENTITY,
     FNN_LOGISTIC,
     FNN_SOFTMAX,
-    MIN_BLOCK_ROWS,
     all_finite,
     fnn_activation,
     fnn_optimizer,
@@ -40,6 +39,7 @@ from ._kernels cimport (
 from ._layers cimport BLAS_PRODUCTS, backward_layer, products_level
 from ._optimizer cimport Optimizer, begin_step
 from ._plan cimport Unit, plan_batch
+from ._tuning cimport MIN_BLOCK_ROWS
 from ._workspace cimport Workspace
 
 import numpy as np

@@ -13,14 +13,13 @@ May call: ``_kernels``, ``_layers`` (a constant), ``_plan``.
 from libc.stdlib cimport calloc, free, malloc
 
 from ._kernels cimport (
-    FNN_GRADIENT_PANEL_ROWS,
-    SPARSE_CHUNK,
     fnn_loss_reads_raw,
     fnn_needs_preactivation,
     layer_activations,
 )
 from ._layers cimport BLAS_PRODUCTS
 from ._plan cimport free_plan, init_plan
+from ._tuning cimport FNN_GRADIENT_PANEL_ROWS, SPARSE_CHUNK
 
 import numpy as np
 
