@@ -223,6 +223,9 @@ static long long fnn_stall_before = -1;
 static double fnn_stall_read_at = 0.0;
 /* Tests turn the count off to make sure a full team runs. */
 static int fnn_counting = 1;
+/* CPUs the process pretends to have, all free (0: the real machine); set
+ * by _threads._emulate_cpus for tests and benchmarks. */
+static int fnn_emulated_cpus = 0;
 
 /* The team size for the next piece of work: at most n_max, at least 1,
  * and no more than the online CPUs the competitors leave.
@@ -250,7 +253,8 @@ static inline int fnn_threads_now(int n_max)
     int in_process, confirmed;
     if (n_max <= 1)
         return 1;
-    if (!__atomic_load_n(&fnn_counting, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&fnn_counting, __ATOMIC_RELAXED)
+            || __atomic_load_n(&fnn_emulated_cpus, __ATOMIC_RELAXED) > 0)
         return n_max;
     now = fnn_monotonic_s();
     __atomic_load(&fnn_count_expires, &expires, __ATOMIC_RELAXED);
@@ -298,6 +302,7 @@ static inline int fnn_competing_threads(int *in_process)
     return 0;
 }
 static int fnn_counting = 1;
+static int fnn_emulated_cpus = 0;
 static inline int fnn_threads_now(int n_max) { return n_max < 1 ? 1 : n_max; }
 static inline int fnn_others_confirmed(double now, double since,
                                        long long stall, long long stall_before,

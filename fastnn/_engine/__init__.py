@@ -70,6 +70,7 @@ from ._optimizer import Optimizer, optimizer_step
 from ._predict import forward
 from ._threads import (
     PARALLEL_MIN_MACS,
+    _emulate_cpus,
     _set_counting,
     _set_gemm_blocks,
     competing_threads,
@@ -92,6 +93,7 @@ __all__ = [
     "PARALLEL_MIN_MACS",
     "Trainer",
     "Workspace",
+    "_emulate_cpus",
     "_set_counting",
     "_set_gemm_blocks",
     "_set_products",
