@@ -51,6 +51,8 @@ cdef extern from "fastnn_cpus.h" nogil:
     int fnn_threads_now(int n_max)
     int fnn_counting
     int fnn_emulated_cpus
+    long long fnn_counts_taken
+    long long fnn_count_ns
     int fnn_others_confirmed(double now, double since, long long stall,
                              long long stall_before, double read_at)
     long long fnn_cpu_stall_us()
@@ -186,6 +188,12 @@ def _cpu_pressure_file() -> str:
     """The file that total is read from, "" without PSI (tests only)."""
     fnn_cpu_stall_us()
     return (<bytes>fnn_psi_path).decode()
+
+
+def _count_stats() -> tuple[int, float]:
+    """Counts of the competitors taken since the process started and the
+    seconds they took (benchmarks and tests)."""
+    return fnn_counts_taken, fnn_count_ns * 1e-9
 
 
 def _set_counting(bint on) -> None:
