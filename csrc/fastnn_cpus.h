@@ -29,9 +29,15 @@
 #endif
 
 #define FNN_WORKER_NAME "fastnn-omp"
-/* Seconds between two counts: the count costs tens of microseconds, a
- * batch as little as a few. */
+/* Seconds between two counts at least: the count costs tens of
+ * microseconds, a batch as little as a few. */
 #define FNN_RECOUNT_S 0.005
+/* At most this share of the time goes to counting: the count reads one
+ * file per thread of the process, 35 us with 5 threads and 400 us with 67
+ * (2 vCPUs of a Xeon), which every 5 ms would be 8% of a 64-thread fit
+ * during which the team waits for the caller.  A count that took d seconds
+ * is not retaken for d / FNN_COUNT_SHARE seconds. */
+#define FNN_COUNT_SHARE 0.01
 
 #if defined(__linux__)
 #include <dirent.h>
@@ -73,29 +79,37 @@ static inline int fnn_read_text(const char *path, char *buf, size_t size)
     return (int)n;
 }
 
+/* Runnable threads of the whole system now, -1 when unknown. */
+static inline long fnn_system_running(void)
+{
+    char buf[128], *p;
+    /* "0.52 0.58 0.59 3/178 12345": runnable / all tasks, system-wide. */
+    if (fnn_read_text("/proc/loadavg", buf, sizeof buf) < 0)
+        return -1;
+    p = strchr(buf, '/');
+    if (p == NULL)
+        return -1;
+    while (p > buf && p[-1] != ' ')
+        p--;
+    return strtol(p, NULL, 10);
+}
+
 /* Runnable threads competing with the calling thread's team, 0 when /proc
  * cannot be read; those of this process are also stored in *in_process. */
 static inline int fnn_competing_threads(int *in_process)
 {
     char buf[512], path[64];
     const size_t name_len = sizeof(FNN_WORKER_NAME) - 1;
-    long self = (long)syscall(SYS_gettid), tid, system_running;
+    long self = (long)syscall(SYS_gettid), tid, system_running, after;
     int own_running = 0, own_competing = 0;
-    char *p, *name, *end;
+    char *name, *end;
     struct dirent *entry;
     DIR *dir;
 
     *in_process = 0;
-    /* "0.52 0.58 0.59 3/178 12345": runnable / all tasks, system-wide. */
-    if (fnn_read_text("/proc/loadavg", buf, sizeof buf) < 0)
+    system_running = fnn_system_running();
+    if (system_running < 0)
         return 0;
-    p = strchr(buf, '/');
-    if (p == NULL)
-        return 0;
-    while (p > buf && p[-1] != ' ')
-        p--;
-    system_running = strtol(p, NULL, 10);
-
     dir = opendir("/proc/self/task");
     if (dir == NULL)
         return 0;
@@ -120,6 +134,14 @@ static inline int fnn_competing_threads(int *in_process)
         own_competing++;
     }
     closedir(dir);
+    /* The run queue again: a worker that stopped spinning while the
+     * threads were read was runnable in the first reading only, and would
+     * otherwise pass for another process's thread.  Taking the smaller
+     * reading can only miss a competitor that started meanwhile, which the
+     * next count sees. */
+    after = fnn_system_running();
+    if (after >= 0 && after < system_running)
+        system_running = after;
     *in_process = own_competing;
     if (system_running < own_running)
         system_running = own_running;
@@ -223,6 +245,13 @@ static long long fnn_stall_before = -1;
 static double fnn_stall_read_at = 0.0;
 /* Tests turn the count off to make sure a full team runs. */
 static int fnn_counting = 1;
+/* Counts taken and the nanoseconds they took, since the process started
+ * (read by benchmarks and tests). */
+static long long fnn_counts_taken = 0;
+static long long fnn_count_ns = 0;
+/* CPUs the process pretends to have, all free (0: the real machine); set
+ * by _threads._emulate_cpus for tests and benchmarks. */
+static int fnn_emulated_cpus = 0;
 
 /* The team size for the next piece of work: at most n_max, at least 1,
  * and no more than the online CPUs the competitors leave.
@@ -236,21 +265,22 @@ static int fnn_counting = 1;
  * it halved the team for the next 5 ms, 3-6% of a quiet fit's time and up
  * to 27% of some fits (benchmarks/conditions.py, team count).  They count
  * once either they have been seen at every count for FNN_CONFIRM_S (the
- * count is retaken at every call meanwhile), or the kernel's CPU pressure
+ * count is retaken every 0.5 ms meanwhile), or the kernel's CPU pressure
  * says threads really waited for a CPU since the last count, which is what
  * a competitor beside a full team causes.  The pressure of the process's
  * own cgroup v2 group is preferred to the system's: it is the process's
  * own CPU allowance that matters, not the host's run queue. */
 static inline int fnn_threads_now(int n_max)
 {
-    double now, expires, since, read_at;
+    double now, expires, since, read_at, took, wait;
     int free_cpus, competitors, others;
     long long stall, stall_before;
     long online;
     int in_process, confirmed;
     if (n_max <= 1)
         return 1;
-    if (!__atomic_load_n(&fnn_counting, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&fnn_counting, __ATOMIC_RELAXED)
+            || __atomic_load_n(&fnn_emulated_cpus, __ATOMIC_RELAXED) > 0)
         return n_max;
     now = fnn_monotonic_s();
     __atomic_load(&fnn_count_expires, &expires, __ATOMIC_RELAXED);
@@ -281,7 +311,16 @@ static inline int fnn_threads_now(int n_max)
     }
     free_cpus = (int)(online > 0 ? online : n_max) - in_process
                 - (confirmed ? others : 0);
-    expires = now + (confirmed ? FNN_RECOUNT_S : 0.0);
+    took = fnn_monotonic_s() - now;
+    __atomic_fetch_add(&fnn_counts_taken, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&fnn_count_ns, (long long)(took * 1e9), __ATOMIC_RELAXED);
+    /* Unconfirmed sightings are retaken sooner, four times within
+     * FNN_CONFIRM_S, rather than at every call: a batch can be shorter
+     * than one count. */
+    wait = confirmed ? FNN_RECOUNT_S : FNN_CONFIRM_S / 4;
+    if (took / FNN_COUNT_SHARE > wait)
+        wait = took / FNN_COUNT_SHARE;
+    expires = now + took + wait;
     __atomic_store_n(&fnn_free_cpus_cached, free_cpus, __ATOMIC_RELAXED);
     __atomic_store(&fnn_count_expires, &expires, __ATOMIC_RELAXED);
     if (free_cpus < 1)
@@ -298,6 +337,9 @@ static inline int fnn_competing_threads(int *in_process)
     return 0;
 }
 static int fnn_counting = 1;
+static int fnn_emulated_cpus = 0;
+static long long fnn_counts_taken = 0;
+static long long fnn_count_ns = 0;
 static inline int fnn_threads_now(int n_max) { return n_max < 1 ? 1 : n_max; }
 static inline int fnn_others_confirmed(double now, double since,
                                        long long stall, long long stall_before,

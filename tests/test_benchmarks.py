@@ -112,3 +112,31 @@ def test_phase_breakdown_and_team_count_scripts(tmp_path):
         tmp_path, str(BENCH / "conditions.py"), "--only", "team-count", "--repeats", "1"
     )
     assert "count on / count off" in text
+
+
+def test_scaling_script_measures_every_thread_of_the_emulated_team(tmp_path):
+    out = tmp_path / "scaling.json"
+    text = _run(
+        tmp_path,
+        str(BENCH / "scaling.py"),
+        "--workloads",
+        "synthetic-60k",
+        "--rows",
+        "2000",
+        "--threads",
+        "1",
+        "4",
+        "--repeats",
+        "1",
+        "--json",
+        str(out),
+    )
+    assert "Work-split efficiency" in text and "Wall-time speed-up" in text
+    results = json.loads(out.read_text())
+    for row in results["efficiency"]:
+        (run,) = row["runs"]
+        # The caller and T - 1 named workers, each with CPU time of its own.
+        assert run["engine_threads"] == row["T"] == len(run["cpu"])
+        assert all(cpu > 0 for cpu in run["cpu"])
+        assert 0 < run["epochs"] <= 1 and 0 < run["fit"] <= 1
+    assert {r["library"] for r in results["speed-up"]} >= {"fastnn", "sklearn"}

@@ -258,3 +258,24 @@ def test_cpu_pressure_of_the_processs_own_cgroup_v2_group_is_preferred(tmp_path)
         os.rmdir(group)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == os.path.join(group, "cpu.pressure")
+
+
+@linux_only
+@pytest.mark.skipif(not openmp_enabled(), reason="serial build: no workers")
+def test_counting_takes_at_most_a_hundredth_of_the_time_with_64_threads(digits):
+    previous = _engine._emulate_cpus(64)
+    try:
+        _fit(*digits)  # starts 63 workers: every count reads their stat files
+    finally:
+        _engine._emulate_cpus(previous)
+    assert _thread_names().count("fastnn-omp") >= 63
+    counts, seconds = fastnn._engine._threads._count_stats()
+    start = time.monotonic()
+    while time.monotonic() - start < 0.5:
+        _engine.team_size(64)  # as batches of a few microseconds would
+    elapsed = time.monotonic() - start
+    counts_after, seconds_after = fastnn._engine._threads._count_stats()
+    assert counts_after > counts
+    # A count that took d seconds is not retaken for 100 d (one count at
+    # the end may still be in progress).
+    assert (seconds_after - seconds) / elapsed <= 0.015

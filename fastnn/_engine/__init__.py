@@ -74,6 +74,7 @@ from ._optimizer import Optimizer, optimizer_step
 from ._plan import _set_unit_floor
 from ._predict import forward
 from ._threads import (
+    _emulate_cpus,
     _set_counting,
     competing_threads,
     effective_n_threads,
@@ -96,6 +97,7 @@ __all__ = [
     "PARALLEL_MIN_MACS",
     "Trainer",
     "Workspace",
+    "_emulate_cpus",
     "_set_counting",
     "_set_unit_floor",
     "_set_products",

@@ -14,7 +14,9 @@ Holds, from the outermost decision in:
   ``csrc/fastnn_cpus.h`` (why: see that header);
 - into how many blocks a product outside training is cut, and the sizes
   below which a pass runs on one thread (``PARALLEL_MIN_*`` in
-  ``_tuning.pxd``); a batch's cut is ``_plan``'s.
+  ``_tuning.pxd``); a batch's cut is ``_plan``'s;
+- an emulated machine (:func:`_emulate_cpus`): every one of the above read
+  as if the machine had n free CPUs, for tests and benchmarks.
 
 Results never depend on the team: blocks are a function of the sizes only,
 never of the machine or the thread count.  BLAS's own threads are pinned around engine
@@ -23,6 +25,7 @@ calls by ``fastnn._threads``, the Python face of this module.
 May call: ``csrc/fastnn_cpus.h`` and the OpenMP runtime, nothing else.
 """
 
+import operator
 import os
 from functools import cache
 
@@ -38,15 +41,20 @@ cdef extern from *:
     #else
     #define FNN_HAVE_OPENMP 0
     static int omp_get_max_threads(void) { return 1; }
+    static int omp_get_num_procs(void) { return 1; }
     #endif
     """
     bint FNN_HAVE_OPENMP
     int omp_get_max_threads() nogil
+    int omp_get_num_procs() nogil
 
 cdef extern from "fastnn_cpus.h" nogil:
     int fnn_competing_threads(int *in_process)
     int fnn_threads_now(int n_max)
     int fnn_counting
+    int fnn_emulated_cpus
+    long long fnn_counts_taken
+    long long fnn_count_ns
     int fnn_others_confirmed(double now, double since, long long stall,
                              long long stall_before, double read_at)
     long long fnn_cpu_stall_us()
@@ -69,6 +77,11 @@ def effective_n_threads() -> int:
     """
     if not FNN_HAVE_OPENMP:
         return 1
+    if _emulated:
+        omp_max = omp_get_max_threads()
+        # The runtime's default maximum is the real machine's CPU count, so
+        # only a maximum below it is a limit someone set.
+        return omp_max if omp_max < omp_get_num_procs() else _emulated
     try:
         # Read each call: the affinity can change while the process runs.
         n_cpus = len(os.sched_getaffinity(0))
@@ -82,6 +95,59 @@ def _quota_cpus() -> int:
     # A container's quota is set when it starts; reading the cgroup files
     # takes longer than a small prediction, so read them once.
     return cpu_count(only_physical_cores=False)
+
+
+# --- an emulated machine ---------------------------------------------------------
+
+_emulated = 0  # CPUs emulated by _emulate_cpus, 0 for the real machine
+
+
+def _emulate_cpus(n: int | None) -> int | None:
+    """Behave as if the machine had ``n`` logical CPUs, all free (tests and
+    benchmarks only); ``None`` or 0 restores the real machine.
+
+    Everything in fastnn that reads the machine then reads ``n``:
+
+    - the team ceiling (:func:`effective_n_threads`) is ``n``, whatever
+      the CPU affinity and the container's quota; the OpenMP runtime's
+      maximum still caps it when it is below the real machine's CPU count
+      (``OMP_NUM_THREADS=1``, ``threadpool_limits(1)``), since only then
+      can it be told from the runtime's default.  A limit between the real
+      CPU count and ``n`` is not seen;
+    - the team of each batch (:func:`team_size`) is the whole ceiling: no
+      competitor is counted, as on a machine whose every core is free.
+
+    How a batch is cut never depends on the machine (``_plan``), so there
+    is nothing else to emulate.
+
+    The engine hands every parallel region its team explicitly, so the
+    OpenMP runtime runs ``n`` threads even where ``OMP_NUM_THREADS`` is
+    unset and the machine has fewer cores: ``n`` threads then share the
+    real cores, and only the work each thread does, not the wall time, is
+    what a real machine with ``n`` cores would see (``benchmarks/
+    scaling.py``).  The setting is process-wide: every thread sees it, and
+    a child forked after it inherits it (a child forked after a team ran
+    still runs the engine on one thread, see ``fastnn._threads``).
+
+    Parameters
+    ----------
+    n : int or None
+        Logical CPUs to emulate; ``None`` or 0 for the real machine.
+
+    Returns
+    -------
+    previous : int or None
+        The setting before the call, ``None`` for the real machine: pass
+        it back to restore it.
+    """
+    global _emulated, fnn_emulated_cpus
+    n = 0 if n is None else operator.index(n)
+    if n < 0:
+        raise ValueError(f"the CPU count must be positive, 0 or None, got {n}")
+    previous = _emulated or None
+    _emulated = n
+    fnn_emulated_cpus = n
+    return previous
 
 
 # --- the team of each batch ----------------------------------------------------
@@ -122,6 +188,12 @@ def _cpu_pressure_file() -> str:
     """The file that total is read from, "" without PSI (tests only)."""
     fnn_cpu_stall_us()
     return (<bytes>fnn_psi_path).decode()
+
+
+def _count_stats() -> tuple[int, float]:
+    """Counts of the competitors taken since the process started and the
+    seconds they took (benchmarks and tests)."""
+    return fnn_counts_taken, fnn_count_ns * 1e-9
 
 
 def _set_counting(bint on) -> None:
