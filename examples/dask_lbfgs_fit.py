@@ -71,8 +71,8 @@ if __name__ == "__main__":
 # %%
 # One L-BFGS fit over all the blocks
 # ----------------------------------
-# Each evaluation of the loss and its gradient runs on the workers, one task
-# per block, and only the sums come back.
+# Each evaluation of the loss and its gradient runs on the workers, where the
+# blocks are, and only the sums come back to this process.
 if __name__ == "__main__":
     model = MLPClassifier(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=50)
     start = time.perf_counter()
