@@ -90,7 +90,22 @@ def _warn_serial(reason: str) -> None:
     )
 
 
+def _build_jobs() -> int | None:
+    """Extensions to build at once: ``FASTNN_BUILD_JOBS``, else one at a time.
+
+    pip passes no ``-j`` to ``build_ext``; CI sets the variable to use both
+    of its cores for the wheel.
+    """
+    jobs = os.environ.get("FASTNN_BUILD_JOBS")
+    return int(jobs) if jobs else None
+
+
 class BuildExtWithOpenMP(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = _build_jobs()
+
     def build_extensions(self):
         import numpy
         from Cython.Build import cythonize
@@ -100,7 +115,9 @@ class BuildExtWithOpenMP(build_ext):
         generated = {
             ext.name: ext
             for ext in cythonize(
-                self.extensions, compiler_directives={"language_level": 3}
+                self.extensions,
+                compiler_directives={"language_level": 3},
+                nthreads=self.parallel or 0,
             )
         }
         if os.environ.get("FASTNN_NO_OPENMP") == "1":

@@ -29,14 +29,18 @@ from sklearn.preprocessing import StandardScaler
 from fastnn import MLPClassifier
 from fastnn.activations import Sigmoid
 
-
-def main() -> None:
+# %%
+# Connect to a cluster
+# --------------------
+# Every step below sits under ``if __name__ == "__main__":``, because a local
+# cluster starts its workers as new Python processes that import this file:
+# without the guard each worker would start a cluster of its own.
+if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description="Grid search over fastnn on a Dask cluster."
     )
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     args = parser.parse_args()
-
     if args.scheduler:
         client = Client(args.scheduler)
     else:
@@ -46,6 +50,14 @@ def main() -> None:
         client = Client(cluster)
     print(client)
 
+# %%
+# The search
+# ----------
+# A pipeline and a grid as for any scikit-learn estimator; fastnn's own
+# activations (here a ``Sigmoid`` with a slope) are values like the others.
+# ``joblib.parallel_config(backend="dask")`` sends the candidates' fits to the
+# workers.
+if __name__ == "__main__":
     X, y = load_digits(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=50, random_state=0))
     grid = {
@@ -64,7 +76,3 @@ def main() -> None:
     )
     print(f"best cv accuracy {search.best_score_:.4f} with {search.best_params_}")
     client.close()
-
-
-if __name__ == "__main__":
-    main()

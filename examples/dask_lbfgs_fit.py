@@ -31,8 +31,13 @@ from sklearn.exceptions import ConvergenceWarning
 import fastnn.dask
 from fastnn import MLPClassifier
 
-
-def main() -> None:
+# %%
+# Connect to a cluster
+# --------------------
+# Every step below sits under ``if __name__ == "__main__":``, because a local
+# cluster starts its workers as new Python processes that import this file:
+# without the guard each worker would start a cluster of its own.
+if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description="Train one model on data spread over a Dask cluster."
     )
@@ -41,7 +46,6 @@ def main() -> None:
     parser.add_argument("--n-features", type=int, default=20)
     parser.add_argument("--blocks", type=int, default=4, help="row blocks of X")
     args = parser.parse_args()
-
     if args.scheduler:
         client = Client(args.scheduler)
     else:
@@ -51,14 +55,25 @@ def main() -> None:
         client = Client(cluster)
     print(client)
 
-    # Three classes from two noisy directions, drawn block by block on the
-    # workers.
+# %%
+# Data drawn on the workers
+# -------------------------
+# Three classes from two noisy directions, drawn block by block where the
+# blocks live: nothing here is computed yet.
+if __name__ == "__main__":
     rows = -(-args.n_samples // args.blocks)
     rng = da.random.RandomState(0)
     X = rng.normal(size=(args.n_samples, args.n_features), chunks=(rows, -1))
     score = X[:, 0] - X[:, 1] + 0.3 * rng.normal(size=args.n_samples, chunks=rows)
     y = da.digitize(score, np.array([-0.5, 0.5]))
+    print(X)
 
+# %%
+# One L-BFGS fit over all the blocks
+# ----------------------------------
+# Each evaluation of the loss and its gradient runs on the workers, where the
+# blocks are, and only the sums come back to this process.
+if __name__ == "__main__":
     model = MLPClassifier(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=50)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -70,18 +85,21 @@ def main() -> None:
         f"classes {model.classes_.tolist()}"
     )
 
-    # Scores and predictions are lazy dask arrays, computed on the workers.
+# %%
+# Scores and predictions on the workers
+# -------------------------------------
+# Both are lazy dask arrays, computed where the blocks are.
+if __name__ == "__main__":
     accuracy = float(fastnn.dask.score(model, X, y).compute())
     print(f"training accuracy {accuracy:.4f}")
     first = fastnn.dask.predict(model, X[:5]).compute()
     print(f"first predictions {first.tolist()}")
 
-    # The result is an ordinary fitted estimator: it pickles and predicts
-    # NumPy input in this process.
+# %%
+# An ordinary fitted estimator
+# ----------------------------
+# The result pickles and predicts NumPy input in this process.
+if __name__ == "__main__":
     local = pickle.loads(pickle.dumps(model))
     print(f"local predictions {local.predict(X[:5].compute()).tolist()}")
     client.close()
-
-
-if __name__ == "__main__":
-    main()

@@ -12,6 +12,11 @@ processes of a busy build machine, where scikit-learn's threaded BLAS can
 lose far more than fastnn.  The workloads are scaled-down versions of
 ``benchmarks/suite.py``'s, which times larger ones on all cores, against
 PyTorch and a NumPy floor as well.
+
+These are not the figures the README and the home page quote: those are
+``benchmarks/suite.py``'s back-to-back medians on all cores of a 2-vCPU
+machine (each contender right after the previous one, as in a user's
+script), stated with their method on :doc:`/user_guide/performance`.
 """
 
 import os

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ._engine._threads import cython_version
 from ._threads import engine_n_threads, openmp_enabled
 
 
@@ -18,12 +19,13 @@ def show_config(file=None) -> dict:
     Returns
     -------
     config : dict
-        Versions of fastnn, Python, NumPy, SciPy, scikit-learn and Cython
-        (the one installed now, not necessarily the one that built the
-        extension), whether OpenMP is compiled in, the number of threads a
-        fit would use (one in a child forked after a multi-threaded fit), what
-        training's dense products run on (``"avx512"``, ``"avx2"``: fastnn's
-        own kernels; ``"blas"``), and the BLAS libraries threadpoolctl sees.
+        Versions of fastnn, Python, NumPy, SciPy, scikit-learn and of the
+        Cython that built the extension (recorded in it at build time; pip
+        builds with a Cython of its own, so none need be installed), whether
+        OpenMP is compiled in, the number of threads a fit would use (one in
+        a child forked after a multi-threaded fit), what training's dense
+        products run on (``"avx512"``, ``"avx2"``: fastnn's own kernels;
+        ``"blas"``), and the BLAS libraries threadpoolctl sees.
 
     Examples
     --------
@@ -38,17 +40,9 @@ def show_config(file=None) -> dict:
     import sklearn
     from threadpoolctl import threadpool_info
 
-    from . import __version__
+    from . import __version__, _engine
 
-    try:
-        import Cython
-
-        cython_version = Cython.__version__
-    except ImportError:
-        cython_version = None
-    # BLAS is loaded lazily; the engine's import pulls in SciPy's.
-    from . import _engine
-
+    # BLAS is loaded lazily: the engine's import above pulls in SciPy's.
     blas = [
         {k: info.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}
         for info in threadpool_info()
@@ -60,7 +54,7 @@ def show_config(file=None) -> dict:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__,
-        "cython": cython_version,
+        "cython": cython_version(),
         "openmp": openmp_enabled(),
         "n_threads": engine_n_threads(),
         "products": _engine.products(),

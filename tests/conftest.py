@@ -1,6 +1,24 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules, and the report header."""
+
+import os
 
 import pytest
+
+
+def pytest_report_header(config) -> str:
+    """Name the fastnn build under test: where it was imported from and how.
+
+    From a checkout, ``import fastnn`` can resolve to the sources' in-place
+    build or to an installed copy; the header says which one ran.
+    """
+    from fastnn._engine._threads import cython_version, openmp_enabled
+
+    import fastnn
+
+    return (
+        f"fastnn {fastnn.__version__} from {os.path.dirname(fastnn.__file__)} "
+        f"(built with Cython {cython_version()}, OpenMP {openmp_enabled()})"
+    )
 
 
 @pytest.fixture(scope="module")

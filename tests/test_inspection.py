@@ -258,6 +258,39 @@ def test_bar_chart_carries_the_top_features_and_the_estimators_names():
     assert disp.bars_.errorbar is not None
 
 
+def test_long_feature_names_fit_in_the_saved_figure(tmp_path):
+    # The longest of load_breast_cancer's names, in a pipeline: the saved
+    # picture must show every tick label whole ("nsion error" was what was
+    # left of "mean fractal dimension error").
+    rng, X = _data(p=6)
+    names = [
+        "mean fractal dimension error",
+        "worst concave points",
+        "fractal dimension error",
+        "mean smoothness",
+        "area error",
+        "worst symmetry and fractal dimension",
+    ]
+    df = pd.DataFrame(X, columns=names)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, random_state=0))
+    pipe.fit(df, rng.randint(2, size=len(X)))
+    disp = SensitivityDisplay.from_estimator(pipe, df)
+    figure = disp.figure_
+    figure.savefig(tmp_path / "sensitivity.png")  # draws with the layout
+    renderer = figure.canvas.get_renderer()
+    assert {t.get_text() for t in disp.ax_.get_yticklabels()} == set(names)
+    # The x axis also lists ticks outside its limits, which are not drawn.
+    low, high = disp.ax_.get_xlim()
+    labels = disp.ax_.get_yticklabels() + [
+        t for t in disp.ax_.get_xticklabels() if low <= t.get_position()[0] <= high
+    ]
+    box = figure.bbox
+    for label in labels:
+        extent = label.get_window_extent(renderer)
+        assert box.x0 <= extent.x0 and extent.x1 <= box.x1, label.get_text()
+        assert box.y0 <= extent.y0 and extent.y1 <= box.y1, label.get_text()
+
+
 def test_from_sensitivity_bar_chart_of_one_output():
     rng, X = _data()
     clf = _classifier(X, rng.randint(3, size=len(X)))

@@ -48,6 +48,10 @@ cdef extern from *:
     int omp_get_max_threads() nogil
     int omp_get_num_procs() nogil
 
+cdef extern from *:
+    # Defined by Cython in the C it generates: the version that built us.
+    unsigned long CYTHON_HEX_VERSION
+
 cdef extern from "fastnn_cpus.h" nogil:
     int fnn_competing_threads(int *in_process)
     int fnn_threads_now(int n_max)
@@ -66,6 +70,22 @@ cdef extern from "fastnn_cpus.h" nogil:
 def openmp_enabled() -> bool:
     """Whether the extension was compiled with OpenMP support."""
     return FNN_HAVE_OPENMP
+
+
+def cython_version() -> str:
+    """Version of Cython that generated the extension's C, as ``"3.1.2"``.
+
+    Read from ``CYTHON_HEX_VERSION`` in that C, so it holds whatever Cython
+    is installed now (usually none: pip builds in an isolated environment).
+    The hex layout is ``PY_VERSION_HEX``'s: major, minor, micro, then the
+    release level (``A``, ``B``, ``C`` for a, b, rc; ``F`` final) and serial.
+    """
+    cdef unsigned long h = CYTHON_HEX_VERSION
+    version = f"{h >> 24}.{(h >> 16) & 0xFF}.{(h >> 8) & 0xFF}"
+    level = (h >> 4) & 0xF
+    if level != 0xF:
+        version += {0xA: "a", 0xB: "b", 0xC: "rc"}.get(level, "?") + str(h & 0xF)
+    return version
 
 
 def effective_n_threads() -> int:

@@ -158,7 +158,9 @@ class SensitivityDisplay:
         max_features : int, default=10
             Number of bars.
         ax : matplotlib Axes or array-like of Axes, default=None
-            Axes to plot on; None creates a figure.  For several heat maps, a
+            Axes to plot on; None creates a figure, with constrained layout
+            so that long feature names fit in it (on Axes of your own, the
+            figure's layout is yours to choose).  For several heat maps, a
             single Axes is divided into the panels and an array of Axes must
             have one per panel.
 
@@ -213,7 +215,10 @@ class SensitivityDisplay:
                 f"feature_names has {names.size} names for {n_features} features."
             )
         if ax is None:
-            _, ax = plt.subplots()
+            # Constrained layout fits the axes to the labels when the figure
+            # is drawn: long feature names would otherwise run off its left
+            # edge in a saved picture.
+            _, ax = plt.subplots(layout="constrained")
         order = np.argsort(-np.abs(values), kind="stable")[:max_features]
         std = self.importances_std
         xerr = None if std is None else np.asarray(std)[order]
