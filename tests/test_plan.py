@@ -176,3 +176,37 @@ def test_float32_regression_same_bits_on_every_team():
         for a, b in zip(models[0].coefs_, model.coefs_):
             assert_array_equal(a, b)
         assert_array_equal(models[0].loss_curve_, model.loss_curve_)
+
+
+@pytest.mark.parametrize("floor", [32768, 1])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_wide_output_cut_into_columns_matches_sklearn(floor, solver):
+    # On the finest cut the 100-unit output layer is cut into column blocks,
+    # so the loss and output deltas run in a stage of their own.
+    import sklearn.neural_network as sk
+    from numpy.testing import assert_allclose
+
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(600, 20))
+    y = np.tanh(X @ rng.normal(size=(20, 100)))
+    params = dict(
+        hidden_layer_sizes=(64,),
+        solver=solver,
+        batch_size=200,
+        max_iter=3,
+        random_state=0,
+    )
+    previous = _engine._set_unit_floor(floor)
+    try:
+        trainer = _trainer([20, 64, 100], ["relu", "identity"], 200)
+        kinds = [k for k, *_ in trainer._batch_plan(_engine.InputMatrix(X), 200)]
+        assert ("loss" in kinds) == (floor == 1)
+        ours = _with_team(3, lambda: MLPRegressor(**params).fit(X, y))
+    finally:
+        _engine._set_unit_floor(previous)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = sk.MLPRegressor(**params).fit(X, y)
+    for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_):
+        assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    assert_allclose(ours.loss_, ref.loss_, rtol=1e-9)
