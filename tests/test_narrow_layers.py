@@ -189,11 +189,16 @@ def test_every_plan_covers_each_layer_once_with_one_intercept_owner(floor, spars
                     kind, _, _, plan = stages[-1]
                     assert kind == "gradient"
                     for layer, n_in in enumerate(units[:-1]):
-                        mine = [(r0, r1) for at, r0, r1, _, _ in plan if at == layer]
-                        # Non-empty blocks tiling rows 0:n_in in order, so
-                        # exactly one starts at 0 and owns the intercepts.
-                        assert all(k0 < k1 for k0, k1 in mine), (units, rows, mine)
-                        assert mine[0][0] == 0 and mine[-1][1] == n_in
-                        assert all(a[1] == b[0] for a, b in zip(mine, mine[1:]))
+                        mine = [u[1:] for u in plan if u[0] == layer]
+                        # Non-empty blocks tiling the coefficients, so each
+                        # intercept has exactly one owner: the block at row
+                        # 0 of its column.
+                        assert all(r0 < r1 and c0 < c1 for r0, r1, c0, c1 in mine)
+                        count = np.zeros((n_in, units[layer + 1]), dtype=int)
+                        owners = np.zeros(units[layer + 1], dtype=int)
+                        for r0, r1, c0, c1 in mine:
+                            count[r0:r1, c0:c1] += 1
+                            owners[c0:c1] += r0 == 0
+                        assert (count == 1).all() and (owners == 1).all(), units
     finally:
         _engine._set_unit_floor(previous)

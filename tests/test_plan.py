@@ -43,13 +43,15 @@ def _check_cover(stages, units, rows):
     for kind, layer, with_loss, plan in stages:
         if kind == "gradient":
             for at, n_in in enumerate(units[:-1]):
-                count = np.zeros(n_in, dtype=int)
-                mine = [u for u in plan if u[0] == at]
-                for _, r0, r1, c0, c1 in mine:
-                    assert r0 < r1 and (c0, c1) == (0, units[at + 1])
-                    count[r0:r1] += 1
+                count = np.zeros((n_in, units[at + 1]), dtype=int)
+                owners = np.zeros(units[at + 1], dtype=int)
+                for _, r0, r1, c0, c1 in (u for u in plan if u[0] == at):
+                    assert r0 < r1 and c0 < c1
+                    count[r0:r1, c0:c1] += 1
+                    owners[c0:c1] += r0 == 0
                 assert (count == 1).all(), (kind, at)
-                assert sum(u[1] == 0 for u in mine) == 1
+                # The blocks at row 0 own the intercepts, each column once.
+                assert (owners == 1).all(), (kind, at)
             continue
         width = {"gather": units[0], "loss": units[-1]}.get(kind)
         if width is None:  # forward: the layer's outputs; backward: inputs

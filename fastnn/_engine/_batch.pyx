@@ -74,6 +74,7 @@ from ._plan cimport (
     FORWARD_STAGE,
     GATHER_STAGE,
     LOSS_STAGE,
+    Plan,
     Stage,
     Unit,
     plan_batch,
@@ -383,54 +384,58 @@ cdef inline void prefetch_state(const Batch *batch, const floating *params,
         fnn_prefetch_bytes(<const floating*>batch.second_moments + lo, size)
 
 
-cdef double panel_gradient(Workspace ws, const Batch *batch, int l,
-                           Py_ssize_t k0, Py_ssize_t k1, floating *work,
-                           floating *params) noexcept nogil:
-    """Rows k0:k1 of layer l's coefficient gradient, a gradient panel at a
-    time (one BLAS call on BLAS).
+cdef double panel_gradient(Workspace ws, const Batch *batch, const Unit *u,
+                           floating *work, floating *params) noexcept nogil:
+    """Rows u.r0:u.r1, columns u.c0:u.c1 of layer u.layer's coefficient
+    gradient, a gradient panel at a time (one BLAS call on BLAS).
 
     Without an optimizer step the panels go to the gradient buffer (added
     to it in ``GRADIENT_ADD`` mode).  With one, each panel is stepped on at
     once, from this thread's scratch while it is in L1 on the engine's
     kernels, and the coefficients' transpose is updated; the squared norm
-    of the rows before the step is returned.
+    of the block before the step is returned.
     """
     cdef const fnn_optimizer *step = batch.step
-    cdef Py_ssize_t n_out = ws.units[l + 1], k, k_end, lo, hi, stride
-    cdef Py_ssize_t gp = gradient_panel_rows(ws.level, k1 - k0)
+    cdef int l = u.layer
+    cdef Py_ssize_t n_out = ws.units[l + 1], c0 = u.c0, width = u.c1 - u.c0
+    cdef Py_ssize_t gp = gradient_panel_rows(ws.level, u.r1 - u.r0)
+    cdef Py_ssize_t k, k_end, r, lo, ld, stride = ws.units[l]
     cdef const Py_ssize_t *ids = NULL
     cdef const floating *a = work + ws.act_off[l]
     cdef floating *grad = work + ws.grad_off + ws.coef_offset[l]
     cdef floating *scratch = work + ws.panel_off + threadid() * ws.panel_size
+    cdef bint in_scratch = step != NULL and ws.level != BLAS_PRODUCTS
     cdef floating *g
     cdef double norm = 0.0
     cdef long long clock
-    stride = ws.units[l]
     if l == 0:
         a = input_rows(ws, batch.X, batch.rows, work, &stride, &ids)
-    k = k0
-    while k < k1:
-        k_end = min(k + gp, k1)
-        lo = ws.coef_offset[l] + k * n_out
-        hi = ws.coef_offset[l] + k_end * n_out
-        g = (scratch if step != NULL and ws.level != BLAS_PRODUCTS
-             else grad + k * n_out)
+    k = u.r0
+    while k < u.r1:
+        k_end = min(k + gp, u.r1)
+        g = scratch if in_scratch else grad + k * n_out + c0
+        ld = width if in_scratch else n_out
         if step != NULL:
             # The step streams the panel's weights and optimizer state
             # from memory: ask for them now, so they arrive during the
             # product.
-            prefetch_state(batch, params, lo, hi)
+            for r in range(k, k_end):
+                lo = ws.coef_offset[l] + r * n_out + c0
+                prefetch_state(batch, params, lo, lo + width)
         clock = phase_start()
-        cols_product(ws.level, k_end - k, n_out, batch.n_rows, a, stride, ids,
-                     k, work + ws.delta_off[l + 1], n_out, g, n_out,
+        cols_product(ws.level, k_end - k, width, batch.n_rows, a, stride, ids,
+                     k, work + ws.delta_off[l + 1] + c0, n_out, g, ld,
                      step == NULL and batch.mode == GRADIENT_ADD)
         clock = phase_end(GRADIENT_PRODUCTS, clock)
         if step != NULL:
-            norm += sumsq(params, lo, hi)
-            step_range(batch, True, params, g, lo, hi)
+            for r in range(k, k_end):
+                lo = ws.coef_offset[l] + r * n_out + c0
+                norm += sumsq(params, lo, lo + width)
+                step_range(batch, True, params, g + (r - k) * ld, lo,
+                           lo + width)
             if ws.wt_off[l] >= 0:
                 transpose_rows(params + ws.coef_offset[l], ws.units[l], n_out,
-                               k, k_end, work + ws.wt_off[l])
+                               k, k_end, c0, u.c1, work + ws.wt_off[l])
             phase_end(OPTIMIZER, clock)
         k = k_end
     return norm
@@ -457,19 +462,37 @@ cdef void gradient_task(Workspace ws, const Batch *batch, const Unit *u,
     cdef floating *delta = work + ws.delta_off[l + 1]
     cdef long long clock
     if u.r0 == 0:
-        column_sums(delta, rows, n_out, grad + ws.intercept_offset[l],
-                    accumulate)
+        column_sums(delta, rows, n_out, u.c0, u.c1,
+                    grad + ws.intercept_offset[l], accumulate)
     # The penalty term of this batch's loss uses the weights the batch was
     # evaluated with: norms are taken before the step.
     if l == 0 and X.sparse:
         norm[0] = sparse_gradient(ws, batch, u.r0, u.r1, work, params)
     else:
-        norm[0] = panel_gradient(ws, batch, l, u.r0, u.r1, work, params)
+        norm[0] = panel_gradient(ws, batch, u, work, params)
     if step != NULL and u.r0 == 0:
-        lo = ws.intercept_offset[l]
+        lo = ws.intercept_offset[l] + u.c0
         clock = phase_start()
-        step_range(batch, False, params, grad + lo, lo, lo + n_out)
+        step_range(batch, False, params, grad + lo, lo, lo + u.c1 - u.c0)
         phase_end(OPTIMIZER, clock)
+
+
+cdef int share_start(const Plan *plan, const Stage *stage, int share,
+                     int n_shares) noexcept nogil:
+    """The first unit of share ``share``: each unit belongs to the share
+    its work's midpoint falls in, so shares of unequal units are about
+    equal in work."""
+    cdef double target = stage.cost * share / n_shares
+    cdef int lo = 0, hi = stage.count, mid
+    if share >= n_shares:
+        return stage.count
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if plan.units[stage.first + mid].mid < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 cdef void run_share(Workspace ws, Batch *batch, int s, int share,
@@ -482,8 +505,8 @@ cdef void run_share(Workspace ws, Batch *batch, int s, int share,
     cdef const Stage *stage = &ws.plan.stages[s]
     cdef int i
     cdef const Unit *u
-    for i in range(split(stage.count, share, n_shares),
-                   split(stage.count, share + 1, n_shares)):
+    for i in range(share_start(&ws.plan, stage, share, n_shares),
+                   share_start(&ws.plan, stage, share + 1, n_shares)):
         u = &ws.plan.units[stage.first + i]
         if stage.kind == GATHER_STAGE:
             gather_rows(ws, batch, work, u.r0, u.r1)
@@ -548,8 +571,8 @@ cdef double batch_pass(Workspace ws, Batch *batch, floating *work,
         ws.level = products_level()
         for l in range(1, ws.n_weight_layers):
             transpose_rows(params + ws.coef_offset[l], ws.units[l],
-                           ws.units[l + 1], 0, ws.units[l],
-                           work + ws.wt_off[l])
+                           ws.units[l + 1], 0, ws.units[l], 0,
+                           ws.units[l + 1], work + ws.wt_off[l])
         batch.products_ready = True
         # Counted within the pass (its wall time starts at ``clock``).
         phase_end(DELTA_PRODUCTS, clock)

@@ -59,13 +59,11 @@ cdef inline Py_ssize_t gradient_panel_rows(int level,
     return rows if level == BLAS_PRODUCTS else FNN_GRADIENT_PANEL_ROWS
 cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
                          Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
+                         Py_ssize_t c0, Py_ssize_t c1,
                          floating *wt) noexcept nogil
-cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
-                        const floating *w, Py_ssize_t n_in, const floating *a,
-                        const floating *pre, fnn_activation act, floating *out,
-                        Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
 cdef void column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
-                      floating *out, bint accumulate) noexcept nogil
+                      Py_ssize_t c0, Py_ssize_t c1, floating *out,
+                      bint accumulate) noexcept nogil
 
 cdef void forward_layer(const floating *a, Py_ssize_t rows, Py_ssize_t n_in,
                         bint a_col_major, Py_ssize_t lda, const floating *w,

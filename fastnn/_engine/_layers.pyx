@@ -156,27 +156,30 @@ cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
 
 cdef void transpose_rows(const floating *w, Py_ssize_t n_in,
                          Py_ssize_t n_out, Py_ssize_t k0, Py_ssize_t k1,
+                         Py_ssize_t c0, Py_ssize_t c1,
                          floating *wt) noexcept nogil:
-    """Columns k0:k1 of wt (n_out x n_in) <- rows k0:k1 of w (n_in x n_out)
-    transposed: a few rows of w at a time, so each row of wt gets a short
-    contiguous run."""
+    """Rows c0:c1, columns k0:k1 of wt (n_out x n_in) <- rows k0:k1,
+    columns c0:c1 of w (n_in x n_out) transposed: a few rows of w at a
+    time, so each row of wt gets a short contiguous run."""
     cdef Py_ssize_t k, j, p, p1
     for p in range(k0, k1, 16):
         p1 = min(p + 16, k1)
-        for j in range(n_out):
+        for j in range(c0, c1):
             for k in range(p, p1):
                 wt[j * n_in + k] = w[k * n_out + j]
 
 
 cdef void column_sums(const floating *delta, Py_ssize_t rows, Py_ssize_t n,
-                      floating *out, bint accumulate) noexcept nogil:
-    """out[j] <- (out[j] +) sum_r delta[r, j], rows added in order."""
+                      Py_ssize_t c0, Py_ssize_t c1, floating *out,
+                      bint accumulate) noexcept nogil:
+    """out[j] <- (out[j] +) sum_r delta[r, j] for columns c0:c1 of delta
+    (rows of n), rows added in order."""
     cdef Py_ssize_t r, j
     cdef long long clock = phase_start()
     if not accumulate:
-        memset(out, 0, n * sizeof(floating))
+        memset(out + c0, 0, (c1 - c0) * sizeof(floating))
     for r in range(rows):
-        for j in range(n):
+        for j in range(c0, c1):
             out[j] += delta[r * n + j]
     phase_end(GRADIENT_PRODUCTS, clock)
 

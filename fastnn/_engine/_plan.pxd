@@ -21,8 +21,9 @@ cdef enum StageKind:
 cdef struct Unit:
     int layer            # the weight layer (0: input to first hidden)
     Py_ssize_t r0, r1    # batch rows; coefficient rows in a gradient stage
-    Py_ssize_t c0, c1    # the layer's output (forward) or input (backward)
-                         #   columns; 0:n in gather, loss and gradient stages
+    Py_ssize_t c0, c1    # the layer's output (forward, gradient) or input
+                         #   (backward) columns; 0:n in gather and loss
+    double mid           # the stage's work up to the middle of this unit
 
 
 cdef struct Stage:
@@ -30,6 +31,7 @@ cdef struct Stage:
     int layer
     bint with_loss       # a forward stage whose units also do the loss
     int first, count     # its units: plan.units[first:first + count]
+    double cost          # its work (about its multiply-adds)
 
 
 cdef struct Plan:

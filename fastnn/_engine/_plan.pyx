@@ -98,6 +98,7 @@ cdef int _add_stage(Plan *plan, StageKind kind, int layer, Py_ssize_t rows,
     cdef Py_ssize_t P, R, C, i, j, ntile = cdiv(n, TILE_COLS)
     cdef Unit *u
     _row_columns(rows, panel, n, k, columns, &P, &R, &C)
+    cdef double done = 0.0, cost
     if fill:
         plan.stages[plan.n_stages].kind = kind
         plan.stages[plan.n_stages].layer = layer
@@ -112,6 +113,12 @@ cdef int _add_stage(Plan *plan, StageKind kind, int layer, Py_ssize_t rows,
                 u.r1 = min(rows, split(P, <int>i + 1, <int>R) * panel)
                 u.c0 = min(n, split(ntile, <int>j, <int>C) * TILE_COLS)
                 u.c1 = min(n, split(ntile, <int>j + 1, <int>C) * TILE_COLS)
+                # A partly used register tile costs a whole one.
+                cost = (<double>(u.r1 - u.r0)
+                        * cdiv(u.c1 - u.c0, TILE_COLS) * TILE_COLS * (k + 1))
+                u.mid = done + 0.5 * cost
+                done += cost
+        plan.stages[plan.n_stages].cost = done
     plan.n_stages += 1
     plan.n_units += <int>(R * C)
     return <int>C
@@ -121,11 +128,14 @@ cdef void _add_gradient_stage(Plan *plan, const Py_ssize_t *units,
                               int n_weight_layers, Py_ssize_t rows,
                               bint sparse, Py_ssize_t row_nnz,
                               bint fill) noexcept nogil:
-    """Append the gradient stage: blocks of whole gradient panels of
-    every layer's coefficient rows, of about equal work each."""
-    cdef int l, b, nb
-    cdef Py_ssize_t n_in, gp, n_panels, g
-    cdef double per_row, total = 0.0, target
+    """Append the gradient stage: blocks of whole gradient panels of every
+    layer's coefficient rows by blocks of its columns, of about equal work
+    each.  A layer whose one panel is more work than a unit should be (few
+    rows, a large batch) is cut into column blocks too; a sparse first
+    layer, summed feature by feature, in whole rows."""
+    cdef int l, b, c, nb, C
+    cdef Py_ssize_t n_in, n_out, gp, n_panels, g, ntile
+    cdef double per_row, total = 0.0, target, done = 0.0
     cdef Unit *u
     for l in range(n_weight_layers):
         total += _gradient_row_cost(units, l, rows, sparse, row_nnz) * units[l]
@@ -138,26 +148,41 @@ cdef void _add_gradient_stage(Plan *plan, const Py_ssize_t *units,
     plan.n_gradient_units = 0
     for l in range(n_weight_layers):
         n_in = units[l]
+        n_out = units[l + 1]
+        ntile = cdiv(n_out, TILE_COLS)
         gp = SPARSE_CHUNK if l == 0 and sparse else FNN_GRADIENT_PANEL_ROWS
         n_panels = cdiv(n_in, gp)
         per_row = _gradient_row_cost(units, l, rows, sparse, row_nnz)
         g = at_least_one(<Py_ssize_t>(target / (per_row * gp) + 0.5))
         nb = <int>cdiv(n_panels, g)
+        C = 1
+        if g == 1 and not (l == 0 and sparse):
+            C = <int>min(ntile, at_least_one(
+                <Py_ssize_t>(per_row * gp / target + 0.5)))
         if fill:
             for b in range(nb):
-                u = &plan.units[plan.n_units + b]
-                u.layer = l
-                # Non-empty (nb <= n_panels): one block per layer starts
-                # at row 0 and owns the intercepts.
-                u.r0 = split(n_panels, b, nb) * gp
-                u.r1 = min(n_in, split(n_panels, b + 1, nb) * gp)
-                u.c0 = 0
-                u.c1 = units[l + 1]
-        plan.n_units += nb
-        plan.n_gradient_units += nb
+                for c in range(C):
+                    u = &plan.units[plan.n_units + b * C + c]
+                    u.layer = l
+                    # Non-empty (nb <= n_panels): the blocks starting at
+                    # row 0 own the intercepts of their columns.
+                    u.r0 = split(n_panels, b, nb) * gp
+                    u.r1 = min(n_in, split(n_panels, b + 1, nb) * gp)
+                    u.c0 = min(n_out, split(ntile, c, C) * TILE_COLS)
+                    u.c1 = min(n_out, split(ntile, c + 1, C) * TILE_COLS)
+                    u.mid = done + 0.5 * _unit_cost(u, per_row, n_out)
+                    done += _unit_cost(u, per_row, n_out)
+        plan.n_units += nb * C
+        plan.n_gradient_units += nb * C
     if fill:
         plan.stages[plan.n_stages].count = plan.n_gradient_units
+        plan.stages[plan.n_stages].cost = done
     plan.n_stages += 1
+
+
+cdef inline double _unit_cost(const Unit *u, double per_row,
+                              Py_ssize_t n_out) noexcept nogil:
+    return per_row * (u.r1 - u.r0) * (u.c1 - u.c0) / n_out
 
 
 cdef double _gradient_row_cost(const Py_ssize_t *units, int l, Py_ssize_t rows,
@@ -216,9 +241,14 @@ cdef int init_plan(Plan *plan, const Py_ssize_t *units,
     """Allocate ``plan`` for any batch of the network ``units`` (widths,
     input first), so that making one never allocates."""
     cdef int l
-    cdef Py_ssize_t gradient_units = 0
+    cdef Py_ssize_t gradient_units = 0, n_panels
     for l in range(n_weight_layers):
-        gradient_units += cdiv(units[l], FNN_GRADIENT_PANEL_ROWS)
+        # nb * C of ``_add_gradient_stage``: C > 1 only for whole panels,
+        # and then at most a panel's work over the target (itself at least
+        # the layer's work over TARGET_UNITS), plus a half, column blocks.
+        n_panels = cdiv(units[l], FNN_GRADIENT_PANEL_ROWS)
+        gradient_units += min(n_panels * cdiv(units[l + 1], TILE_COLS),
+                              2 * TARGET_UNITS + n_panels + 1)
     # A phase-1 stage has at most TARGET_UNITS units (``_row_columns``).
     plan.capacity = <int>((2 * n_weight_layers + 1) * TARGET_UNITS
                           + gradient_units)
