@@ -34,6 +34,7 @@ from ._tuning cimport (
     FNN_GRADIENT_PANEL_ROWS,
     FNN_PANEL_ROWS,
     MIN_BLOCK_ROWS,
+    MIN_GRADIENT_ROW_BLOCKS,
     MIN_UNIT_MACS,
     SPARSE_CHUNK,
     TARGET_UNITS,
@@ -131,8 +132,9 @@ cdef void _add_gradient_stage(Plan *plan, const Py_ssize_t *units,
     """Append the gradient stage: blocks of whole gradient panels of every
     layer's coefficient rows by blocks of its columns, of about equal work
     each.  A layer whose one panel is more work than a unit should be (few
-    rows, a large batch) is cut into column blocks too; a sparse first
-    layer, summed feature by feature, in whole rows."""
+    rows, a large batch) is cut into column blocks too, if it has fewer
+    than ``MIN_GRADIENT_ROW_BLOCKS`` panels; a sparse first layer, summed
+    feature by feature, in whole rows."""
     cdef int l, b, c, nb, C
     cdef Py_ssize_t n_in, n_out, gp, n_panels, g, ntile
     cdef double per_row, total = 0.0, target, done = 0.0
@@ -156,7 +158,8 @@ cdef void _add_gradient_stage(Plan *plan, const Py_ssize_t *units,
         g = at_least_one(<Py_ssize_t>(target / (per_row * gp) + 0.5))
         nb = <int>cdiv(n_panels, g)
         C = 1
-        if g == 1 and not (l == 0 and sparse):
+        if g == 1 and n_panels < MIN_GRADIENT_ROW_BLOCKS and not (
+                l == 0 and sparse):
             C = <int>min(ntile, at_least_one(
                 <Py_ssize_t>(per_row * gp / target + 0.5)))
         if fill:
@@ -243,12 +246,11 @@ cdef int init_plan(Plan *plan, const Py_ssize_t *units,
     cdef int l
     cdef Py_ssize_t gradient_units = 0, n_panels
     for l in range(n_weight_layers):
-        # nb * C of ``_add_gradient_stage``: C > 1 only for whole panels,
-        # and then at most a panel's work over the target (itself at least
-        # the layer's work over TARGET_UNITS), plus a half, column blocks.
+        # nb * C of ``_add_gradient_stage``: column blocks (at most one per
+        # tile) only for layers of fewer than MIN_GRADIENT_ROW_BLOCKS panels.
         n_panels = cdiv(units[l], FNN_GRADIENT_PANEL_ROWS)
-        gradient_units += min(n_panels * cdiv(units[l + 1], TILE_COLS),
-                              2 * TARGET_UNITS + n_panels + 1)
+        gradient_units += (n_panels * cdiv(units[l + 1], TILE_COLS)
+                           if n_panels < MIN_GRADIENT_ROW_BLOCKS else n_panels)
     # A phase-1 stage has at most TARGET_UNITS units (``_row_columns``).
     plan.capacity = <int>((2 * n_weight_layers + 1) * TARGET_UNITS
                           + gradient_units)

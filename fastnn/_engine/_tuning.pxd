@@ -44,6 +44,13 @@ cdef enum:
     # it (``_plan._set_unit_floor``) to cut small networks as finely as
     # possible.
     MIN_UNIT_MACS = 32768
+    # A layer's gradient is cut into column blocks too only when it has
+    # fewer row panels than this (a 64-feature input, a batch of thousands
+    # in L-BFGS): each column block costs a call of the optimizer step per
+    # coefficient row, which made the 60k (100,) fit 8% slower on 2 cores
+    # when every layer was cut so (tools/time_builds.py); 16 blocks already
+    # share out over 8 threads.
+    MIN_GRADIENT_ROW_BLOCKS = 16
     # Smallest row block of a BLAS product (a batch's panels on BLAS, a
     # prediction's blocks): fewer than about 100 rows per GEMM costs BLAS
     # efficiency (measured with OpenBLAS: 50 rows ran at 75% of the speed
