@@ -81,14 +81,15 @@ for level in ["blas", *[name for name, code in _kernels.GEMM_LEVELS.items()
     MLPRegressor(hidden_layer_sizes=(17,), solver="lbfgs", max_iter=3,
                  random_state=0).fit(X, X[:, 0])
 _layers._set_products(default)
-# Layers narrower than the block count: one feature, a bottleneck, and
+# Narrow layers: one feature, a bottleneck, and
 # L-BFGS over several chunks (each layer's intercepts have one owner).
 import fastnn._base
 from fastnn import _engine
 
 x1 = np.ascontiguousarray(X[:, :1])
-for blocks in (2, 8):
-    previous = _engine._set_gemm_blocks(blocks)
+# The default cut of every batch and the finest (every panel a unit).
+for floor in (32768, 1):
+    previous = _engine._set_unit_floor(floor)
     MLPRegressor(hidden_layer_sizes=(400,), max_iter=2, random_state=0).fit(x1, X[:, 1])
     MLPRegressor(hidden_layer_sizes=(400, 2, 400), max_iter=2,
                  random_state=0).fit(X, X[:, 1])
@@ -96,7 +97,7 @@ for blocks in (2, 8):
     MLPRegressor(hidden_layer_sizes=(400,), solver="lbfgs", max_iter=2,
                  random_state=0).fit(x1, X[:, 1])
     fastnn._base._LBFGS_CHUNK_ROWS = chunk
-    _engine._set_gemm_blocks(previous)
+    _engine._set_unit_floor(previous)
 # Hand-edited weights: a consistent pruning is used, inconsistent edits
 # must be refused before the engine reads past a buffer.
 edited = MLPClassifier((16, 8), max_iter=3, random_state=0).fit(X, y)
