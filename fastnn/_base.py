@@ -34,7 +34,7 @@ from sklearn.utils.validation import (
 from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, FitTask, has_listeners, restore, snapshot
 from ._optimizers import OPTIMIZERS
-from ._threads import engine_threads, forward_threads
+from ._threads import engine_threads, forward_threads, products_threads
 from ._warnings import warn
 from .activations import ACTIVATIONS, Activation, _hidden_activation_specs, _spec
 from .losses import Loss, estimator_loss
@@ -577,7 +577,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             # stream (and the model) stays scikit-learn's.
             self._dropout_seed = int(self._random_state.randint(np.iinfo(np.int32).max))
             self._dropout_step = 0
-        with engine_threads() as n_threads:
+        # BLAS is pinned only if the products run on it: on the engine's
+        # kernels a stochastic fit leaves the user's BLAS settings alone.
+        with products_threads() as n_threads:
             trainer = self._engine_spec(layer_units, dropout=dropout).trainer(
                 params,
                 batch_size,
@@ -732,6 +734,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             loss = evaluator.loss_gradient(X_in, y, sample_weight, self.alpha, grad)
             return loss, grad.astype(np.float64)
 
+        # BLAS pinned whatever the products: SciPy's L-BFGS-B calls BLAS
+        # between the evaluations (see fastnn._threads).
         with engine_threads() as n_threads:
             evaluator = self._engine_spec(layer_units).trainer(
                 params, min(X.shape[0], _LBFGS_CHUNK_ROWS), n_threads
@@ -893,6 +897,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         n_rows = 1 if Y is not None else self.n_outputs_
         out = np.empty((X.shape[0], n_rows, X.shape[1]), dtype=dtype)
         if X.shape[0]:
+            # The input layer's product runs on BLAS: pinned.
             with engine_threads() as n_threads:
                 trainer = self._engine_spec(units, specs).trainer(
                     params, min(X.shape[0], _network.EVALUATION_ROWS), n_threads

@@ -1,11 +1,34 @@
 """Thread control around engine calls: the Python face of ``_engine._threads``.
 
-The engine parallelises with OpenMP and calls BLAS from inside its threads,
-so BLAS must run single-threaded meanwhile: OpenBLAS's and OpenMP's worker
-threads both busy-wait, and running both teams at once was measured ten
-times slower than either alone.  OpenBLAS's limit is one number for the
-whole process: pinned from whichever thread calls the engine, it holds
-for every thread until the last overlapping engine call restores it.
+The engine parallelises with OpenMP.  Where it calls BLAS from inside its
+threads, BLAS must run single-threaded meanwhile: OpenBLAS's and OpenMP's
+worker threads both busy-wait, and running both teams at once was
+measured ten times slower than either alone.  BLAS must also run
+single-threaded for results not to depend on the thread count: OpenBLAS
+splits a product differently for each count of its own (169 of 792 shapes
+tried gave other bits on two threads than on one).
+
+So ``engine_threads(blas=...)`` pins BLAS to one thread only for calls that
+reach it: predictions (``forward_threads``: those with a product large
+enough for either to split), input gradients, and training or gradient
+evaluations when their products run on BLAS (``_engine.products()`` is
+"blas": a CPU without AVX2, or forced).  Stochastic training on the
+engine's own kernels, the default on any AVX2 CPU, never touches the
+BLAS settings.  An L-BFGS fit pins BLAS for the whole fit whatever its
+products: SciPy's L-BFGS-B calls BLAS between the evaluations, and
+OpenBLAS's threads there, beside the engine's team, made whole fits 2 to
+11 times slower on two cores (and the model depend on the BLAS thread
+count).
+
+OpenBLAS's limit is one number for the whole process: pinned from
+whichever thread calls the engine, it holds for every thread until the
+last overlapping pinning call ends.  What the user sets meanwhile wins:
+a call that starts while another holds the pin takes a count other than
+one as the user's newest setting, and the last call to end restores the
+saved count only to a library still at the one thread it was pinned to.
+A count the user sets during a pinning call (``threadpool_limits``, with
+or without ``with``) is thus kept, except a count of one, which cannot be
+told from the pin: it gives way to the count from before the call.
 
 Fork: GNU libgomp's thread pool does not survive ``fork()`` (the child
 inherits the pool's bookkeeping but not its threads, so the next parallel
@@ -16,9 +39,9 @@ thread: same results (they never depend on the thread count), no hang, no
 environment variable to set.  A child of a process that never ran a team
 (multiprocessing's forkserver, started fresh) has no pool to inherit and
 runs the full team.  OpenBLAS re-initialises itself in the child through
-its own atfork handler; a child forked while another thread was inside the
-engine gets the user's BLAS settings back at once, since the call that
-would restore them is not there.
+its own atfork handler; a child forked while another thread was inside a
+pinning call gets the user's BLAS settings back at once, since the call
+that would restore them is not there.
 """
 
 from __future__ import annotations
@@ -32,17 +55,17 @@ from functools import cache
 
 from threadpoolctl import ThreadpoolController
 
-from ._engine import PARALLEL_MIN_MACS, effective_n_threads
+from ._engine import PARALLEL_MIN_MACS, effective_n_threads, products
 from ._engine import openmp_enabled as openmp_enabled  # re-exported
 
-# Engine calls may overlap (predict from several Python threads, fits in a
-# threaded grid search).  The BLAS limit is process-wide, so the first call
-# to start sets it and the last to finish restores the user's setting;
-# nested save/restore pairs would otherwise interleave and could leave BLAS
-# pinned to one thread for good.
+# Pinning calls may overlap (predict from several Python threads, fits in a
+# threaded grid search).  The BLAS limit is process-wide, so the calls share
+# one pin and the last to finish restores the user's setting; nested
+# save/restore pairs would otherwise interleave and could leave BLAS pinned
+# to one thread for good.
 _lock = threading.Lock()
-_active_calls = 0
-_saved: list = []  # (library, its thread count) for each library pinned
+_active_calls = 0  # pinning calls running
+_saved: dict = {}  # index in _blas_libraries() -> the user's count it had
 # Whether this process, or the one it was forked from, handed the engine
 # more than one thread (and so may have started libgomp's pool).
 _team_started = False
@@ -56,11 +79,9 @@ def _after_fork_in_child() -> None:
     # so nothing would ever give the child its BLAS settings back.
     _lock = threading.Lock()
     if _active_calls:
-        for lib, n in _saved:
-            if n != 1:
-                lib.set_num_threads(n)
+        _restore_user_counts()
     _active_calls = 0
-    _saved = []
+    _saved = {}
     _forked = _team_started
 
 
@@ -120,33 +141,63 @@ def engine_n_threads() -> int:
     return 1 if _forked else effective_n_threads()
 
 
+def _pin_blas() -> None:
+    global _active_calls
+    with _lock:
+        # The libraries' own getters and setters: threadpoolctl's limit()
+        # also collects every library's version and architecture, which
+        # cost more than a small prediction.
+        for i, lib in enumerate(_blas_libraries()):
+            n = lib.get_num_threads()
+            if n != 1:
+                # Not the pin (a call that overlaps this one may find the
+                # user's change made since the pin): the user's newest count.
+                _saved[i] = n
+                lib.set_num_threads(1)
+        _active_calls += 1
+
+
+def _restore_user_counts() -> None:
+    libs = _blas_libraries()
+    for i, n in _saved.items():
+        # A count other than the pin's one was set by the user meanwhile:
+        # it stands.
+        if libs[i].get_num_threads() == 1:
+            libs[i].set_num_threads(n)
+
+
+def _unpin_blas() -> None:
+    global _active_calls, _saved
+    with _lock:
+        _active_calls -= 1
+        if _active_calls == 0:
+            _restore_user_counts()
+            _saved = {}
+
+
 @contextmanager
-def engine_threads() -> Iterator[int]:
-    """Pin BLAS to one thread and yield the OpenMP thread count to use."""
-    global _active_calls, _saved, _team_started
+def engine_threads(blas: bool = True) -> Iterator[int]:
+    """Yield the OpenMP thread count an engine call is to use, with BLAS
+    pinned to one thread for the call if ``blas`` (see the module
+    docstring for which calls need it)."""
+    global _team_started
     n_threads = engine_n_threads()
     if n_threads > 1:
         _team_started = True
-    with _lock:
-        if _active_calls == 0:
-            # The libraries' own getters and setters: threadpoolctl's limit()
-            # also collects every library's version and architecture, which
-            # cost more than a small prediction.
-            _saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
-            for lib, n in _saved:
-                if n != 1:
-                    lib.set_num_threads(1)
-        _active_calls += 1
+    if not blas:
+        yield n_threads
+        return
+    _pin_blas()
     try:
         yield n_threads
     finally:
-        with _lock:
-            _active_calls -= 1
-            if _active_calls == 0:
-                for lib, n in _saved:
-                    if n != 1:
-                        lib.set_num_threads(n)
-                _saved = []
+        _unpin_blas()
+
+
+def products_threads() -> AbstractContextManager[int]:
+    """``engine_threads()`` for training and gradient evaluations: BLAS is
+    pinned only when their products run on it (``_engine.products()``)."""
+    return engine_threads(blas=products() == "blas")
 
 
 def forward_threads(n_rows: int, layer_units: list[int]) -> AbstractContextManager[int]:

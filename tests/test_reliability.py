@@ -512,6 +512,178 @@ def test_overlapping_fits_in_threads_pin_blas_and_the_last_restores_it(
     _assert_same_weights(main_fit, _blas_fit("lbfgs", short_iter))
 
 
+class _HeldFit:
+    """Fits held at the start of ``method`` (which runs inside the fit's
+    engine call, BLAS pinned or not) until the test has done there what
+    it does while a fit runs."""
+
+    def __init__(self, monkeypatch, method: str):
+        self.inside, self.go = threading.Event(), threading.Event()
+        original = getattr(MLPClassifier, method)
+
+        def held(estimator, *args, **kwargs):
+            self.inside.set()
+            assert self.go.wait(60), "the test never let the fit go on"
+            return original(estimator, *args, **kwargs)
+
+        monkeypatch.setattr(MLPClassifier, method, held)
+
+    def fit(self, solver: str, during) -> MLPClassifier:
+        """A fit in a worker thread, with ``during()`` run in this thread
+        while the worker is inside the fit."""
+        self.inside.clear()
+        self.go.clear()
+        out = []
+        worker = threading.Thread(target=lambda: out.append(_blas_fit(solver, 5)))
+        worker.start()
+        try:
+            assert self.inside.wait(60), "the fit never started"
+            during()
+        finally:
+            self.go.set()
+            worker.join()
+        return out[0]
+
+
+@pytest.fixture
+def kernel_products():
+    from fastnn import _engine
+
+    if _engine.products() == "blas":
+        pytest.skip("this CPU has no AVX2: training's products run on BLAS")
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_blas_limits_the_user_sets_during_a_stochastic_fit_win(
+    solver, user_blas_limit, kernel_products, monkeypatch
+):
+    from contextlib import ExitStack
+
+    from threadpoolctl import threadpool_limits
+
+    one = [1] * len(user_blas_limit)
+    held = _HeldFit(monkeypatch, "_run_epochs")
+    # A `with threadpool_limits(1)` opened while the fit runs and closed
+    # after it ends.
+    with ExitStack() as block:
+        held.fit(
+            solver,
+            lambda: block.enter_context(threadpool_limits(limits=1, user_api="blas")),
+        )
+        assert _blas_threads() == one
+        assert _blas_threads_in_a_new_thread() == one
+    assert _blas_threads() == user_blas_limit
+    # A global limit set while the fit runs.
+    held.fit(solver, lambda: threadpool_limits(limits=1, user_api="blas"))
+    assert _blas_threads() == one
+    assert _blas_threads_in_a_new_thread() == one
+    threadpool_limits(limits=2, user_api="blas")
+    held.fit(solver, lambda: None)
+    assert _blas_threads() == [2] * len(user_blas_limit)
+
+
+@pytest.fixture(params=["lbfgs", "adam on BLAS products"])
+def pinning_fit(request):
+    """A fit that pins BLAS: L-BFGS (SciPy's L-BFGS-B calls BLAS between
+    the evaluations), or a stochastic fit whose products run on BLAS."""
+    from fastnn import _engine
+
+    if request.param == "lbfgs":
+        yield "lbfgs", "_minimize_lbfgs"
+        return
+    previous = _engine._set_products("blas")
+    try:
+        yield "adam", "_run_epochs"
+    finally:
+        _engine._set_products(previous)
+
+
+def test_blas_counts_the_user_sets_during_a_pinning_fit_win(
+    pinning_fit, user_blas_limit, monkeypatch
+):
+    from threadpoolctl import threadpool_limits
+
+    solver, method = pinning_fit
+    n_libs = len(user_blas_limit)
+    held = _HeldFit(monkeypatch, method)
+
+    def set_two():
+        assert _blas_threads() == [1] * n_libs  # the fit's pin
+        threadpool_limits(limits=2, user_api="blas")
+
+    held.fit(solver, set_two)
+    assert _blas_threads() == [2] * n_libs
+    assert _blas_threads_in_a_new_thread() == [2] * n_libs
+    threadpool_limits(limits=3, user_api="blas")
+
+    def open_and_close_a_limit():
+        with threadpool_limits(limits=2, user_api="blas"):
+            assert _blas_threads() == [2] * n_libs
+
+    held.fit(solver, open_and_close_a_limit)
+    assert _blas_threads() == user_blas_limit
+
+
+class _CountingBlas:
+    """A BLAS library controller that records the counts set on it."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.calls: list = []
+
+    def get_num_threads(self) -> int:
+        return self.n
+
+    def set_num_threads(self, n: int) -> None:
+        self.calls.append(n)
+        self.n = n
+
+
+def test_which_fits_pin_blas(monkeypatch):
+    import fastnn._threads
+    from fastnn import _engine
+
+    lib = _CountingBlas(2)
+    monkeypatch.setattr(fastnn._threads, "_blas_libraries", lambda: [lib])
+    expected = {"adam": [], "sgd": [], "lbfgs": [1, 2]}
+    if _engine.products() == "blas":
+        expected = {solver: [1, 2] for solver in expected}
+    for solver, calls in expected.items():
+        lib.calls.clear()
+        _blas_fit(solver, 2)
+        assert lib.calls == calls, solver
+    previous = _engine._set_products("blas")
+    try:
+        lib.calls.clear()
+        _blas_fit("adam", 2)
+        assert lib.calls == [1, 2]
+    finally:
+        _engine._set_products(previous)
+
+
+def test_overlapping_pins_keep_the_users_newest_count(monkeypatch):
+    import fastnn._threads
+    from fastnn._threads import engine_threads
+
+    libs = [_CountingBlas(2), _CountingBlas(1)]
+    monkeypatch.setattr(fastnn._threads, "_blas_libraries", lambda: libs)
+    with engine_threads():
+        assert [lib.n for lib in libs] == [1, 1]
+        libs[0].n = 3  # the user, in another thread
+        with engine_threads():  # a call that overlaps: takes 3 as the user's
+            assert [lib.n for lib in libs] == [1, 1]
+        assert [lib.n for lib in libs] == [1, 1]
+    assert [lib.n for lib in libs] == [3, 1]
+    assert libs[1].calls == []  # at one thread already: never touched
+    with engine_threads():
+        libs[0].n = 4  # the user's, after the pin: it stands
+    assert libs[0].calls == [1, 1, 3, 1]
+    assert libs[0].n == 4
+    with engine_threads(blas=False):
+        pass
+    assert libs[0].calls == [1, 1, 3, 1]
+
+
 @pytest.mark.parametrize("call", ["fit", "predict"])
 def test_gil_is_released_while_the_engine_runs(call):
     rng = np.random.RandomState(0)

@@ -105,16 +105,19 @@ def test_plain_float_input_skips_validate_data(models, data, monkeypatch):
 
 
 class _RecordingBlas:
-    """A BLAS library controller that records what the engine sets."""
+    """A BLAS library controller, at two threads, that records what the
+    engine sets."""
 
     def __init__(self, calls: list):
         self.calls = calls
+        self.n = 2
 
     def get_num_threads(self) -> int:
-        return 2
+        return self.n
 
     def set_num_threads(self, n: int) -> None:
         self.calls.append(n)
+        self.n = n
 
 
 def test_blas_is_pinned_only_for_products_big_enough_to_thread(
@@ -124,9 +127,8 @@ def test_blas_is_pinned_only_for_products_big_enough_to_thread(
     # row stays below the size at which BLAS or the engine would split a
     # product, 100 rows do not.
     calls: list = []
-    monkeypatch.setattr(
-        fastnn._threads, "_blas_libraries", lambda: [_RecordingBlas(calls)]
-    )
+    blas = [_RecordingBlas(calls)]
+    monkeypatch.setattr(fastnn._threads, "_blas_libraries", lambda: blas)
     ours, theirs = models["multiclass"]
     X = data[0]
     for rows, pinned in [(1, []), (10, []), (100, [1, 2]), (2000, [1, 2])]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._base import _LBFGS_CHUNK_ROWS
 from .._network import EngineSpec
-from .._threads import engine_threads
+from .._threads import products_threads
 
 # (sum of sample-weighted losses, sum of weights, raw gradient in float64)
 Sums = tuple[float, float, np.ndarray]
@@ -90,7 +90,7 @@ def range_sums(
     from .. import _engine
 
     batch = min(max(b.X.shape[0] for b in blocks), _LBFGS_CHUNK_ROWS)
-    with engine_threads() as n_threads:
+    with products_threads() as n_threads:
         trainer = spec.trainer(params.copy(), batch, n_threads)
 
         def leaf(i: int) -> Sums:
