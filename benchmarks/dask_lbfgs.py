@@ -15,9 +15,13 @@ overhead of one evaluation: the wall time of an evaluation over the same
 blocks holding one row each (scheduling, sending the parameters, the tree of
 sums, the round trip), plus the client's own time between evaluations
 (SciPy, finishing the sums).  With several block counts (``--blocks
-8,64,512``) the 2-worker cluster also reports, per block count, the time of
-an evaluation over the data and over one-row blocks: what the number of
-blocks costs.
+8,64,512``) the 2-worker cluster also reports, per block count, the fit's
+set-up (everything before the first L-BFGS evaluation: the checks, label
+encoding and placement of the blocks), the time dask takes to compute X and
+y alone (persisted and let go: the floor of any set-up, which reads every
+block once) and the time of an evaluation over the data and over one-row
+blocks: what the number of blocks costs.  ``--blocks-only`` skips the
+1-worker and single-process fits.
 
 Full size (the README's figures; needs ~1 GB of memory per copy of X)::
 
@@ -30,6 +34,11 @@ Quick check that it runs::
 Cost of the block count::
 
     python benchmarks/dask_lbfgs.py --blocks 8,64,512
+
+Set-up time against the block count (the Dask page's table)::
+
+    python benchmarks/dask_lbfgs.py --n-samples 200000 --max-iter 10 \
+        --repeats 1 --blocks-only --blocks 8,512,2000,8000
 
 Run on a quiet machine: other processes on the cores distort every ratio.
 """
@@ -145,6 +154,19 @@ def _empty_evaluation_s(args, n_blocks: int) -> float:
     ]
 
 
+def _read_s(client, X, y) -> float:
+    """Seconds for dask to compute X and y once on the cluster (persisted,
+    then let go): what reading the blocks costs any fit."""
+    from distributed import wait
+
+    start = time.perf_counter()
+    persisted = client.persist([X, y])
+    wait(persisted)
+    elapsed = time.perf_counter() - start
+    del persisted
+    return elapsed
+
+
 def _cluster_run(n_workers: int, args) -> dict:
     from distributed import Client, LocalCluster
 
@@ -158,14 +180,14 @@ def _cluster_run(n_workers: int, args) -> dict:
             host="127.0.0.1",
             dashboard_address=":0",
         ) as cluster,
-        Client(cluster),
+        Client(cluster) as client,
     ):
         # First: the workers import fastnn, outside the timed fits.
         overhead = _empty_evaluation_s(args, args.blocks[0])
         X, y = _data(args.n_samples, args.n_features, args.blocks[0])
         result = _timed_fit(lambda: fastnn.dask.fit(_estimator(args), X, y), args)
         result["client_overhead_per_evaluation_s"] = overhead
-        if n_workers == 2 and len(args.blocks) > 1:
+        if n_workers == 2 and (len(args.blocks) > 1 or args.blocks_only):
             result["by_block_count"] = {}
             for n_blocks in args.blocks:
                 X, y = _data(args.n_samples, args.n_features, n_blocks)
@@ -173,6 +195,8 @@ def _cluster_run(n_workers: int, args) -> dict:
                     lambda X=X, y=y: fastnn.dask.fit(_estimator(args), X, y), args
                 )
                 result["by_block_count"][n_blocks] = {
+                    "setup_s": fitted["setup_s"],
+                    "read_s": _read_s(client, X, y),
                     "evaluation_s": fitted["evaluation_s_median"],
                     "one_row_blocks_evaluation_s": _empty_evaluation_s(args, n_blocks),
                 }
@@ -206,9 +230,25 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="for the reference")
+    parser.add_argument(
+        "--blocks-only",
+        action="store_true",
+        help="only the 2-worker cluster, by block count (no scaling runs)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is the budget
+
+    if args.blocks_only:
+        two = _cluster_run(2, args)
+        print(_title(args))
+        _print_block_counts(two)
+        if args.json:
+            figures = {k: v for k, v in two.items() if k != "model"}
+            figures.update(cpu=_cpu(), args=vars(args))
+            with open(args.json, "w") as f:
+                json.dump(figures, f, indent=2)
+        return
 
     runs = {f"{n} worker(s)": _cluster_run(n, args) for n in (1, 2)}
     runs[f"numpy, {args.threads} threads"] = _local_run(args)
@@ -219,11 +259,7 @@ def main() -> None:
         for a, b in zip(two["model"].coefs_, local["model"].coefs_)
     ]
 
-    print(
-        f"fastnn.dask.fit, {args.n_samples} x {args.n_features} float64, hidden "
-        f"({args.hidden},), {args.blocks[0]} blocks, {args.max_iter} L-BFGS "
-        f"iterations; CPU: {_cpu()}, {os.cpu_count()} logical CPUs"
-    )
+    print(_title(args))
     print(
         f"{'':22s} {'s/iteration':>12s} {'s/evaluation':>13s} {'setup s':>8s} "
         f"{'fit s':>8s}"
@@ -241,14 +277,7 @@ def main() -> None:
             f"{1e3 * r['client_s_between_evaluations']:.1f} ms on the client "
             "between evaluations"
         )
-    if "by_block_count" in two:
-        print("2 workers, by block count: median s per evaluation")
-        print(f"{'blocks':>8s} {'over the data':>14s} {'one-row blocks':>15s}")
-        for n_blocks, r in two["by_block_count"].items():
-            print(
-                f"{n_blocks:8d} {r['evaluation_s']:14.4f} "
-                f"{r['one_row_blocks_evaluation_s']:15.4f}"
-            )
+    _print_block_counts(two)
     # Per iteration: the loop that scales, without the one-off block setup
     # (which the fit times above include).
     speed_up = one["s_per_iteration"] / two["s_per_iteration"]
@@ -275,6 +304,32 @@ def main() -> None:
         )
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)
+
+
+def _title(args) -> str:
+    return (
+        f"fastnn.dask.fit, {args.n_samples} x {args.n_features} float64, hidden "
+        f"({args.hidden},), {args.blocks[0]} blocks, {args.max_iter} L-BFGS "
+        f"iterations; CPU: {_cpu()}, {os.cpu_count()} logical CPUs"
+    )
+
+
+def _print_block_counts(two: dict) -> None:
+    if "by_block_count" not in two:
+        return
+    print(
+        "2 workers, by block count: set-up s (before the first evaluation), "
+        "s to compute X and y alone, median s per evaluation"
+    )
+    print(
+        f"{'blocks':>8s} {'set-up':>8s} {'read X, y':>10s} {'over the data':>14s} "
+        f"{'one-row blocks':>15s}"
+    )
+    for n_blocks, r in two["by_block_count"].items():
+        print(
+            f"{n_blocks:8d} {r['setup_s']:8.2f} {r['read_s']:10.2f} "
+            f"{r['evaluation_s']:14.4f} {r['one_row_blocks_evaluation_s']:15.4f}"
+        )
 
 
 def _cpu() -> str:

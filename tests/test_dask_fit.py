@@ -981,6 +981,46 @@ def test_tasks_per_evaluation_do_not_grow_with_the_blocks(client, monkeypatch):
         assert counts and set(counts) == {1 + 2 + 1}, (n_blocks, counts)
 
 
+def _futures_before_training(client, monkeypatch, n_blocks: int) -> int:
+    """How many futures the fit creates before its first evaluation."""
+    X, y = _data(n=64 * 8)
+    created = []
+    own = _backends.Cluster._own
+    evaluations = _count_evaluations(monkeypatch, lambda n: None)
+
+    def counting(self, futures):
+        if not evaluations:
+            created.append(len(futures))
+        return own(self, futures)
+
+    monkeypatch.setattr(_backends.Cluster, "_own", counting)
+    rows = len(y) // n_blocks
+    fdask.fit(
+        MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=2),
+        _as_dask(X, rows),
+        _as_dask(y, rows),
+    )
+    monkeypatch.undo()
+    return sum(created)
+
+
+def test_set_up_tasks_do_not_grow_with_the_blocks(client, monkeypatch):
+    # Blocks are checked, summarised and encoded in groups: a few tasks per
+    # worker thread each, not one per block.
+    counts = [_futures_before_training(client, monkeypatch, n) for n in (8, 64, 512)]
+    assert counts[0] == counts[1] == counts[2] <= 3 * 4 * 2, counts
+
+
+def test_an_error_in_one_of_many_small_blocks_names_that_block(client):
+    # Blocks are checked in batches: the error is still the block's own.
+    X, y = _data()
+    X[313, 1] = np.nan
+    with pytest.raises(
+        ValueError, match=r"^In row block 31 \(rows 310 to 320\): Input X contains NaN"
+    ):
+        fdask.fit(MLPClassifier(solver="lbfgs"), _as_dask(X, 10), _as_dask(y, 10))
+
+
 def test_large_parameters_are_not_sent_in_the_graph(client):
     # distributed warns about graphs over a threshold (10 MB by default, a
     # model of 1.3M float64 parameters); here lowered below this model's

@@ -1,20 +1,22 @@
 """Where a fit's blocks live and its evaluations run.
 
 :class:`Cluster` keeps the blocks on a ``distributed`` cluster as futures the
-fit owns; :class:`InProcess` computes them once with dask's default
-scheduler and keeps them in this process.  Both add the blocks' sums in the
-tree of :mod:`._sums`, so they give the same bits.
+fit owns, one per group of consecutive blocks; :class:`InProcess` computes
+them once with dask's default scheduler and keeps them in this process.
+Both add the blocks' sums in the tree of :mod:`._sums`, so they give the
+same bits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 
 import numpy as np
 
 from .._network import EngineSpec
-from ._sums import Sums, merge, range_sums, total
+from ._sums import Sums, group_sums, merge, range_sums, total
 
 # Range results added per merge task: a merge receives at most this many
 # ranges' nodes, and the tree of merges over the workers is that wide.
@@ -39,6 +41,10 @@ class InProcess:
     def __init__(self) -> None:
         self.blocks: list = []
 
+    def n_threads(self) -> int:
+        """Threads of dask's default (threaded) scheduler."""
+        return os.cpu_count() or 1
+
     def compute(self, tasks: list) -> list:
         import dask
 
@@ -50,8 +56,8 @@ class InProcess:
     def gather(self, items: list) -> list:
         return list(items)
 
-    def encode(self, checked: list, rows, func, *args) -> None:
-        self.blocks = [func(block, *args) for block in checked]
+    def encode(self, checked: list, rows, counts, func, *args) -> None:
+        self.blocks = [block for group in checked for block in func(group, *args)]
 
     def evaluate(self, spec: EngineSpec, params: np.ndarray) -> Sums:
         n = len(self.blocks)
@@ -73,7 +79,7 @@ class Cluster:
     def __init__(self, client) -> None:
         self.client = client
         self._held: list = []
-        # (first block index, its futures, preferred worker) per range.
+        # (first block index, its groups' futures, preferred worker) per range.
         self.ranges: list[tuple[int, list, str | None]] = []
         self.n_blocks = 0
 
@@ -98,6 +104,11 @@ class Cluster:
             ]
         )
         return future
+
+    def n_threads(self) -> int:
+        """Threads of the cluster's workers."""
+        workers = self.client.scheduler_info()["workers"].values()
+        return max(sum(max(int(w.get("nthreads", 1)), 1) for w in workers), 1)
 
     def compute(self, tasks: list) -> list:
         return self._own(self.client.compute(tasks))
@@ -139,21 +150,28 @@ class Cluster:
             f"Client is {status}. Can't finish fastnn.dask.fit on its cluster."
         )
 
-    def encode(self, checked: list, rows, func, *args) -> None:
-        """Encode every block on the worker of its range; let the checked go."""
-        placement = self._contiguous_ranges(checked, np.asarray(rows))
-        self.n_blocks = len(checked)
+    def encode(self, checked: list, rows, counts, func, *args) -> None:
+        """Encode every group of blocks on the worker of its range; let the
+        checked go.  ``rows`` and ``counts``: per group, the rows and the
+        number of its blocks that are trained on (groups without any are
+        dropped)."""
+        kept = [g for g, count in enumerate(counts) if count]
+        groups = [checked[g] for g in kept]
+        placement = self._contiguous_ranges(groups, np.asarray(rows)[kept])
+        # Index of each kept group's first block among the trained blocks.
+        first = np.concatenate([[0], np.cumsum(np.asarray(counts)[kept])])
+        self.n_blocks = int(first[-1])
         self.ranges = []
         for start, stop, worker in placement:
             futures = [
-                self._submit(worker, func, block, *args)
-                for block in checked[start:stop]
+                self._submit(worker, func, group, *args) for group in groups[start:stop]
             ]
-            self.ranges.append((start, futures, worker))
+            self.ranges.append((int(first[start]), futures, worker))
         self._drop(checked)
 
     def _contiguous_ranges(self, futures: list, rows: np.ndarray) -> list:
-        """``(start, stop, worker)``: consecutive blocks per worker thread.
+        """``(start, stop, worker)``: consecutive groups of blocks (futures,
+        of ``rows`` rows each) per worker thread.
 
         Every evaluation waits for the busiest worker, so each worker thread
         gets about its share of the rows; a range of consecutive blocks adds
@@ -205,9 +223,9 @@ class Cluster:
             # 60% slower).
             level = [
                 self._submit(
-                    worker, range_sums, start, self.n_blocks, spec, params_f, *blocks
+                    worker, group_sums, start, self.n_blocks, spec, params_f, *groups
                 )
-                for start, blocks, worker in self.ranges
+                for start, groups, worker in self.ranges
             ]
             while len(level) > 1:
                 level = [

@@ -5,6 +5,17 @@ clone's, so nothing is fitted on a block): the same conversions, warnings
 aside, and the same messages as ``fit`` on the block alone.  What the client
 needs to know of a block comes back as a small :class:`Summary`; the block
 itself stays where it was checked until it is encoded.
+
+Blocks go to the cluster in groups of consecutive blocks, one task per group
+(:func:`check_group`, :func:`encode_group`), and NumPy blocks are checked
+and encoded in batches: the checks' fixed cost (scikit-learn's validation
+and label encoding take milliseconds whatever the size) is paid per batch,
+not per block.  A batch is checked as one array, which passes exactly when
+each of its blocks would: every check is value by value or row by row
+(finiteness, dtypes, label types, a loss's domain), and the blocks of a
+batch share their dtypes.  Only a batch that fails is checked block by
+block, so an error is always a block's own.  DataFrame partitions and
+sparse blocks are checked one at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +32,10 @@ from sklearn.utils.validation import _check_sample_weight, _check_y
 
 from .._network import checked_validation
 from ._sums import Block
+
+# A batch of NumPy blocks holds at most this many bytes of X (or one block):
+# the copy made to check it stays small, the per-call cost is paid once.
+_BATCH_BYTES = 16 << 20
 
 # scikit-learn 1.9 refuses all-zero sample weights unless told not to; older
 # versions take them and have no such argument.
@@ -102,6 +117,92 @@ def check_block(Xb, yb, swb, checker, dtype) -> Checked:
         return Checked(error=exc, rows=rows)
 
 
+def check_group(xs: list, ys: list, sws: list | None, checker, dtype) -> list:
+    """``check_block`` on each of consecutive blocks (``sws`` None: no
+    sample weights), NumPy blocks in batches (see the module docstring)."""
+    triples = list(zip(xs, ys, sws if sws is not None else [None] * len(xs)))
+    checked: list = []
+    batch: list = []
+    size = 0
+    for triple in triples:
+        if batch and (
+            not _batchable(*triple)
+            or not _alike(batch[0], triple)
+            or size >= _BATCH_BYTES
+        ):
+            checked.extend(_check_batch(batch, checker, dtype))
+            batch, size = [], 0
+        if _batchable(*triple):
+            batch.append(triple)
+            size += triple[0].nbytes
+        else:
+            checked.append(check_block(*triple, checker, dtype))
+    checked.extend(_check_batch(batch, checker, dtype))
+    return checked
+
+
+def _batchable(Xb, yb, swb) -> bool:
+    """Whether a block can be checked with others: a C-ordered numeric
+    NumPy X with rows, and NumPy y and weights of as many rows."""
+    if not (type(Xb) is np.ndarray and type(yb) is np.ndarray):
+        return False
+    n = Xb.shape[0] if Xb.ndim == 2 else 0
+    return (
+        n > 0
+        and Xb.dtype.kind in "biuf"
+        and Xb.flags.c_contiguous
+        and yb.ndim in (1, 2)
+        and yb.shape[0] == n
+        and (swb is None or (type(swb) is np.ndarray and swb.shape == (n,)))
+    )
+
+
+def _alike(a: tuple, b: tuple) -> bool:
+    """Whether two batchable blocks concatenate without a conversion."""
+    (Xa, ya, swa), (Xb, yb, swb) = a, b
+    return (
+        Xa.dtype == Xb.dtype
+        and Xa.shape[1] == Xb.shape[1]
+        and ya.dtype == yb.dtype
+        and ya.shape[1:] == yb.shape[1:]
+        and (swa is None) == (swb is None)
+        and (swa is None or swa.dtype == swb.dtype)
+    )
+
+
+def _check_batch(batch: list, checker, dtype) -> list:
+    """``check_block`` on each block of ``batch`` (alike NumPy blocks), from
+    one check of their concatenation when it passes."""
+    if len(batch) < 2:
+        return [check_block(*triple, checker, dtype) for triple in batch]
+    xs, ys, sws = zip(*batch)
+    whole = check_block(
+        np.concatenate(xs),
+        np.concatenate(ys),
+        None if sws[0] is None else np.concatenate(sws),
+        checker,
+        dtype,
+    )
+    if whole.error is not None:
+        # The error, if any, is a block's own, with the block's name.
+        return [check_block(*triple, checker, dtype) for triple in batch]
+    bounds = np.cumsum([0, *(X.shape[0] for X in xs)])
+    checked = []
+    for (Xb, _, swb), start, stop in zip(batch, bounds[:-1], bounds[1:]):
+        # What the block's own check gives: the block itself when it is in
+        # the fit's dtype already, else its rows of the batch converted the
+        # same way.
+        X = Xb if Xb.dtype == dtype else whole.X[start:stop]
+        sw = None if swb is None else whole.sample_weight[start:stop]
+        rows = (len(Xb), len(Xb), None if swb is None else len(Xb))
+        checked.append(Checked(X, whole.y[start:stop], sw, rows=rows))
+    return checked
+
+
+def summarise_group(blocks: list, classifier: bool) -> list:
+    return [summarise(block, classifier) for block in blocks]
+
+
 def summarise(block: Checked, classifier: bool) -> Summary:
     if block.error is not None or block.X is None:
         return Summary(block.error, block.rows, [], None, None)
@@ -117,6 +218,32 @@ def summarise(block: Checked, classifier: bool) -> Summary:
     return Summary(None, block.rows, labels, rows, nonzero)
 
 
+def encode_group(blocks: list, encoder, class_weights, dtype) -> list:
+    """The engine's form of each checked block with rows, in order (see
+    :func:`encode`), the targets of all of them encoded at once."""
+    blocks = [block for block in blocks if block.X is not None]
+    if len(blocks) < 2:
+        return [encode(block, encoder, class_weights, dtype) for block in blocks]
+    ys = [block.y for block in blocks]
+    weights = [block.sample_weight for block in blocks]
+    try:
+        Y, sw = _targets(
+            np.concatenate(ys),
+            None if weights[0] is None else np.concatenate(weights),
+            encoder,
+            class_weights,
+            dtype,
+        )
+    except Exception:
+        # Row by row, so never expected; each block then raises its own error.
+        return [encode(block, encoder, class_weights, dtype) for block in blocks]
+    bounds = np.cumsum([0, *(len(y) for y in ys)])
+    return [
+        Block(block.X, Y[start:stop], sw[start:stop])
+        for block, start, stop in zip(blocks, bounds[:-1], bounds[1:])
+    ]
+
+
 def encode(block: Checked, encoder, class_weights, dtype) -> Block:
     """The engine's form of a checked block.
 
@@ -124,13 +251,19 @@ def encode(block: Checked, encoder, class_weights, dtype) -> Block:
     label binarizer (None for a regressor); ``class_weights`` per output
     column ``(labels, weight of each)``, or None.
     """
-    y = block.y
+    Y, sw = _targets(block.y, block.sample_weight, encoder, class_weights, dtype)
+    return Block(block.X, Y, sw)
+
+
+def _targets(y, sample_weight, encoder, class_weights, dtype) -> tuple:
+    """Encoded targets and weights of checked rows, C-contiguous in
+    ``dtype`` (each row's from that row alone)."""
     if encoder is not None:
         Y = encoder._binarize(y, dtype)
     else:
         Y = np.reshape(y, (len(y), -1))
-    n = block.X.shape[0]
-    sw = block.sample_weight
+    n = len(y)
+    sw = sample_weight
     if sw is None:
         sw = np.ones(n, dtype=dtype)
     if class_weights is not None:
@@ -140,9 +273,5 @@ def encode(block: Checked, encoder, class_weights, dtype) -> Block:
             for (labels, weights), column in zip(class_weights, columns)
         ]
         weight = np.prod(per_output, axis=0, dtype=np.float64).astype(dtype)
-        sw = weight if block.sample_weight is None else weight * sw
-    return Block(
-        block.X,
-        np.ascontiguousarray(Y, dtype=dtype),
-        np.ascontiguousarray(sw, dtype=dtype),
-    )
+        sw = weight if sample_weight is None else weight * sw
+    return np.ascontiguousarray(Y, dtype=dtype), np.ascontiguousarray(sw, dtype=dtype)

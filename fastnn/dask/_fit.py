@@ -5,7 +5,10 @@ Design
 The row blocks of ``X``, ``y`` and ``sample_weight`` are checked where they
 are by the estimator's own input validation (:mod:`._blocks`), then encoded
 for the engine and kept as futures of this fit, in ranges of consecutive
-blocks, one range per worker thread (:mod:`._backends`).  SciPy's L-BFGS-B runs in
+blocks, one range per worker thread (:mod:`._backends`).  The set-up is one
+graph: a task per group of consecutive blocks (a few groups per worker
+thread) over the inputs' own graphs, so its tasks do not grow with the
+number of blocks.  SciPy's L-BFGS-B runs in
 the client with the estimator's own options (:meth:`_minimize_lbfgs`, shared
 with ``fit``); each of its evaluations sends the flat parameters to the
 cluster once, runs the engine's :meth:`Trainer.gradient_sums` on every block
@@ -30,6 +33,8 @@ data untouched: only the fit's own futures are let go.
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils.class_weight import compute_class_weight
@@ -44,7 +49,7 @@ from .. import _network
 from .._base import _column_or_1d
 from .._callbacks import FitTask, managed, restore, snapshot
 from . import _backends
-from ._blocks import check_block, encode, summarise
+from ._blocks import check_group, encode_group, summarise_group
 from ._inputs import RowBlocks, check_block_rows, check_same_rows, row_blocks
 
 
@@ -161,8 +166,6 @@ def check_classes_argument(estimator, classes) -> None:
 def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden):
     """Everything before the first evaluation: checks, classes, blocks;
     returns the layers and the flat parameters (see ``_prepare_fit``)."""
-    import dask
-
     classifier = is_classifier(estimator)
     first_pass = not (estimator.warm_start and hasattr(estimator, "coefs_"))
     column = y.ndim == 2 and y.shape[1] == 1
@@ -183,32 +186,28 @@ def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden
         kept = list(range(len(X.parts)))
     else:
         kept = [i for i, rows in enumerate(X.rows) if rows]
-    checker = clone(estimator)
-    check = dask.delayed(check_block, pure=False)
-    checked = backend.compute(
-        [
-            check(
-                X.parts[i],
-                y.parts[i],
-                None if sw is None else sw.parts[i],
-                checker,
-                dtype,
-            )
-            for i in kept
-        ]
+    # One task per group of consecutive blocks, a few groups per worker
+    # thread, whatever the number of blocks.
+    groups = _groups(
+        kept,
+        None if lengths_unknown else X.rows,
+        _GROUPS_PER_THREAD * backend.n_threads(),
     )
-    summaries = backend.gather(backend.map(summarise, checked, classifier))
+    checked = backend.compute(_check_tasks(groups, X, y, sw, clone(estimator), dtype))
+    summaries = [
+        summary
+        for part in backend.gather(backend.map(summarise_group, checked, classifier))
+        for summary in part
+    ]
     if lengths_unknown:
         check_block_rows(X, [s.rows for s in summaries], y=y, sample_weight=sw)
     for i, summary in zip(kept, summaries):
         if summary.error is not None:
             raise _in_block(summary.error, X.block_name(i))
     # Only blocks with rows are trained on.
-    nonempty = [k for k, i in enumerate(kept) if X.rows[i]]
-    if len(nonempty) < len(kept):
-        kept = [kept[k] for k in nonempty]
-        checked = [checked[k] for k in nonempty]
-        summaries = [summaries[k] for k in nonempty]
+    summaries = [s for i, s in zip(kept, summaries) if X.rows[i]]
+    group_rows = [sum(X.rows[i] for i in group) for group in groups]
+    group_counts = [sum(1 for i in group if X.rows[i]) for group in groups]
     if sw is not None:
         # scikit-learn's check on one number per block, how many weights are
         # not zero: it refuses exactly when every weight is zero.
@@ -227,9 +226,58 @@ def _prepare(estimator, backend, X: RowBlocks, y: RowBlocks, sw, classes, hidden
         class_weights = encoder = None
     layer_units = [X.shape[1], *hidden, n_outputs]
     params = estimator._prepare_fit(layer_units, dtype, first_pass)
-    rows = [X.rows[i] for i in kept]
-    backend.encode(checked, rows, encode, encoder, class_weights, dtype)
+    backend.encode(
+        checked, group_rows, group_counts, encode_group, encoder, class_weights, dtype
+    )
     return layer_units, params
+
+
+def _check_tasks(groups, X: RowBlocks, y: RowBlocks, sw, checker, dtype) -> list:
+    """One delayed ``check_group`` per group, all in one graph: a layer of
+    one task per group over the inputs' own graphs.
+
+    Not ``dask.delayed(check_group)(parts, ...)``: every block's delayed
+    object carries its collection's whole graph, and dask culled that graph
+    once per block (at 8,000 blocks, most of the set-up's time).
+    """
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+
+    name = f"fastnn-check-{uuid.uuid4().hex}"  # never shared: pure=False
+
+    def keys(blocks, group):
+        return None if blocks is None else [blocks.parts[i].key for i in group]
+
+    layer = {
+        (name, g): (check_group, keys(X, group), keys(y, group), keys(sw, group))
+        + (checker, dtype)
+        for g, group in enumerate(groups)
+    }
+    # The blocks of a collection share one graph: one dependency each.
+    graphs = {id(p.dask): p for b in (X, y, sw) if b is not None for p in b.parts}
+    graph = HighLevelGraph.from_collections(
+        name, layer, dependencies=list(graphs.values())
+    )
+    return [Delayed((name, g), graph, layer=name) for g in range(len(groups))]
+
+
+# Groups of blocks checked and encoded per worker thread: a few, so that
+# ranges of groups can balance the rows when a DataFrame's partition
+# lengths are learnt only by the checks.
+_GROUPS_PER_THREAD = 4
+
+
+def _groups(blocks: list[int], rows, n_groups: int) -> list[list[int]]:
+    """``blocks`` cut into at most ``n_groups`` runs of consecutive blocks
+    of about equal rows (``rows`` per block of the collection; None:
+    unknown, equal numbers of blocks)."""
+    if not blocks:
+        return []
+    sizes = np.array([1 if rows is None else rows[i] for i in blocks], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    group = (starts * min(n_groups, len(blocks))) // sizes.sum()
+    bounds = [0, *(np.flatnonzero(np.diff(group)) + 1), len(blocks)]
+    return [blocks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _in_block(error: Exception, name: str) -> Exception:

@@ -71,8 +71,13 @@ def row_blocks(data, name: str, ndim: int | None) -> RowBlocks:
             f"columns); got column chunks {data.chunks[1]}. Rechunk with "
             f"{name}.rechunk({{1: -1}})."
         )
+    parts = list(data.to_delayed().ravel())
+    if any(part.key not in part.dask for part in parts):
+        # Persisted on a cluster: the optimised graph of its blocks is empty
+        # (futures hold them), the graph as it is maps each key to its future.
+        parts = list(data.to_delayed(optimize_graph=False).ravel())
     return RowBlocks(
-        parts=list(data.to_delayed().ravel()),
+        parts=parts,
         rows=tuple(int(r) for r in data.chunks[0]),
         shape=data.shape,
         meta=data,

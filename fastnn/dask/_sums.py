@@ -105,6 +105,13 @@ def range_sums(
         return [(node, _value(node, n, {}, leaf)) for node in cover(start, stop, n)]
 
 
+def group_sums(
+    start: int, n: int, spec: EngineSpec, params: np.ndarray, *groups: list[Block]
+) -> list[tuple[Node, Sums]]:
+    """``range_sums`` over the blocks of consecutive groups of blocks."""
+    return range_sums(start, n, spec, params, *(b for group in groups for b in group))
+
+
 def merge(n: int, *parts: list[tuple[Node, Sums]]) -> list[tuple[Node, Sums]]:
     """The nodes tiling the joint range of neighbouring ranges' nodes."""
     known = dict(node for part in parts for node in part)
