@@ -21,6 +21,24 @@ def pytest_report_header(config) -> str:
     )
 
 
+# distributed's nanny writes OMP_NUM_THREADS=1 (and its like) into this
+# process's environment when it starts workers, and leaves it there: a child
+# process started by any later test would inherit a one-thread limit.
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_SESSION_THREAD_ENV = {name: os.environ.get(name) for name in _THREAD_ENV}
+
+
+@pytest.fixture(autouse=True)
+def _session_thread_environment():
+    """Give every test the thread environment the session started with."""
+    for name, value in _SESSION_THREAD_ENV.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    yield
+
+
 @pytest.fixture(scope="module")
 def client():
     """A distributed Client on a real LocalCluster, one per test module.
