@@ -53,6 +53,7 @@ cdef extern from *:
     unsigned long CYTHON_HEX_VERSION
 
 cdef extern from "fastnn_cpus.h" nogil:
+    double fnn_count_expires
     int fnn_competing_threads(int *in_process)
     int fnn_threads_now(int n_max)
     int fnn_counting
@@ -218,9 +219,15 @@ def _count_stats() -> tuple[int, float]:
 
 def _set_counting(bint on) -> None:
     """Count the competitors (the default) or always run the full team
-    (tests only: it makes sure the workers run on a busy machine)."""
-    global fnn_counting
+    (tests only: it makes sure the workers run on a busy machine).
+
+    Turning counting on also drops the cached count, so the next team is
+    counted afresh (a count is cached for up to 100 times what it took).
+    """
+    global fnn_counting, fnn_count_expires
     fnn_counting = on
+    if on:
+        fnn_count_expires = 0.0
 
 
 # --- blocks and thresholds -----------------------------------------------------
