@@ -42,7 +42,6 @@ from ._kernels cimport (
     fnn_prefetch_bytes,
     optimizer_range,
     output_loss_delta_row,
-    split,
     sumsq,
 )
 from ._layers cimport (

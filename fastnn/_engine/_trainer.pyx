@@ -34,7 +34,6 @@ from ._kernels cimport (
     all_finite,
     fnn_activation,
     fnn_optimizer,
-    split,
 )
 from ._layers cimport BLAS_PRODUCTS, backward_layer, products_level
 from ._optimizer cimport Optimizer, begin_step
