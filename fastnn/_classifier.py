@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
 from ._docs import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
@@ -221,15 +221,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return estimator_loss(self, multiclass).link.name
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        X, y = self._validate_fit_data(X, y, reset)
         y = self._check_targets(_column_or_1d(y))
 
         # A fresh fit defines the classes; warm starts and partial fits must

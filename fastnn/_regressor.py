@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
 from ._docs import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
@@ -130,16 +130,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         return self._loss().link.name
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        X, y = self._validate_fit_data(X, y, reset, y_numeric=True)
         return X, self._check_targets(_column_or_1d(y))
 
     def _check_targets(self, y: np.ndarray) -> np.ndarray:

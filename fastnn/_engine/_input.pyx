@@ -1,10 +1,23 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True
 """The engine's read-only view of an input matrix (see ``_input.pxd``).
 
-Holds: ``InputMatrix``.  May call: NumPy.
+Holds: ``InputMatrix`` and its finiteness test.
+May call: ``_kernels``, ``_threads``, NumPy.
 """
 
+from cython cimport floating
+from cython.parallel cimport prange
+
+from ._kernels cimport all_finite, split
+from ._threads cimport fnn_mark_worker, threads_for, threads_now
+
 import numpy as np
+
+# Values per piece of the finiteness test: the pieces depend on the
+# matrix's size only, and each is large enough that a thread's share is
+# not dominated by the loop around it.
+cdef Py_ssize_t FINITE_PIECE = 1 << 16
 
 
 cdef class InputMatrix:
@@ -67,3 +80,83 @@ cdef class InputMatrix:
     @property
     def sparse(self):
         return bool(self.c.sparse)
+
+    def all_finite(self, int n_threads):
+        """Whether every stored value is finite (no NaN, no infinity).
+
+        The values are read once, shared among up to ``n_threads`` threads
+        (those the machine has free, see ``_threads``).  Only a test: the
+        caller gives scikit-learn's error for what it finds.
+        """
+        cdef bint finite
+        cdef bint single = self.dtype == np.float32
+        with nogil:
+            if single:
+                finite = _all_finite[float](&self.c, <const float*>self.c.values,
+                                            n_threads)
+            else:
+                finite = _all_finite[double](&self.c, <const double*>self.c.values,
+                                             n_threads)
+        return finite
+
+
+cdef bint _all_finite(const Input *X, const floating *values,
+                      int n_threads) noexcept nogil:
+    """Whether X holds only finite values, read in pieces of whole lines.
+
+    A line is a dense matrix's row (its column when columns are the
+    contiguous ones), read through any strides, or a CSR matrix's data
+    array, which, being the only line, is cut along its length instead.
+    """
+    cdef Py_ssize_t n_lines, length, line_step, step
+    if X.sparse:
+        n_lines, length, line_step, step = 1, X.indptr[X.n_rows], 0, 1
+    elif X.row_stride == 1 and X.col_stride != 1:
+        n_lines, length = X.n_cols, X.n_rows
+        line_step, step = X.col_stride, X.row_stride
+    else:
+        n_lines, length = X.n_rows, X.n_cols
+        line_step, step = X.row_stride, X.col_stride
+    cdef Py_ssize_t n_values = n_lines * length
+    if n_values == 0:
+        return True
+    cdef Py_ssize_t n_items = n_lines if n_lines > 1 else length
+    cdef int n_pieces = <int>max(1, min(n_items, n_values // FINITE_PIECE))
+    cdef int n_team = min(threads_now(threads_for(n_values, n_threads)), n_pieces)
+    cdef int p
+    cdef int bad = 0
+    for p in prange(n_pieces, num_threads=n_team, schedule="static"):
+        fnn_mark_worker()
+        if not _piece_finite(values, n_lines, length, line_step, step,
+                             split(n_items, p, n_pieces),
+                             split(n_items, p + 1, n_pieces)):
+            bad += 1
+    return bad == 0
+
+
+cdef bint _piece_finite(const floating *values, Py_ssize_t n_lines,
+                        Py_ssize_t length, Py_ssize_t line_step,
+                        Py_ssize_t step, Py_ssize_t lo,
+                        Py_ssize_t hi) noexcept nogil:
+    """Lines lo:hi of a matrix (or values lo:hi of its single line)."""
+    cdef Py_ssize_t i
+    if n_lines == 1:
+        if step == 1:
+            return all_finite(values + lo, hi - lo)
+        return _strided_finite(values + lo * step, hi - lo, step)
+    for i in range(lo, hi):
+        if step == 1:
+            if not all_finite(values + i * line_step, length):
+                return False
+        elif not _strided_finite(values + i * line_step, length, step):
+            return False
+    return True
+
+
+cdef bint _strided_finite(const floating *x, Py_ssize_t n,
+                          Py_ssize_t step) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        if not (x[j * step] - x[j * step] == 0):
+            return False
+    return True
