@@ -50,6 +50,7 @@ from ._phases cimport (
     phase_start,
 )
 from ._threads cimport fnn_mark_worker, gemm_blocks
+from ._tuning cimport PARALLEL_MIN_MACS
 
 from ._kernels import GEMM_LEVELS, gemm_level
 
@@ -243,7 +244,7 @@ cdef void sparse_forward_layer(const Input *X, Py_ssize_t first_row,
                                int n_threads) noexcept nogil:
     """All rows of ``sparse_forward_rows`` (consecutive rows of X)."""
     # Rows are independent here (no BLAS), so any split gives the same sums.
-    cdef int t, nt = n_threads if gemm_blocks(rows, X.row_nnz, n_out) > 1 else 1
+    cdef int t, nt = n_threads if rows * X.row_nnz * n_out >= PARALLEL_MIN_MACS else 1
     for t in prange(nt, num_threads=nt, schedule="static"):
         fnn_mark_worker()
         sparse_forward_rows(X, NULL, first_row, w, b, n_out, act, z, NULL,

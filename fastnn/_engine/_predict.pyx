@@ -31,7 +31,7 @@ from ._threads cimport (
     threads_now,
 )
 
-from ._tuning cimport MAX_BLOCKS
+from ._tuning cimport MAX_BLOCKS, PREDICT_BLOCK_ROWS
 
 import numpy as np
 
@@ -96,10 +96,12 @@ def forward(X, params, layer_units, activations, int n_threads,
     held = widths[1 : n_layers - 1]
     if not inp.c.sparse and not blas_readable(&inp.c):
         held.append(n_features)
-    # About 4 MiB of float64 activations per chunk (2 MiB of float32) and at
-    # least 64 rows: enough for BLAS to run at full speed, bounded however
-    # many rows X has.
-    chunk = min(n_samples, max(64, (1 << 19) // max(widths)))
+    # About 8 MiB of float64 per buffer (4 MiB of float32), bounded however
+    # many rows X has, and at least a block of rows that BLAS runs at full
+    # speed.  An input read in place is not held: counting its width would
+    # cut a wide sparse input into chunks of a few dozen rows.
+    chunk = min(n_samples,
+                max(PREDICT_BLOCK_ROWS, (1 << 20) // max(held + widths[n_layers - 1:])))
     buf = np.empty((2, chunk * max(held, default=0)), dtype=params.dtype)
     cdef bint finite
     cdef fnn_activation *act_spec = <fnn_activation*>malloc(

@@ -31,7 +31,7 @@ from functools import cache
 
 from joblib import cpu_count
 
-from ._tuning cimport MAX_BLOCKS, MIN_BLOCK_ROWS, PARALLEL_MIN_MACS
+from ._tuning cimport MAX_BLOCKS, PARALLEL_MIN_MACS, PREDICT_BLOCK_ROWS
 
 cdef extern from *:
     """
@@ -236,7 +236,7 @@ cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     """Into how many row blocks a product outside training is cut (a
     prediction's layers, the input gradient): a power of two, so that
     blocks share out evenly on the usual core counts, of at least
-    ``MIN_BLOCK_ROWS`` rows, at most ``MAX_BLOCKS``.
+    ``PREDICT_BLOCK_ROWS`` rows, at most ``MAX_BLOCKS``.
 
     A function of the product's size only: BLAS may pick a different
     kernel (and summation order) for a different block size, so the blocks
@@ -246,6 +246,6 @@ cdef int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     cdef int blocks = 1
     if m * n * k < PARALLEL_MIN_MACS:
         return 1
-    while blocks * 2 <= MAX_BLOCKS and m >= blocks * 2 * MIN_BLOCK_ROWS:
+    while blocks * 2 <= MAX_BLOCKS and m >= blocks * 2 * PREDICT_BLOCK_ROWS:
         blocks *= 2
     return blocks

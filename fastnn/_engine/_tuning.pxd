@@ -1,10 +1,14 @@
 # cython: language_level=3
 """The engine's tuning constants, each with the measurement behind it.
 
-Holds every size the engine cuts its work by.  Changing one never changes
-results on the engine's kernels (they give every element the same
-operations at any cut), only speed; on BLAS, where the cut picks BLAS's
-kernels, it may change the last bits.
+Holds every size the engine cuts its work by.  Changing one changes speed,
+not the products and element work of any value (the engine's kernels give
+every element the same operations at any cut).  The sums that follow the
+cut (the loss per panel, the squared norm per unit) may move in their last
+bits, and with them an L-BFGS fit, whose line search reads the loss.  The
+cut depends on sizes only, so results are the same bits at any number of
+threads.  On BLAS, where the cut picks BLAS's kernels, a change may move
+the last bits of everything.
 May call: nothing (``csrc/fastnn_gemm.h`` defines the panel rows, which the
 C kernels need too).
 """
@@ -51,8 +55,8 @@ cdef enum:
     # when every layer was cut so (tools/time_builds.py); 16 blocks already
     # share out over 8 threads.
     MIN_GRADIENT_ROW_BLOCKS = 16
-    # Smallest row block of a BLAS product (a batch's panels on BLAS, a
-    # prediction's blocks): fewer than about 100 rows per GEMM costs BLAS
+    # Smallest row block of a BLAS product in training (a batch's panels
+    # on BLAS, the input gradient's row blocks): fewer than about 100 rows per GEMM costs BLAS
     # efficiency (measured with OpenBLAS: 50 rows ran at 75% of the speed
     # of 200).
     MIN_BLOCK_ROWS = 64
@@ -64,8 +68,12 @@ cdef enum:
     # a row's first cache misses to overlap the copy of the rows before it.
     GATHER_AHEAD = 2
 
-    # --- predictions (_threads.gemm_blocks) ---
-    # Products outside training are cut into at most this many row blocks,
-    # of at least MIN_BLOCK_ROWS rows: one block per core of the largest
-    # machines the engine is written for.
+    # --- predictions (_threads.gemm_blocks, _predict) ---
+    # Products outside training are cut into at most this many row blocks:
+    # one block per core of the largest machines the engine is written for.
     MAX_BLOCKS = 64
+    # ... of at least this many rows.  Blocks of 83 rows (a 668-row chunk
+    # cut for 8 cores) made a (512, 256) float32 prediction of 60,000 rows
+    # 27% slower on 2 cores than BLAS's 334-row blocks had been (Intel
+    # Xeon, AVX-512 OpenBLAS); from about 256 rows BLAS runs at full speed.
+    PREDICT_BLOCK_ROWS = 256
