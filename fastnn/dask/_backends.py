@@ -294,10 +294,12 @@ def _ready(client, futures: list) -> None:
 
     for future in futures:
         future.add_done_callback(one_done)
-    # A closing client may stop its loop before the callbacks run: the
-    # fetch that follows raises its error instead.
     while not done.wait(0.2) and client.status == "running":
         pass
+    if client.status != "running":
+        # A closing client may stop its loop before the callbacks run, and
+        # a gather from it can then wait forever (distributed 2026.11).
+        raise RuntimeError(f"the client is {client.status}")
 
 
 def _parameters(params: np.ndarray) -> np.ndarray:
