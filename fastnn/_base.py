@@ -197,9 +197,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         )
         if get_config()["assume_finite"]:
             return X, y
-        if sp.issparse(X) or not _engine.InputMatrix(X).all_finite(
-            _engine.effective_n_threads()
-        ):
+        if sp.issparse(X):
+            self._assert_finite(X)
+            return X, y
+        # engine_threads, not the bare ceiling: a forked child of a process
+        # that ran a team must run on one thread, or OpenMP hangs it.
+        with engine_threads(blas=False) as n_threads:
+            finite = _engine.InputMatrix(X).all_finite(n_threads)
+        if not finite:
             self._assert_finite(X)
         return X, y
 

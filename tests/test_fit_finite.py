@@ -5,6 +5,8 @@ and the errors a fit raises against scikit-learn's own.
 """
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -107,3 +109,50 @@ def test_assume_finite_skips_the_test_as_sklearn_does(monkeypatch):
     with sklearn.config_context(assume_finite=True):
         MLPClassifier(max_iter=2).fit(X, y)
     assert len(calls) == 1
+
+
+FORK_AFTER_CHECK = """
+import multiprocessing as mp
+import warnings
+
+import numpy as np
+
+import fastnn
+from fastnn import MLPClassifier
+
+warnings.simplefilter("ignore")
+fastnn._engine._set_counting(False)  # the full team, however busy the machine
+X = np.random.RandomState(0).rand(3000, 200)
+X[-1, -1] = np.nan
+try:  # the test of X is this process's only OpenMP team
+    MLPClassifier(max_iter=1).fit(X, np.arange(3000) % 2)
+except ValueError as exc:
+    assert "NaN" in str(exc)
+
+
+def job(_):
+    Xc = np.nan_to_num(X)
+    return MLPClassifier(max_iter=1).fit(Xc, np.arange(3000) % 2).n_iter_
+
+
+with mp.get_context("fork").Pool(1) as pool:
+    assert pool.apply_async(job, (0,)).get(timeout=120) == 1
+print("ok")
+"""
+
+
+def test_a_child_forked_after_the_test_of_x_neither_hangs_nor_fails(tmp_path):
+    # OpenMP's team does not survive fork(): the child must run on one thread.
+    script = tmp_path / "child.py"
+    script.write_text(FORK_AFTER_CHECK)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=tmp_path,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child hung")
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
