@@ -48,6 +48,7 @@ from ._layers cimport (
     BLAS_PRODUCTS,
     cols_product,
     column_sums,
+    element_rows,
     gradient_panel_rows,
     panel_rows,
     products_level,
@@ -77,6 +78,7 @@ from ._plan cimport (
     Stage,
     Unit,
     plan_batch,
+    share_start,
 )
 from ._threads cimport fnn_mark_worker, threads_now
 from ._tuning cimport GATHER_AHEAD, PARALLEL_MIN_MACS, SPARSE_CHUNK
@@ -167,17 +169,6 @@ cdef void gather_rows(Workspace ws, const Batch *batch, floating *work,
             for j in range(n_in):
                 x_batch[r * n_in + j] = x_row[j * X.col_stride]
     phase_end(GATHER, clock)
-
-
-cdef void element_rows(floating *z, const floating *b, floating *pre,
-                       Py_ssize_t n, Py_ssize_t r0, Py_ssize_t r1,
-                       Py_ssize_t c0, Py_ssize_t c1,
-                       fnn_activation act) noexcept nogil:
-    """z <- f(z + b) on rows r0:r1, columns c0:c1 of a layer of width n."""
-    cdef Py_ssize_t r
-    for r in range(r0, r1):
-        bias_activation_rows(z + r * n + c0, b + c0, 1, c1 - c0, act,
-                             pre + r * n + c0 if pre != NULL else NULL)
 
 
 cdef void forward_unit(Workspace ws, const Batch *batch, const Unit *u,
@@ -474,24 +465,6 @@ cdef void gradient_task(Workspace ws, const Batch *batch, const Unit *u,
         clock = phase_start()
         step_range(batch, False, params, grad + lo, lo, lo + u.c1 - u.c0)
         phase_end(OPTIMIZER, clock)
-
-
-cdef int share_start(const Plan *plan, const Stage *stage, int share,
-                     int n_shares) noexcept nogil:
-    """The first unit of share ``share``: each unit belongs to the share
-    its work's midpoint falls in, so shares of unequal units are about
-    equal in work."""
-    cdef double target = stage.cost * share / n_shares
-    cdef int lo = 0, hi = stage.count, mid
-    if share >= n_shares:
-        return stage.count
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if plan.units[stage.first + mid].mid < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 cdef void run_share(Workspace ws, Batch *batch, int s, int share,

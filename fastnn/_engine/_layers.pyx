@@ -133,6 +133,17 @@ cdef void forward_rows(const floating *a, Py_ssize_t lda, bint a_col_major,
     phase_end(BIAS_ACTIVATION, clock)
 
 
+cdef void element_rows(floating *z, const floating *b, floating *pre,
+                       Py_ssize_t n, Py_ssize_t r0, Py_ssize_t r1,
+                       Py_ssize_t c0, Py_ssize_t c1,
+                       fnn_activation act) noexcept nogil:
+    """z <- f(z + b) on rows r0:r1, columns c0:c1 of a layer of width n."""
+    cdef Py_ssize_t r
+    for r in range(r0, r1):
+        bias_activation_rows(z + r * n + c0, b + c0, 1, c1 - c0, act,
+                             pre + r * n + c0 if pre != NULL else NULL)
+
+
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,

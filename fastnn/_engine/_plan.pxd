@@ -54,3 +54,5 @@ cdef void plan_batch(Plan *plan, const Py_ssize_t *units,
                      Py_ssize_t rows, bint sparse, Py_ssize_t row_nnz,
                      bint backward, bint gathered, bint blas) noexcept nogil
 cdef void free_plan(Plan *plan) noexcept nogil
+cdef int share_start(const Plan *plan, const Stage *stage, int share,
+                     int n_shares) noexcept nogil

@@ -299,3 +299,21 @@ cdef void free_plan(Plan *plan) noexcept nogil:
     plan.units = NULL
     plan.sums = NULL
     plan.capacity = 0
+
+
+cdef int share_start(const Plan *plan, const Stage *stage, int share,
+                     int n_shares) noexcept nogil:
+    """The first unit of share ``share``: each unit belongs to the share
+    its work's midpoint falls in, so shares of unequal units are about
+    equal in work."""
+    cdef double target = stage.cost * share / n_shares
+    cdef int lo = 0, hi = stage.count, mid
+    if share >= n_shares:
+        return stage.count
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if plan.units[stage.first + mid].mid < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
