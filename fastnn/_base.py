@@ -832,20 +832,32 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             )
             if sp.issparse(X):
                 self._assert_finite(X.data)
-        # One snapshot of the network for the whole call (see _network).
-        dtype = _network.compute_dtype(X, _network.model_dtype(self))
-        params, units, specs = _network.snapshot(self, X.shape[1], dtype)
+        # The lists are read once: a refit in another thread may replace
+        # them at any moment (see _network).
+        coefs, intercepts = self.coefs_, self.intercepts_
+        network = _network.prepared(self, coefs, intercepts)
+        model = network.dtype if network is not None else _network.model_dtype(self)
+        dtype = model if X.dtype == model else _network.compute_dtype(X, model)
+        if network is None or network.dtype != dtype:
+            network = _engine.Network(
+                *_network.snapshot(self, X.shape[1], dtype, coefs, intercepts)
+            )
+        n_features = network.layer_units[0]
+        if X.shape[1] != n_features:
+            raise ValueError(
+                f"coefs_[0] has {n_features} rows, but X has {X.shape[1]} features."
+            )
         check_finite = check_input and not sp.issparse(X)
         out = None
-        with forward_threads(X.shape[0], units) as n_threads:
+        with forward_threads(X.shape[0], network.largest_layer) as n_threads:
             for start, stop, block in _network.engine_blocks(X, dtype):
-                forward = (_engine.InputMatrix(block), params, units, specs)
-                part = _engine.forward(*forward, n_threads, check_finite=check_finite)
+                inputs = _engine.InputMatrix(block)
+                part = network.forward(inputs, n_threads, check_finite)
                 if part is None:
                     # The engine found a NaN or an infinity: scikit-learn's
                     # error.
                     self._assert_finite(X)
-                    part = _engine.forward(*forward, n_threads)
+                    part = network.forward(inputs, n_threads)
                 if start == 0 and stop == X.shape[0]:
                     return part
                 if out is None:
@@ -962,6 +974,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _check_is_fitted(self) -> None:
+        """``check_is_fitted(self)``, whose tags and checks cost a tenth of
+        a one-row prediction, only when the model is not fitted (for its
+        error)."""
+        if not hasattr(self, "coefs_"):
+            check_is_fitted(self)
 
     def __sklearn_is_fitted__(self) -> bool:
         # check_is_fitted would otherwise iterate over vars(self), which a

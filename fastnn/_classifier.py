@@ -15,7 +15,6 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
 from ._docs import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
@@ -396,7 +395,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         >>> clf.predict(X[:4])
         array([0, 1, 1, 0])
         """
-        check_is_fitted(self)
+        self._check_is_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input: bool = True):
@@ -433,7 +432,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1))
         ((4, 2), True)
         """
-        check_is_fitted(self)
+        self._check_is_fitted()
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             return np.hstack([1 - y_pred, y_pred])

@@ -23,7 +23,9 @@ evaluation and gradient goes through its ``trainer`` method.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import operator
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
 import numpy as np
@@ -124,7 +126,13 @@ def model_dtype(estimator) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def snapshot(estimator, n_features: int | None, dtype) -> tuple:
+def snapshot(
+    estimator,
+    n_features: int | None,
+    dtype,
+    coefs: list | None = None,
+    intercepts: list | None = None,
+) -> tuple:
     """One consistent view of the fitted network.
 
     Parameters
@@ -134,6 +142,9 @@ def snapshot(estimator, n_features: int | None, dtype) -> tuple:
         Width the first layer must take (the input's columns), if known.
     dtype : float32 or float64
         Precision of the returned parameters.
+    coefs, intercepts : list of ndarray, optional
+        ``coefs_`` and ``intercepts_`` as the caller read them; read from
+        the estimator if None.
 
     Returns
     -------
@@ -145,8 +156,8 @@ def snapshot(estimator, n_features: int | None, dtype) -> tuple:
     """
     # Both lists are read once: the refit of another thread may replace
     # either at any moment, and everything below uses only these copies.
-    coefs = list(estimator.coefs_)
-    intercepts = list(estimator.intercepts_)
+    coefs = list(estimator.coefs_ if coefs is None else coefs)
+    intercepts = list(estimator.intercepts_ if intercepts is None else intercepts)
     out_activation = estimator.out_activation_
     if not coefs or len(coefs) != len(intercepts):
         raise ValueError(
@@ -189,6 +200,109 @@ def snapshot(estimator, n_features: int | None, dtype) -> tuple:
     return params, layer_units, activations
 
 
+class _Prepared(NamedTuple):
+    """A model's engine ``Network`` and what it was made from."""
+
+    network: _engine.Network
+    coefs: tuple
+    intercepts: tuple
+    shapes: tuple
+    activation: str
+    out_activation: str
+
+
+_shape = operator.attrgetter("shape")
+
+# The network each fitted model predicts with, kept beside the model rather
+# than in it: the model's attributes stay scikit-learn's (pickles, skops,
+# ``__dict__`` checks), and a model that is dropped drops its network.
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prepared(estimator, coefs: list, intercepts: list) -> _engine.Network | None:
+    """The engine's ``Network`` for ``estimator``, made once and kept while
+    ``coefs`` and ``intercepts`` are the arrays it reads.
+
+    A fit leaves ``coefs_`` and ``intercepts_`` as views of one flat array
+    in the engine's layout: the network reads that array in place, so an
+    edit of their values is seen by the next prediction, and any other
+    change (an array replaced, appended or reshaped, the activation set)
+    makes a new network or, when the arrays are not such views, None: the
+    caller then takes a ``snapshot`` for the call.
+
+    Parameters
+    ----------
+    estimator : fitted MLPClassifier or MLPRegressor
+    coefs, intercepts : list of ndarray
+        ``coefs_`` and ``intercepts_``, each read once by the caller.
+
+    Returns
+    -------
+    network : Network or None
+    """
+    activation = estimator.activation
+    out_activation = estimator.out_activation_
+    kept = _PREPARED.get(estimator)
+    if (
+        kept is not None
+        and len(coefs) == len(kept.coefs)
+        and len(intercepts) == len(kept.intercepts)
+        and all(map(operator.is_, coefs, kept.coefs))
+        and all(map(operator.is_, intercepts, kept.intercepts))
+        and list(map(_shape, coefs + intercepts)) == kept.shapes
+        and activation == kept.activation
+        and out_activation == kept.out_activation
+    ):
+        return kept.network
+    if not isinstance(activation, str):
+        # Activation objects can change their parameters in place.
+        return None
+    flat = _flat_base(coefs, intercepts)
+    if flat is None:
+        return None
+    _, units, specs = snapshot(estimator, None, flat.dtype, coefs, intercepts)
+    network = _engine.Network(flat, units, specs)
+    _PREPARED[estimator] = _Prepared(
+        network,
+        tuple(coefs),
+        tuple(intercepts),
+        list(map(_shape, coefs + intercepts)),
+        activation,
+        out_activation,
+    )
+    return network
+
+
+def _flat_base(coefs: list, intercepts: list) -> np.ndarray | None:
+    """The flat array ``coefs`` and ``intercepts`` are views of, laid out
+    as the engine reads parameters, or None."""
+    if not coefs or len(coefs) != len(intercepts):
+        return None
+    flat = coefs[0].base if isinstance(coefs[0], np.ndarray) else None
+    if (
+        not isinstance(flat, np.ndarray)
+        or flat.ndim != 1
+        or flat.dtype not in (np.float32, np.float64)
+        or not flat.flags.c_contiguous
+    ):
+        return None
+    start = flat.__array_interface__["data"][0]
+    offset = 0
+    for a in [*coefs, *intercepts]:
+        if (
+            not isinstance(a, np.ndarray)
+            or a.base is not flat
+            or a.dtype != flat.dtype
+            or not a.flags.c_contiguous
+            or a.__array_interface__["data"][0] != start + offset * flat.itemsize
+        ):
+            return None
+        offset += a.size
+    if offset != flat.size:
+        return None
+    return flat
+
+
 def compute_dtype(X, model: np.dtype) -> np.dtype:
     """Precision of a prediction: the wider of the input's and the model's.
 
@@ -205,23 +319,25 @@ def compute_dtype(X, model: np.dtype) -> np.dtype:
     return dtype
 
 
-def engine_blocks(X, dtype) -> Iterator[tuple[int, int, object]]:
+def engine_blocks(X, dtype) -> Iterable[tuple[int, int, object]]:
     """``(start, stop, block)``: X as the engine may read it.
 
     X itself (one block) when it is in ``dtype`` and BLAS can take its
     strides; otherwise bounded row blocks, each cast to ``dtype`` and made
     contiguous, so no whole-input copy is ever made.
     """
-    n_samples, n_features = X.shape
+    n_samples = X.shape[0]
     if sp.issparse(X):
         # Sparse data are cast as a whole: a copy of the stored values only.
-        yield 0, n_samples, X.astype(dtype, copy=False).tocsr()
-        return
+        return ((0, n_samples, X.astype(dtype, copy=False).tocsr()),)
     item = X.dtype.itemsize
-    strides_fit = all(abs(s) // item <= BLAS_INT_MAX for s in X.strides)
-    if X.dtype == dtype and strides_fit:
-        yield 0, n_samples, X
-        return
+    if X.dtype == dtype and all(abs(s) // item <= BLAS_INT_MAX for s in X.strides):
+        return ((0, n_samples, X),)
+    return _cast_blocks(X, dtype)
+
+
+def _cast_blocks(X, dtype) -> Iterator[tuple[int, int, object]]:
+    n_samples, n_features = X.shape
     rows = max(1, _BLOCK_ELEMENTS // max(1, n_features))
     for start in range(0, max(n_samples, 1), rows):
         stop = min(n_samples, start + rows)

@@ -6,7 +6,6 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseMultilayerPerceptron, _column_or_1d
 from ._docs import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMETERS_DOC
@@ -278,7 +277,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         >>> bool(np.abs(reg.predict(X) - y).max() < 0.1)
         True
         """
-        check_is_fitted(self)
+        self._check_is_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input: bool = True):

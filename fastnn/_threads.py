@@ -200,16 +200,22 @@ def products_threads() -> AbstractContextManager[int]:
     return engine_threads(blas=products() == "blas")
 
 
-def forward_threads(n_rows: int, layer_units: list[int]) -> AbstractContextManager[int]:
-    """``engine_threads()`` for a forward pass, or one thread and BLAS left
-    alone when every product is too small for either to use a second one.
+# Reused: the context manager holds no state.
+_ONE_THREAD = nullcontext(1)
 
-    Pinning and restoring the BLAS thread counts costs a few microseconds,
-    a fifth of a one-row prediction; below the threshold it changes nothing.
+
+def forward_threads(n_rows: int, largest_layer: int) -> AbstractContextManager[int]:
+    """``products_threads()`` for a forward pass (predictions run on the
+    same products as training), or one thread and BLAS left alone when
+    every product is too small for either to use a second one.
+
+    ``largest_layer`` is the largest layer's multiply-adds per row
+    (``Network.largest_layer``).  Pinning and restoring the BLAS thread
+    counts costs a few microseconds, a fifth of a one-row prediction; below
+    the threshold it changes nothing.
     """
     # OpenBLAS, too, keeps a GEMM of m*n*k up to 4 x 65,536 on the calling
     # thread.
-    largest = max(a * b for a, b in zip(layer_units, layer_units[1:]))
-    if n_rows * largest < PARALLEL_MIN_MACS:
-        return nullcontext(1)
-    return engine_threads()
+    if n_rows * largest_layer < PARALLEL_MIN_MACS:
+        return _ONE_THREAD
+    return products_threads()

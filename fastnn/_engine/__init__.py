@@ -51,7 +51,7 @@ Modules, each depending only on those above it:
 ``_batch``    one minibatch (one parallel region running the plan)
 ``_trainer``  ``Trainer``: epochs, full-batch loss and gradient, input
               gradients
-``_predict``  ``forward``: chunked prediction
+``_predict``  ``Network``: predictions, on the same products as training
 """
 
 from ._input import InputMatrix
@@ -72,7 +72,7 @@ from ._kernels import (
 from ._layers import _set_products, products
 from ._optimizer import Optimizer, optimizer_step
 from ._plan import _set_unit_floor
-from ._predict import forward
+from ._predict import Network, forward
 from ._threads import (
     _emulate_cpus,
     _set_counting,
@@ -92,6 +92,7 @@ __all__ = [
     "ActivationCode",
     "InputMatrix",
     "LossCode",
+    "Network",
     "Optimizer",
     "OptimizerCode",
     "PARALLEL_MIN_MACS",

@@ -11,6 +11,7 @@ May call: ``_batch``, ``_layers``, ``_kernels``, ``_input``, ``_optimizer``.
 """
 
 from cython cimport floating
+from libc.string cimport memcpy
 from cython.parallel cimport prange
 from cpython.exc cimport PyErr_CheckSignals
 
@@ -251,6 +252,24 @@ cdef class Trainer(Workspace):
             return _outputs_finite[float](self, &inp.c, Y, sample_weight, rows)
         return _outputs_finite[double](self, &inp.c, Y, sample_weight, rows)
 
+    def batch_outputs(self, X, Y, sample_weight, const Py_ssize_t[::1] rows):
+        """The network's outputs for ``X[rows]`` as a training batch's
+        forward pass computes them (no dropout); arguments as for
+        :meth:`outputs_finite`.  Predictions on the engine's kernels are the
+        same bits (the tests check it)."""
+        cdef InputMatrix inp = self._input(X)
+        self._check_targets(inp, Y, sample_weight)
+        if rows.shape[0] == 0 or rows.shape[0] > self.batch_size:
+            raise ValueError("need 1 to batch_size rows")
+        self._check_order(rows, inp.c.n_rows)
+        n_out = self.units[self.n_weight_layers]
+        out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
+        if self.dtype == np.float32:
+            _forward_batch[float](self, &inp.c, Y, sample_weight, rows, out)
+        else:
+            _forward_batch[double](self, &inp.c, Y, sample_weight, rows, out)
+        return out
+
     def _batch_plan(self, X, Py_ssize_t rows, bint backward=True):
         """How a batch of ``rows`` rows of X is cut (for the tests).
 
@@ -481,6 +500,23 @@ cdef bint _outputs_finite(Trainer self, const Input *X, const floating[:, :] Y,
     with nogil:
         batch_pass(self, &batch, &work[0], &params[0])
     return all_finite(&work[self.act_off[self.n_weight_layers]], n)
+
+
+cdef int _forward_batch(Trainer self, const Input *X, const floating[:, :] Y,
+                        const floating[::1] sample_weight,
+                        const Py_ssize_t[::1] rows,
+                        floating[:, ::1] out) except -1:
+    cdef Py_ssize_t n = rows.shape[0] * self.units[self.n_weight_layers]
+    cdef floating[::1] work = self.work
+    cdef floating[::1] params = self.params
+    cdef Batch batch = batch_of(X, Y, sample_weight, FORWARD)
+    batch.rows = &rows[0]
+    batch.n_rows = rows.shape[0]
+    with nogil:
+        batch_pass(self, &batch, &work[0], &params[0])
+        memcpy(&out[0, 0], &work[self.act_off[self.n_weight_layers]],
+               n * sizeof(floating))
+    return 0
 
 
 cdef void _seed_output_gradient(Trainer self, floating *work, Py_ssize_t rows,
