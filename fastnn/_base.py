@@ -975,6 +975,21 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, metaclass=AB
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
 
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        # A pickle (joblib, skops) or a deep copy stores every array of
+        # coefs_ and intercepts_ on its own: make them views of one flat
+        # array again, as a fit leaves them, which predictions read in place
+        # instead of copying every weight on each call (_network.prepared).
+        if "coefs_" in self.__dict__:
+            try:
+                flat, units, _ = _network.snapshot(
+                    self, None, _network.model_dtype(self)
+                )
+            except (ValueError, AttributeError, TypeError):
+                return  # edited layers: predictions say what is wrong
+            self._set_params_views(flat, units)
+
     def _check_is_fitted(self) -> None:
         """``check_is_fitted(self)``, whose tags and checks cost a tenth of
         a one-row prediction, only when the model is not fitted (for its

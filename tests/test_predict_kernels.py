@@ -14,9 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from fastnn import MLPClassifier, MLPRegressor, _engine, _network
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -28,6 +26,7 @@ def kernels():
         _engine._set_products("portable")
     yield
     _engine._set_products(previous)
+
 
 ROWS = [1, 2, 3, 4, 5, 7, 8, 9, 17, 100, 257]
 
@@ -106,9 +105,7 @@ def test_inputs_the_kernels_cannot_read_in_place_give_the_same_bits(
 ):
     model = models["softmax", np.float64]
     X = digits[0]
-    other = (
-        np.asfortranarray(X) if layout == "F" else np.repeat(X, 2, axis=1)[:, ::2]
-    )
+    other = np.asfortranarray(X) if layout == "F" else np.repeat(X, 2, axis=1)[:, ::2]
     assert_array_equal(model.predict_proba(other), model.predict_proba(X))
     bad = other.copy(order="K")
     bad[700, 3] = np.nan
@@ -170,3 +167,6 @@ def test_the_kept_network_stays_out_of_the_model(digits):
     assert set(vars(model)) == before
     for restored in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
         assert_array_equal(restored.predict_proba(X), expected)
+        # Restored as a fit leaves it: views of one flat array, read in place.
+        network = _network.prepared(restored, restored.coefs_, restored.intercepts_)
+        assert network is not None and network.params is restored.coefs_[0].base

@@ -24,7 +24,7 @@ from sklearn.preprocessing import LabelBinarizer
 
 import fastnn._base
 import fastnn._threads
-from fastnn import MLPClassifier, MLPRegressor
+from fastnn import MLPClassifier, MLPRegressor, _engine
 from fastnn._classifier import _decode
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -120,23 +120,33 @@ class _RecordingBlas:
         self.n = n
 
 
-def test_blas_is_pinned_only_for_products_big_enough_to_thread(
-    models, data, monkeypatch
+@pytest.mark.parametrize("products", ["blas", "kernels"])
+def test_blas_is_pinned_only_for_products_big_enough_to_thread_on_it(
+    models, data, monkeypatch, products
 ):
     # (20,) hidden units on 64 features: 1,280 products per row, so one
     # row stays below the size at which BLAS or the engine would split a
-    # product, 100 rows do not.
+    # product, 100 rows do not.  Predictions on the engine's kernels never
+    # call BLAS, so they leave it alone at any size.
     calls: list = []
     blas = [_RecordingBlas(calls)]
     monkeypatch.setattr(fastnn._threads, "_blas_libraries", lambda: blas)
     ours, theirs = models["multiclass"]
     X = data[0]
-    for rows, pinned in [(1, []), (10, []), (100, [1, 2]), (2000, [1, 2])]:
-        calls.clear()
-        np.testing.assert_allclose(
-            ours.predict_proba(X[:rows]), theirs.predict_proba(X[:rows]), rtol=1e-7
-        )
-        assert calls == pinned, rows
+    previous = _engine._set_products("blas" if products == "blas" else "portable")
+    if products == "kernels" and previous != "blas":
+        _engine._set_products(previous)
+    try:
+        for rows, pinned in [(1, []), (10, []), (100, [1, 2]), (2000, [1, 2])]:
+            calls.clear()
+            np.testing.assert_allclose(
+                ours.predict_proba(X[:rows]),
+                theirs.predict_proba(X[:rows]),
+                rtol=1e-7,
+            )
+            assert calls == (pinned if products == "blas" else []), rows
+    finally:
+        _engine._set_products(previous)
 
 
 def _outcome(model, method: str, X):

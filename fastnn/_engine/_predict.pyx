@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# distutils: define_macros=NPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION
 # cython: cdivision=True, initializedcheck=False, nonecheck=False
 """Prediction: the network's outputs for any number of rows.
 
@@ -59,7 +60,11 @@ from ._threads cimport (
 
 from ._tuning cimport MAX_BLOCKS, PARALLEL_MIN_MACS, PREDICT_BLOCK_ROWS
 
+cimport numpy as cnp
+
 import numpy as np
+
+cnp.import_array()
 
 
 cdef class Network:
@@ -190,25 +195,35 @@ cdef class Network:
             max(PREDICT_BLOCK_ROWS, (1 << 20) // max(held + [widths[self.n_layers - 1]])))
         # Three buffers on the kernels: two for the hidden layers, one for
         # the input's copy; two on BLAS, whose path copies into the second.
-        buf = np.empty((3, chunk * max(held, default=0)), dtype=self.dtype)
+        cdef Py_ssize_t width = chunk * max(held, default=0)
+        buf = np.empty((3, width), dtype=self.dtype)
         cdef bint finite
         n_threads = max(1, n_threads)
+        # Raw pointers on the kernels' path: typed memoryviews of the
+        # arrays would cost a tenth of a one-row prediction.
+        cdef void *buf_data = cnp.PyArray_DATA(<cnp.ndarray>buf)
+        cdef void *out_data = cnp.PyArray_DATA(<cnp.ndarray>out)
+        cdef void *params_data = cnp.PyArray_DATA(<cnp.ndarray>self.params)
         if self.dtype == np.float32:
             if level == BLAS_PRODUCTS:
                 finite = _blas_forward[float](&inp.c, self.params, self.units,
                                               self.act, n_threads, chunk, buf,
                                               out, check_finite)
             else:
-                finite = _kernel_forward[float](self, &inp.c, level, n_threads,
-                                                chunk, buf, out, check_finite)
+                finite = _kernel_forward[float](
+                    self, &inp.c, level, n_threads, chunk,
+                    <const float*>params_data, <float*>buf_data, width,
+                    <float*>out_data, check_finite)
         else:
             if level == BLAS_PRODUCTS:
                 finite = _blas_forward[double](&inp.c, self.params, self.units,
                                                self.act, n_threads, chunk, buf,
                                                out, check_finite)
             else:
-                finite = _kernel_forward[double](self, &inp.c, level, n_threads,
-                                                 chunk, buf, out, check_finite)
+                finite = _kernel_forward[double](
+                    self, &inp.c, level, n_threads, chunk,
+                    <const double*>params_data, <double*>buf_data, width,
+                    <double*>out_data, check_finite)
         return out if finite else None
 
 
@@ -241,12 +256,16 @@ cdef struct _Chunk:
 
 cdef bint _kernel_forward(Network net, const Input *X, int level,
                           int n_threads, Py_ssize_t chunk,
-                          floating[:, ::1] buf, floating[:, ::1] out,
+                          const floating *params, floating *buf,
+                          Py_ssize_t width, floating *out,
                           bint check_finite) except? False:
+    """The chunks of a prediction on the kernels: ``buf`` holds three rows
+    of ``width`` values (two for the hidden layers' outputs, one for the
+    input's rows when they are copied); ``out`` every output row."""
     cdef int L = net.n_layers - 1, s, share, nt, i
     cdef const Py_ssize_t *units = &net.units[0]
     cdef Py_ssize_t n_samples = X.n_rows, start = 0, rows
-    cdef floating[::1] params = net.params
+    cdef Py_ssize_t n_out = units[L]
     cdef bint copied = not X.sparse and not c_rows(X)
     cdef bint finite = True
     cdef int small_bad = 0, l
@@ -264,16 +283,16 @@ cdef bint _kernel_forward(Network net, const Input *X, int level,
     c.coef_off = net.offsets
     c.intercept_off = net.offsets + L
     c.act = net.act
-    c.bufs[0] = &buf[0, 0] if buf.shape[1] else NULL
-    c.bufs[1] = &buf[1, 0] if buf.shape[1] else NULL
-    c.rows = &buf[2, 0] if copied else NULL
+    c.bufs[0] = buf
+    c.bufs[1] = buf + width
+    c.rows = buf + 2 * width if copied else NULL
     c.check_finite = check_finite and not X.sparse
     c.bad = NULL
     try:
         while start < n_samples and finite:
             rows = min(chunk, n_samples - start)
             c.start = start
-            c.out = &out[start, 0]
+            c.out = out + start * n_out
             if rows * net.macs_per_row < PARALLEL_MIN_MACS:
                 # Too small to share (a few rows): on this thread, without
                 # a plan, each layer as one unit (the same operations on
@@ -286,11 +305,11 @@ cdef bint _kernel_forward(Network net, const Input *X, int level,
                     if copied:
                         whole.layer = 0
                         whole.c1 = units[0]
-                        _run_unit(&c, GATHER_STAGE, &whole, 0, &params[0])
+                        _run_unit(&c, GATHER_STAGE, &whole, 0, params)
                     for l in range(L):
                         whole.layer = l
                         whole.c1 = units[l + 1]
-                        _run_unit(&c, FORWARD_STAGE, &whole, 0, &params[0])
+                        _run_unit(&c, FORWARD_STAGE, &whole, 0, params)
                 finite = not small_bad
             else:
                 if plan.units == NULL:
@@ -315,7 +334,7 @@ cdef bint _kernel_forward(Network net, const Input *X, int level,
                                                     share + 1, nt)):
                                     _run_unit(&c, plan.stages[s].kind,
                                               &plan.units[plan.stages[s].first + i],
-                                              share, &params[0])
+                                              share, params)
                     for i in range(n_threads):
                         if c.bad[i]:
                             finite = False
