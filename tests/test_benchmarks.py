@@ -56,8 +56,35 @@ def test_latency_and_interference_tables(tmp_path):
     table = latency.markdown(rows)
     assert "onnxruntime" in table and "predict_proba" in table
     assert {r["rows"] for r in rows} == {1, 3}
+    assert {r["dtype"] for r in rows} == {"float64", "float32"}
+    assert {r["mode"] for r in rows} == {"paused", "after NumPy"}
+    assert all({"fastnn", "sklearn"} <= set(r["seconds"]) for r in rows)
+    pipe = latency.pipeline(repeats=1, shape=(300, 20))
+    assert "onnxruntime / fastnn" in latency.pipeline_markdown(pipe)
+    steps = latency.phases(calls=2, inner=2)
+    assert "(f) whole predict" in latency.phases_markdown(steps)
     table = conditions.interference_markdown(conditions.interference(repeats=1))
     assert "after NumPy A @ A / after a pause" in table
+
+
+def test_latency_script_quick_run_writes_every_table(tmp_path):
+    out = tmp_path / "latency.json"
+    text = _run(
+        tmp_path,
+        str(BENCH / "latency.py"),
+        "--quick",
+        "--rows",
+        "1",
+        "--json",
+        str(out),
+    )
+    header = text.splitlines()[2]
+    assert header.startswith("CPU: ") and "onnxruntime" in header
+    for section in ("after NumPy", "Pipeline(", "(d) network.forward"):
+        assert section in text
+    results = json.loads(out.read_text())
+    assert {r["rows"] for r in results["latency"]} == {1}
+    assert results["pipeline"] and results["phases"]
 
 
 def test_compare_sklearn_and_dask_scripts(tmp_path):
