@@ -1,4 +1,4 @@
-"""Prediction latency: fastnn, scikit-learn and ONNX Runtime (issue 32).
+"""Prediction latency: fastnn, scikit-learn and ONNX Runtime.
 
 Digits models ((100,) hidden units) are fitted by fastnn, once on float64
 data and once on float32 data, so the float32 models' weights are float32.

@@ -792,11 +792,11 @@ def write_results(
         )
     if "latency" in extra:
         sections.append(
-            "## Small predictions (µs per call)\n\n"
+            "## Predictions by size\n\n"
             f"{latency.markdown(extra['latency'])}\n\n"
-            "Median (min–max) of single calls on a digits (100,) float64 model "
-            "with the same weights in every library; each contender's calls "
-            "in a row.\n"
+            "Median (min–max) per call on digits (100,) models, float64 and "
+            "float32, with the same weights in every library; paused and "
+            "right after a NumPy product (`python benchmarks/latency.py`).\n"
         )
     if "interference" in extra:
         sections.append(
