@@ -147,6 +147,12 @@ html_css_files = ["fastnn.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "logo": {"text": f"fastnn {release}"},
+    # The search button, and the release notes where the navigation bar
+    # folds into the side drawer (phones, narrow windows): see the template.
+    "navbar_persistent": ["navbar-persistent"],
+    # The icon links are where a source repository and an issue tracker
+    # would be linked; fastnn has no public repository yet, so there are
+    # none, and no URL stands in for them.
     "navbar_end": ["navbar-icon-links"],
     # The page's contents beside every page but the gallery's, which give
     # the width to their code (88-column lines).
