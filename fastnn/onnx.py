@@ -4,7 +4,7 @@ Needs the ``onnx`` extra (``pip install "fastnn-mlp[onnx]"``: onnx, skl2onnx,
 onnxruntime).  :func:`to_onnx` registers converters for fastnn's estimators
 with skl2onnx — every activation fastnn has, with its parameters and one per
 layer — so fastnn models also convert inside pipelines with
-``skl2onnx.to_onnx``.  Classifiers produce skl2onnx's usual outputs (label
+:func:`skl2onnx.to_onnx`.  Classifiers produce skl2onnx's usual outputs (label
 and probabilities, a ZipMap unless ``options={"zipmap": False}``);
 regressors a ``(n_samples, n_outputs)`` tensor.
 """
@@ -64,7 +64,7 @@ def register_converters() -> None:
     """Teach skl2onnx to convert fastnn's estimators (idempotent).
 
     :func:`to_onnx` calls it; call it yourself before converting a pipeline
-    that contains fastnn estimators with ``skl2onnx.to_onnx``.
+    that contains fastnn estimators with :func:`skl2onnx.to_onnx`.
 
     Examples
     --------

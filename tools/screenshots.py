@@ -1,8 +1,9 @@
 """Screenshots of the built documentation, to look at it as a reader would.
 
-Renders five pages of ``docs/_build/html`` (the home page, a user-guide page
-with formulas, a table and a picture, the ``MLPClassifier`` API page and two
-gallery pages) with headless Chromium into PNG files::
+Renders seven pages of ``docs/_build/html`` (the home page, a user-guide
+page with formulas, a table and a picture, the API index with its summary
+tables, the ``MLPClassifier`` API page, two gallery pages and the general
+index) with headless Chromium into PNG files::
 
     python -m sphinx -W -n -b html docs docs/_build/html
     python tools/screenshots.py                    # docs/_build/screenshots/*.png
@@ -30,9 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = {
     "home": ("index.html", 1400),
     "user-guide-activations-losses": ("user_guide/activations_losses.html", 2600),
+    "api-index": ("api.html", 2400),
     "api-mlpclassifier": ("generated/fastnn.MLPClassifier.html", 2400),
     "gallery-activations": ("auto_examples/plot_activations.html", 2600),
     "gallery-benchmark": ("auto_examples/plot_benchmark.html", 3200),
+    "general-index": ("genindex.html", 2400),
 }
 LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
 # Sphinx's default MathJax (version 4 with Sphinx 9, 3 before).

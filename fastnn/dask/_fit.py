@@ -66,7 +66,7 @@ def fit(estimator, X, y, *, sample_weight=None, classes=None):
     rounding over many iterations: a long fit on several blocks may end at a
     slightly different model than the local fit.
 
-    Uses the current ``distributed.Client``; without one, the blocks are
+    Uses the current :class:`distributed.Client`; without one, the blocks are
     computed by dask's default scheduler and kept in this process.
 
     Parameters

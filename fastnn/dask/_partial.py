@@ -21,7 +21,7 @@ def partial_fit_blocks(
     """Train with ``partial_fit`` block by block, one block in memory at a time.
 
     Each row block of ``X`` (with the matching block of ``y``) is computed —
-    on the cluster when a ``distributed.Client`` is active — and passed to
+    on the cluster when a :class:`distributed.Client` is active — and passed to
     ``estimator.partial_fit``; the blocks are never concatenated.  Empty
     blocks are skipped.
 
