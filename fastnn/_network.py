@@ -331,7 +331,12 @@ def engine_blocks(X, dtype) -> Iterable[tuple[int, int, object]]:
         # Sparse data are cast as a whole: a copy of the stored values only.
         return ((0, n_samples, X.astype(dtype, copy=False).tocsr()),)
     item = X.dtype.itemsize
-    if X.dtype == dtype and all(abs(s) // item <= BLAS_INT_MAX for s in X.strides):
+    rows_step, cols_step = X.strides
+    if (
+        X.dtype == dtype
+        and abs(rows_step) // item <= BLAS_INT_MAX
+        and abs(cols_step) // item <= BLAS_INT_MAX
+    ):
         return ((0, n_samples, X),)
     return _cast_blocks(X, dtype)
 

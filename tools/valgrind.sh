@@ -77,10 +77,23 @@ for level in ["blas", *[name for name, code in _kernels.GEMM_LEVELS.items()
                         if code <= _kernels.GEMM_LEVELS[_kernels.BEST_GEMM_LEVEL]]]:
     _layers._set_products(level)
     for Xo in (X[:, :7].astype(np.float32), np.asfortranarray(X[:, :7])):
-        MLPClassifier((33, 9), max_iter=2, batch_size=37, random_state=0).fit(Xo, y)
+        model = MLPClassifier((33, 9), max_iter=2, batch_size=37, random_state=0)
+        model.fit(Xo, y)
+        # Predictions at every tile height, and a chunk the team shares.
+        for rows in (1, 2, 3, 5, 9, 300):
+            model.predict_proba(Xo[:rows])
     MLPRegressor(hidden_layer_sizes=(17,), solver="lbfgs", max_iter=3,
                  random_state=0).fit(X, X[:, 0])
 _layers._set_products(default)
+# The fit's NaN test on the engine's threads, in every layout it reads.
+for bad in (X_nan, np.ascontiguousarray(X_nan), X_nan[::2, ::2],
+            sp.csr_matrix(np.nan_to_num(X_nan) + np.where(np.isnan(X_nan), np.inf, 0))):
+    try:
+        MLPRegressor(hidden_layer_sizes=(8,), max_iter=1).fit(bad, X[: bad.shape[0], 0])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("non-finite input was not rejected by fit")
 # Narrow layers: one feature, a bottleneck, and
 # L-BFGS over several chunks (each layer's intercepts have one owner).
 import fastnn._base

@@ -91,6 +91,7 @@ cdef class Network:
     cdef fnn_activation *act
     cdef Py_ssize_t *offsets    # each layer's coefficients, then intercepts
     cdef double macs_per_row
+    cdef Py_ssize_t widest_hidden  # 0 without a hidden layer
     cdef int n_layers
 
     def __cinit__(self, params, layer_units, activations):
@@ -126,6 +127,7 @@ cdef class Network:
         self.n_layers = n_layers
         products = [a * b for a, b in zip(widths[: n_layers - 1], widths[1:])]
         self.largest_layer = max(products)
+        self.widest_hidden = max(widths[1 : n_layers - 1], default=0)
         self.macs_per_row = sum(products)
         cdef int L = n_layers - 1, l
         cdef Py_ssize_t at = 0
@@ -182,20 +184,21 @@ cdef class Network:
         cdef int level = products_level()
         # The buffers hold hidden layers' outputs, and a copy of the input's
         # rows when the products cannot read it in place.
-        held = list(widths[1 : self.n_layers - 1])
+        cdef Py_ssize_t held = self.widest_hidden
         if not inp.c.sparse and not (c_rows(&inp.c) if level != BLAS_PRODUCTS
                                      else blas_readable(&inp.c)):
-            held.append(n_features)
+            held = max(held, n_features)
         # About 8 MiB of float64 per buffer (4 MiB of float32), bounded however
         # many rows X has, and at least a block of rows that BLAS runs at full
         # speed.  An input read in place is not held: counting its width would
         # cut a wide sparse input into chunks of a few dozen rows.
         cdef Py_ssize_t chunk = min(
             n_samples,
-            max(PREDICT_BLOCK_ROWS, (1 << 20) // max(held + [widths[self.n_layers - 1]])))
+            max(PREDICT_BLOCK_ROWS,
+                (1 << 20) // max(held, widths[self.n_layers - 1])))
         # Three buffers on the kernels: two for the hidden layers, one for
         # the input's copy; two on BLAS, whose path copies into the second.
-        cdef Py_ssize_t width = chunk * max(held, default=0)
+        cdef Py_ssize_t width = chunk * held
         buf = np.empty((3, width), dtype=self.dtype)
         cdef bint finite
         n_threads = max(1, n_threads)
