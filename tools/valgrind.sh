@@ -86,7 +86,7 @@ for level in ["blas", *[name for name, code in _kernels.GEMM_LEVELS.items()
                  random_state=0).fit(X, X[:, 0])
 _layers._set_products(default)
 # The fit's NaN test on the engine's threads, in every layout it reads.
-for bad in (X_nan, np.ascontiguousarray(X_nan), X_nan[::2, ::2],
+for bad in (X_nan, np.ascontiguousarray(X_nan), X_nan[::2, 1::2],
             sp.csr_matrix(np.nan_to_num(X_nan) + np.where(np.isnan(X_nan), np.inf, 0))):
     try:
         MLPRegressor(hidden_layer_sizes=(8,), max_iter=1).fit(bad, X[: bad.shape[0], 0])
