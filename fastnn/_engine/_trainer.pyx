@@ -488,10 +488,12 @@ cdef double _mean_loss_gradient(Trainer self, double weighted_loss,
     return _finish(self, weighted_loss, sw_total, &sums[0], alpha, grad_out)
 
 
-cdef bint _outputs_finite(Trainer self, const Input *X, const floating[:, :] Y,
-                          const floating[::1] sample_weight,
-                          const Py_ssize_t[::1] rows) except -1:
-    cdef Py_ssize_t n = rows.shape[0] * self.units[self.n_weight_layers]
+cdef floating *_forward_rows(Trainer self, const Input *X,
+                             const floating[:, :] Y,
+                             const floating[::1] sample_weight,
+                             const Py_ssize_t[::1] rows) except NULL:
+    """A training batch's forward pass over ``X[rows]`` (no dropout) in the
+    trainer's buffers; returns where its output rows are."""
     cdef floating[::1] work = self.work
     cdef floating[::1] params = self.params
     cdef Batch batch = batch_of(X, Y, sample_weight, FORWARD)
@@ -499,7 +501,14 @@ cdef bint _outputs_finite(Trainer self, const Input *X, const floating[:, :] Y,
     batch.n_rows = rows.shape[0]
     with nogil:
         batch_pass(self, &batch, &work[0], &params[0])
-    return all_finite(&work[self.act_off[self.n_weight_layers]], n)
+    return &work[self.act_off[self.n_weight_layers]]
+
+
+cdef bint _outputs_finite(Trainer self, const Input *X, const floating[:, :] Y,
+                          const floating[::1] sample_weight,
+                          const Py_ssize_t[::1] rows) except -1:
+    cdef Py_ssize_t n = rows.shape[0] * self.units[self.n_weight_layers]
+    return all_finite(_forward_rows(self, X, Y, sample_weight, rows), n)
 
 
 cdef int _forward_batch(Trainer self, const Input *X, const floating[:, :] Y,
@@ -507,15 +516,8 @@ cdef int _forward_batch(Trainer self, const Input *X, const floating[:, :] Y,
                         const Py_ssize_t[::1] rows,
                         floating[:, ::1] out) except -1:
     cdef Py_ssize_t n = rows.shape[0] * self.units[self.n_weight_layers]
-    cdef floating[::1] work = self.work
-    cdef floating[::1] params = self.params
-    cdef Batch batch = batch_of(X, Y, sample_weight, FORWARD)
-    batch.rows = &rows[0]
-    batch.n_rows = rows.shape[0]
-    with nogil:
-        batch_pass(self, &batch, &work[0], &params[0])
-        memcpy(&out[0, 0], &work[self.act_off[self.n_weight_layers]],
-               n * sizeof(floating))
+    memcpy(&out[0, 0], _forward_rows(self, X, Y, sample_weight, rows),
+           n * sizeof(floating))
     return 0
 
 
