@@ -48,7 +48,7 @@ from ._layers cimport (
     BLAS_PRODUCTS,
     cols_product,
     column_sums,
-    element_rows,
+    forward_panels,
     gradient_panel_rows,
     panel_rows,
     products_level,
@@ -60,7 +60,6 @@ from ._phases cimport (
     BIAS_ACTIVATION,
     DELTA_PRODUCTS,
     DERIVATIVES,
-    FORWARD_PRODUCTS,
     GATHER,
     GRADIENT_PRODUCTS,
     LOSS,
@@ -178,7 +177,7 @@ cdef void forward_unit(Workspace ws, const Batch *batch, const Unit *u,
     """Layer ``u.layer``'s outputs on the unit's rows and columns: the
     product, then bias, activation and dropout while they are in cache."""
     cdef int l = u.layer
-    cdef Py_ssize_t k = ws.units[l], n = ws.units[l + 1], r, m
+    cdef Py_ssize_t k = ws.units[l], n = ws.units[l + 1]
     cdef Py_ssize_t r0 = u.r0, r1 = u.r1, c0 = u.c0, c1 = u.c1
     cdef const floating *w = params + ws.coef_offset[l]
     cdef const floating *b = params + ws.intercept_offset[l]
@@ -187,23 +186,12 @@ cdef void forward_unit(Workspace ws, const Batch *batch, const Unit *u,
     cdef const floating *a = x_rows if l == 0 else work + ws.act_off[l]
     cdef Py_ssize_t lda = x_stride if l == 0 else k
     cdef const Py_ssize_t *ids = x_ids if l == 0 else NULL
-    cdef long long clock
     if l == 0 and batch.X.sparse:
         sparse_forward_rows(batch.X, batch.rows, 0, w, b, n, ws.act_spec[1],
                             z, pre, r0, r1)
     else:
-        r = r0
-        while r < r1:
-            m = min(panel_rows(ws.level, r1 - r0), r1 - r)
-            clock = phase_start()
-            rows_product(ws.level, m, c1 - c0, k,
-                         a + (0 if ids != NULL else r * lda), lda,
-                         ids + r if ids != NULL else NULL, w + c0, n,
-                         z + r * n + c0, n)
-            clock = phase_end(FORWARD_PRODUCTS, clock)
-            element_rows(z, b, pre, n, r, r + m, c0, c1, ws.act_spec[l + 1])
-            phase_end(BIAS_ACTIVATION, clock)
-            r += m
+        forward_panels(ws.level, a, lda, ids, k, w, b, n, ws.act_spec[l + 1],
+                       z, pre, r0, r1, c0, c1)
     if batch.mode == TRAIN and ws.dropout[l + 1] > 0:
         dropout_rows(ws, z, work + ws.undropped_off[l + 1], l + 1, r0, r1,
                      c0, c1)

@@ -29,10 +29,13 @@ cdef void forward_rows(const floating *a,  # IN: the layer's input rows,
                        floating *z,        # OUT: rows r0:r1 of f(a @ w + b)
                        floating *pre,      # OUT unless NULL: a @ w + b
                        Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
-cdef void element_rows(floating *z, const floating *b, floating *pre,
-                       Py_ssize_t n, Py_ssize_t r0, Py_ssize_t r1,
-                       Py_ssize_t c0, Py_ssize_t c1,
-                       fnn_activation act) noexcept nogil
+# A forward unit: rows r0:r1, columns c0:c1 of f(A @ w + b), in panels.
+cdef void forward_panels(int level, const floating *a, Py_ssize_t lda,
+                         const Py_ssize_t *ids, Py_ssize_t k,
+                         const floating *w, const floating *b, Py_ssize_t n,
+                         fnn_activation act, floating *z, floating *pre,
+                         Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0,
+                         Py_ssize_t c1) noexcept nogil
 cdef enum:
     BLAS_PRODUCTS = -1  # products_level() when training's products run on BLAS
 

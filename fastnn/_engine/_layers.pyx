@@ -144,6 +144,34 @@ cdef void element_rows(floating *z, const floating *b, floating *pre,
                              pre + r * n + c0 if pre != NULL else NULL)
 
 
+cdef void forward_panels(int level, const floating *a, Py_ssize_t lda,
+                         const Py_ssize_t *ids, Py_ssize_t k,
+                         const floating *w, const floating *b, Py_ssize_t n,
+                         fnn_activation act, floating *z, floating *pre,
+                         Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0,
+                         Py_ssize_t c1) noexcept nogil:
+    """Rows r0:r1, columns c0:c1 of row-major z (. x n) <- f(A @ w + b) on
+    ``level``'s products, a panel of rows at a time, each panel's bias and
+    activation applied while it is in cache; A's rows as in
+    ``rows_product``, pre-activations to ``pre`` unless NULL.
+
+    A forward unit of training's plan and of a prediction's: one function,
+    so that a prediction is the same bits as training's forward pass.
+    """
+    cdef Py_ssize_t r = r0, m
+    cdef long long clock
+    while r < r1:
+        m = min(panel_rows(level, r1 - r0), r1 - r)
+        clock = phase_start()
+        rows_product(level, m, c1 - c0, k, a + (0 if ids != NULL else r * lda),
+                     lda, ids + r if ids != NULL else NULL, w + c0, n,
+                     z + r * n + c0, n)
+        clock = phase_end(FORWARD_PRODUCTS, clock)
+        element_rows(z, b, pre, n, r, r + m, c0, c1, act)
+        phase_end(BIAS_ACTIVATION, clock)
+        r += m
+
+
 cdef void backward_rows(const floating *delta, Py_ssize_t n_out,
                         const floating *w, Py_ssize_t n_in, const floating *a,
                         const floating *pre, fnn_activation act, floating *out,

@@ -31,12 +31,10 @@ from ._kernels cimport (
 )
 from ._layers cimport (
     BLAS_PRODUCTS,
-    element_rows,
     forward_layer,
+    forward_panels,
     forward_rows,
-    panel_rows,
     products_level,
-    rows_product,
     sparse_forward_layer,
     sparse_forward_rows,
 )
@@ -355,7 +353,7 @@ cdef void _run_unit(_Chunk *c, StageKind kind, const Unit *u, int share,
     prediction)."""
     cdef const Input *X = c.X
     cdef const floating *x = <const floating*>X.values
-    cdef Py_ssize_t n_in, n, r, m, j, lda
+    cdef Py_ssize_t n_in, n, r, j, lda
     cdef floating *rows = <floating*>c.rows
     cdef const floating *a
     cdef floating *z
@@ -394,14 +392,9 @@ cdef void _run_unit(_Chunk *c, StageKind kind, const Unit *u, int share,
     else:
         a = <const floating*>c.bufs[(l - 1) % 2]
         lda = n_in
-    r = u.r0
-    while r < u.r1:
-        m = min(panel_rows(c.level, u.r1 - u.r0), u.r1 - r)
-        rows_product(c.level, m, u.c1 - u.c0, n_in, a + r * lda, lda, NULL,
-                     params + c.coef_off[l] + u.c0, n, z + r * n + u.c0, n)
-        element_rows(z, params + c.intercept_off[l], <floating*>NULL, n, r,
-                     r + m, u.c0, u.c1, c.act[l + 1])
-        r += m
+    forward_panels(c.level, a, lda, NULL, n_in, params + c.coef_off[l],
+                   params + c.intercept_off[l], n, c.act[l + 1], z,
+                   <floating*>NULL, u.r0, u.r1, u.c0, u.c1)
 
 
 # --- on BLAS -------------------------------------------------------------------
